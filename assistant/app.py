@@ -1,0 +1,63 @@
+"""The FastAPI application factory: JSON API, web chat and static files over one loaded release."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from . import __version__
+from .api import router as api_router
+from .config import Settings
+from .service import Assistant, open_assistant
+from .views import make_router
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
+    """Build the app for a release; the release is loaded here, so a broken one fails at start-up.
+
+    ``create_app(Settings(index_dir=path))`` serves the release under ``path``; tests may hand in
+    an already loaded ``assistant``.
+    """
+    settings = settings or Settings()
+    app = FastAPI(
+        title="QM-Assistent",
+        version=__version__,
+        description="Cited passages from the guide 'Quartiersmanagement Soziale Stadt' for German questions.",
+    )
+    app.state.settings = settings
+    app.state.assistant = assistant or open_assistant(settings)
+
+    templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))  # autoescape is on for .html
+    app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
+    app.include_router(api_router)
+    app.include_router(make_router(templates))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "Anfrage"
+            problems.append(f"{where}: {error.get('msg', 'ungültig')}")
+        detail = "Ungültige Anfrage – " + "; ".join(problems)
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+            if not request.url.path.startswith("/docs")
+            else "frame-ancestors 'none'",
+        )
+        return response
+
+    return app

@@ -1,0 +1,152 @@
+"""Command line: ``assistant build``, ``assistant serve`` (the default) and ``assistant ask``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from .config import Settings
+
+__all__ = ["main"]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = Path(args.corpus)
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    base = Settings()
+    extra = [Path(p) for p in getattr(args, "sources", None) or []]
+    if extra:
+        overrides["extra_sources"] = [*base.extra_sources, *extra]
+    return base.model_copy(update=overrides)
+
+
+def _warn(message: str) -> None:
+    print(f"Warnung: {message}", file=sys.stderr)
+
+
+def cmd_build(settings: Settings) -> int:
+    from .build import BuildError, build_index
+
+    try:
+        report = build_index(settings, warn=_warn, progress=sys.stderr.isatty())
+    except BuildError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    note = " (Ersatzmodell)" if report.fallback else ""
+    print(
+        f"Index {report.build_id}: {report.passages} Passagen aus {report.documents} Dokumenten, "
+        f"Modell {report.model}{note}, {report.seconds:.1f} s → {report.path}"
+    )
+    return 0
+
+
+def cmd_serve(settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .store import current_build_id
+
+    if current_build_id(settings.index_dir) is None:
+        print("Noch kein Index vorhanden – er wird jetzt gebaut …", file=sys.stderr)
+        if cmd_build(settings) != 0:
+            return 1
+    try:
+        app = create_app(settings)
+    except Exception as exc:  # startup problems are reported in one line, not as a traceback
+        print(f"Fehler beim Laden des Index: {exc}", file=sys.stderr)
+        return 1
+    print(f"QM-Assistent läuft auf http://{settings.host}:{settings.port}/", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> int:
+    from .service import open_assistant
+    from .store import ReleaseError
+
+    try:
+        assistant = open_assistant(settings)
+    except ReleaseError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    question = " ".join(question.split())
+    if not question:
+        print("Fehler: Die Frage ist leer.", file=sys.stderr)
+        return 2
+    k = k or settings.top_k
+    if not 1 <= k <= settings.max_k:
+        print(f"Fehler: k muss zwischen 1 und {settings.max_k} liegen.", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    answer = assistant.ask(question, k=k)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if answer.no_match:
+        print(answer.message)
+        return 0
+    for rank, hit in enumerate(answer.hits, start=1):
+        citation = hit.passage.citation
+        print(f"[{rank}] {citation.label}  ({citation.document}; Ähnlichkeit {hit.score:.2f})")
+        print(hit.passage.text)
+        print()
+    print(f"({len(answer.hits)} Fundstellen in {elapsed * 1000:.0f} ms, Modell {answer.model})", file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="QM-Assistent: Fundstellen mit Quellenangabe.")
+    parser.add_argument("--index-dir", help="Index folder (default: ./index or ASSISTANT_INDEX_DIR)")
+    parser.add_argument("--model", help="sentence-transformers model name or local path (ASSISTANT_MODEL)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command")
+
+    build = sub.add_parser("build", help="build the index from the corpus (and further files or folders)")
+    build.add_argument("sources", nargs="*", help="further files or folders to index next to the corpus")
+    build.add_argument("--corpus", help="corpus folder instead of the shipped one (ASSISTANT_CORPUS_DIR)")
+
+    serve = sub.add_parser("serve", help="serve the web chat and the API (builds the index first if needed)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--corpus", help="corpus folder for a first build (ASSISTANT_CORPUS_DIR)")
+
+    ask = sub.add_parser("ask", help="ask one question on the command line")
+    ask.add_argument("question", help="the question, in German")
+    ask.add_argument("-k", type=int, help="how many passages (default 5)")
+    ask.add_argument("--json", action="store_true", help="print the API's JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        settings = _settings(args)
+    except Exception as exc:  # pydantic validation of environment variables
+        print(f"Fehler in der Konfiguration: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "build":
+        return cmd_build(settings)
+    if args.command == "ask":
+        return cmd_ask(settings, args.question, args.k, args.json)
+    return cmd_serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

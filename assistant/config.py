@@ -1,0 +1,84 @@
+"""Settings: one pydantic-settings object (env prefix ``ASSISTANT_``), built at the edge and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_MODEL", "Settings", "bundled_dir"]
+
+#: The pretrained multilingual retrieval model used when nothing else is configured.
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+
+
+def bundled_dir(name: str) -> Path:
+    """Folder shipped with the package (``web`` or ``corpus``).
+
+    In a wheel these live inside the package; in a source checkout (also an editable install) they
+    are the top-level folders next to ``assistant/``.
+    """
+    package = Path(__file__).resolve().parent
+    inside = package / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+class Settings(BaseSettings):
+    """Configuration of the assistant.
+
+    Every field can be set by an environment variable with the prefix ``ASSISTANT_``::
+
+        ASSISTANT_INDEX_DIR=/srv/qm/index ASSISTANT_MODEL=/models/e5 assistant serve
+
+    or by keyword when built in code: ``Settings(index_dir=tmp_path, model=str(model_dir))``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    corpus_dir: Path = Field(
+        default_factory=lambda: bundled_dir("corpus"),
+        description="Folder of source documents (Markdown, PDF, text) indexed by 'assistant build'.",
+    )
+    extra_sources: list[Path] = Field(
+        default_factory=list,
+        description="Further files or folders to index next to the corpus.",
+    )
+    index_dir: Path = Field(
+        default=Path("index"),
+        description="Where releases of the index are published; 'CURRENT' names the served one.",
+    )
+    model: str | None = Field(
+        default=None,
+        description=(
+            "Sentence-transformers model name or local path. Unset means the default "
+            f"({DEFAULT_MODEL}) with an offline fallback to a static model built from the corpus; "
+            "a model set here explicitly must load, or the build fails."
+        ),
+    )
+    network_probe_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Seconds allowed to find out whether the model hub can be reached.",
+    )
+    top_k: int = Field(default=5, ge=1, le=20, description="Passages returned when a request names no k.")
+    max_k: int = Field(default=20, ge=1, le=100, description="Largest k a request may ask for.")
+    max_question_chars: int = Field(default=1000, ge=10, description="Longest accepted question.")
+    max_history: int = Field(default=20, ge=0, description="Most earlier questions accepted per request.")
+    host: str = Field(default="127.0.0.1", description="Address 'assistant serve' binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port 'assistant serve' listens on.")
+    keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")
+
+    @property
+    def web_dir(self) -> Path:
+        return bundled_dir("web")
+
+    @property
+    def model_name(self) -> str:
+        """The model to load: the configured one or the default."""
+        return self.model or DEFAULT_MODEL
+
+    @property
+    def model_is_explicit(self) -> bool:
+        return self.model is not None

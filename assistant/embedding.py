@@ -1,0 +1,152 @@
+"""Loading sentence-transformers models (with a fast offline check) and encoding queries and passages.
+
+The configured default is a pretrained multilingual model. When it can be neither found in the local
+Hugging Face cache nor downloaded, a build falls back to a static model made from the corpus itself
+(see ``static_model``); a model the user named explicitly must load, or loading fails with a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["Embedder", "ModelUnavailable", "hub_reachable", "load_embedder", "model_is_cached"]
+
+log = logging.getLogger(__name__)
+
+# E5 models were trained with these prefixes; some published configs do not declare them.
+_E5_PROMPTS = {"query": "query: ", "document": "passage: "}
+
+
+class ModelUnavailable(Exception):
+    """The requested model can neither be loaded from disk or cache nor downloaded."""
+
+
+@dataclass
+class Embedder:
+    """A loaded model with its display name; vectors come back L2-normalised float32."""
+
+    model: SentenceTransformer
+    name: str
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode_query(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode_document(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_reachable(timeout: float) -> bool:
+    """Whether a TCP connection to the model hub opens within ``timeout`` seconds (DNS included).
+
+    The check runs in a daemon thread so a hanging name lookup cannot stretch it.
+    """
+    parsed = urlparse(_hub_endpoint())
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme != "http" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(result and result[0])
+
+
+def model_is_cached(repo_id: str) -> bool:
+    """Whether a sentence-transformers model of that hub id sits complete enough in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "modules.json")
+    return isinstance(found, str)
+
+
+def _offline_forced() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def load_embedder(name_or_path: str, *, probe_timeout: float = 2.0, display_name: str | None = None) -> Embedder:
+    """Load a model by local path or hub id without waiting on long network time-outs.
+
+    Order: a local folder; the local Hugging Face cache; a download, but only after a short probe
+    shows the hub is reachable. Raises ModelUnavailable with a message that says what was tried.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelUnavailable(f"{path} is not a sentence-transformers model folder (no modules.json)")
+        try:
+            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # a broken folder surfaces as many exception types
+            raise ModelUnavailable(f"model folder {path} could not be loaded: {exc}") from exc
+        return _finish(model, display_name or str(path))
+
+    if _looks_like_path(name_or_path):
+        raise ModelUnavailable(f"model folder {name_or_path} does not exist")
+
+    if model_is_cached(name_or_path):
+        try:
+            model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+            return _finish(model, display_name or name_or_path)
+        except Exception as exc:
+            log.warning("cached copy of %s is incomplete (%s); trying to download it", name_or_path, exc)
+
+    if _offline_forced():
+        raise ModelUnavailable(f"model {name_or_path} is not in the local cache and HF_HUB_OFFLINE is set")
+    if not hub_reachable(probe_timeout):
+        raise ModelUnavailable(
+            f"model {name_or_path} is not in the local cache and {_hub_endpoint()} cannot be reached"
+        )
+    try:
+        model = SentenceTransformer(name_or_path, device="cpu")
+    except Exception as exc:
+        raise ModelUnavailable(f"model {name_or_path} could not be downloaded or loaded: {exc}") from exc
+    return _finish(model, display_name or name_or_path)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def _finish(model: SentenceTransformer, name: str) -> Embedder:
+    model.eval()
+    if "e5" in name.lower() and "query" not in (model.prompts or {}):
+        model.prompts = {**(model.prompts or {}), **_E5_PROMPTS}
+    return Embedder(model=model, name=name)

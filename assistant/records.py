@@ -1,0 +1,96 @@
+"""The frozen records that travel through the pipeline: Citation, Passage, Hit, Answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Answer", "Citation", "Hit", "Passage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a passage stands: document title, chapter, section and, for paged sources, the page.
+
+    ``page`` is the 1-based physical page number; ``page_label`` the label printed on the page
+    (e.g. "iv" or "12") where the PDF defines one.
+    """
+
+    document: str
+    chapter: str = ""
+    section: str = ""
+    page: int | None = None
+    page_label: str | None = None
+    source: str = ""  # the source file, relative to the folder it was read from
+
+    @property
+    def label(self) -> str:
+        """Human-readable form: "Aufgabenspektrum › Aktivierung, S. 12"."""
+        parts = [p for p in (self.chapter, self.section) if p]
+        text = " › ".join(parts) if parts else self.document
+        shown_page = self.page_label or (str(self.page) if self.page is not None else None)
+        return f"{text}, S. {shown_page}" if shown_page else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "document": self.document,
+            "chapter": self.chapter,
+            "section": self.section,
+            "page": self.page_label or (str(self.page) if self.page is not None else None),
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrievable piece of a document with a stable id derived from its source and content."""
+
+    id: str
+    text: str
+    citation: Citation
+
+    def to_record(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "citation": asdict(self.citation)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Passage:
+        return cls(id=record["id"], text=record["text"], citation=Citation(**record["citation"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A passage found for a question, with its similarity score (cosine, higher is better)."""
+
+    passage: Passage
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Everything shown for one question: the JSON API and the web chat both render this object."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    no_match: bool
+    message: str | None
+    model: str
+    build_id: str
+    history: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "passages": [
+                {
+                    "id": hit.passage.id,
+                    "text": hit.passage.text,
+                    "score": round(hit.score, 4),
+                    "citation": hit.passage.citation.to_dict(),
+                }
+                for hit in self.hits
+            ],
+            "no_match": self.no_match,
+            "message": self.message,
+            "model": self.model,
+            "build_id": self.build_id,
+        }

@@ -1,0 +1,75 @@
+"""The served state: one loaded release with its model, answering questions (swapped whole on reload)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .answer import make_answer
+from .config import Settings
+from .embedding import load_embedder
+from .records import Answer
+from .search import Searcher
+from .store import Release, load_release
+
+__all__ = ["Assistant", "ModelMismatch", "open_assistant"]
+
+log = logging.getLogger(__name__)
+
+
+class ModelMismatch(Exception):
+    """The release was built with another model than the one the server is configured for."""
+
+
+@dataclass(frozen=True)
+class Assistant:
+    """A snapshot: the release and the searcher built on it. Requests hold one reference each."""
+
+    release: Release
+    searcher: Searcher
+
+    @property
+    def model(self) -> str:
+        return self.release.model_name
+
+    @property
+    def build_id(self) -> str:
+        return self.release.build_id
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.release.passages)
+
+    def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5) -> Answer:
+        question = " ".join(question.split())
+        hits = self.searcher.search(question, k)
+        return make_answer(
+            question,
+            hits,
+            matched=self.searcher.is_match(question, hits),
+            model=self.model,
+            build_id=self.build_id,
+            history=history,
+        )
+
+
+def open_assistant(settings: Settings) -> Assistant:
+    """Load the current release and the model it was built with."""
+    release = load_release(settings.index_dir)
+    if settings.model_is_explicit and release.manifest.get("model_dir") is None and release.model_name != settings.model:
+        raise ModelMismatch(
+            f"release {release.build_id} was built with {release.model_name}, "
+            f"but the configured model is {settings.model}: run 'assistant build'"
+        )
+    embedder = load_embedder(
+        release.model_path, probe_timeout=settings.network_probe_timeout, display_name=release.model_name
+    )
+    searcher = Searcher(
+        embedder=embedder,
+        index=release.index,
+        passages=release.passages,
+        threshold=float(release.manifest["no_match_threshold"]),
+    )
+    log.info("serving release %s: %d passages, model %s", release.build_id, len(release.passages), release.model_name)
+    return Assistant(release=release, searcher=searcher)

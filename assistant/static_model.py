@@ -1,0 +1,76 @@
+"""A small static sentence-transformers model built from the corpus itself: the offline fallback.
+
+A WordPiece tokenizer is trained on the corpus with ``tokenizers``; token vectors come from a
+truncated SVD of the idf-weighted sentence–token matrix (latent semantic analysis). The result is a
+``StaticEmbedding`` followed by ``Normalize``, saved as an ordinary sentence-transformers folder and
+loaded through the same ``SentenceTransformer(path)`` code as any other model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .text import split_sentences
+
+__all__ = ["STATIC_MODEL_KIND", "build_static_model"]
+
+STATIC_MODEL_KIND = "qm-static-lsa"
+
+
+def build_static_model(
+    texts: list[str], out_dir: Path, *, dimension: int = 256, vocab_size: int = 12000
+) -> Path:
+    """Train a static embedding model on ``texts`` and save it to ``out_dir``; returns ``out_dir``."""
+    import torch
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import svds
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    contexts = [s for text in texts for s in split_sentences(text)] or list(texts)
+    if not contexts:
+        raise ValueError("cannot build a static model without text")
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=64))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=1, special_tokens=["[UNK]"])
+    tokenizer.train_from_iterator(contexts, trainer=trainer)
+    vocab = tokenizer.get_vocab_size()
+
+    # Sentence × token counts, dampened (log) and weighted by inverse document frequency.
+    rows, cols = [], []
+    for i, encoding in enumerate(tokenizer.encode_batch(contexts, add_special_tokens=False)):
+        rows.extend([i] * len(encoding.ids))
+        cols.extend(encoding.ids)
+    counts = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(contexts), vocab))
+    counts.sum_duplicates()
+    counts.data = np.log1p(counts.data)
+    df = np.bincount(counts.indices, minlength=vocab)
+    idf = np.log((1 + len(contexts)) / (1 + df)) + 1.0
+    idf[df == 0] = 0.0
+    unk = tokenizer.token_to_id("[UNK]")
+    if unk is not None:
+        idf[unk] = 0.0  # unknown pieces carry no meaning
+    weighted = counts.multiply(idf[np.newaxis, :]).tocsr()
+
+    k = max(1, min(dimension, min(weighted.shape) - 1))
+    # A fixed start vector makes the SVD, and so the model, reproducible for the same corpus.
+    v0 = np.ones(min(weighted.shape))
+    _, singular, vt = svds(weighted.astype(np.float64), k=k, v0=v0)
+    order = np.argsort(singular)[::-1]
+    token_vectors = np.ascontiguousarray((vt[order].T * singular[order]), dtype=np.float32)  # vocab × k
+
+    embedding = StaticEmbedding(tokenizer, embedding_weights=torch.from_numpy(token_vectors))
+    model = SentenceTransformer(modules=[embedding, Normalize()], device="cpu")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    (out_dir / "qm_static.json").write_text(
+        json.dumps({"kind": STATIC_MODEL_KIND, "contexts": len(contexts), "vocab": vocab, "dimension": k}),
+        encoding="utf-8",
+    )
+    return out_dir

@@ -1,0 +1,238 @@
+"""Releases of the index on disk: build into a temporary folder, verify, then switch atomically.
+
+Layout of ``index_dir``::
+
+    CURRENT                 the build id of the served release (replaced atomically)
+    releases/<build_id>/    index.faiss, passages.jsonl, manifest.json, model/ (static fallback only)
+    releases/.tmp-<id>/     a build in progress; never served, removed by the next build
+
+A build that dies at any point leaves ``CURRENT`` and the release it names untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .records import Passage
+
+__all__ = [
+    "MANIFEST_VERSION",
+    "Release",
+    "ReleaseError",
+    "corpus_hash",
+    "current_build_id",
+    "load_release",
+    "new_staging_dir",
+    "open_release",
+    "publish_release",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+_CURRENT = "CURRENT"
+_RELEASES = "releases"
+
+
+class ReleaseError(Exception):
+    """No usable release: none built yet, or the one named is missing or damaged."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+    passages: tuple[Passage, ...]
+    index: Any  # faiss.Index
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    @property
+    def model_name(self) -> str:
+        return str(self.manifest["model"])
+
+    @property
+    def model_path(self) -> str:
+        """What to load the model from: a folder inside the release, or the model's own name or path."""
+        bundled = self.manifest.get("model_dir")
+        return str(self.path / bundled) if bundled else self.model_name
+
+
+def corpus_hash(passages: list[Passage]) -> str:
+    digest = hashlib.sha256()
+    for passage in passages:
+        digest.update(passage.id.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _new_build_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def new_staging_dir(index_dir: Path) -> tuple[str, Path]:
+    """A fresh temporary folder for a build; leftovers of dead builds are removed first."""
+    releases = index_dir / _RELEASES
+    releases.mkdir(parents=True, exist_ok=True)
+    for leftover in releases.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    build_id = _new_build_id()
+    staging = releases / f".tmp-{build_id}"
+    staging.mkdir()
+    return build_id, staging
+
+
+def publish_release(
+    index_dir: Path,
+    staging: Path,
+    build_id: str,
+    *,
+    passages: list[Passage],
+    vectors: np.ndarray,
+    model: str,
+    model_dir: str | None,
+    extra: dict[str, Any] | None = None,
+    keep: int = 3,
+) -> Path:
+    """Write, verify and publish a release from a staging folder; returns the release's path."""
+    import faiss
+
+    if len(passages) != len(vectors):
+        raise ValueError("one vector per passage expected")
+    started = time.perf_counter()
+    # Inner product equals cosine similarity on the L2-normalised vectors the embedder returns.
+    index = faiss.IndexFlatIP(int(vectors.shape[1]))
+    index.add(vectors)
+    faiss.write_index(index, str(staging / "index.faiss"))
+    lines = "".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in passages)
+    _write_file(staging / "passages.jsonl", lines.encode("utf-8"))
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "build_id": build_id,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": model,
+        "model_dir": model_dir,
+        "dimension": int(vectors.shape[1]),
+        "passage_count": len(passages),
+        "corpus_hash": corpus_hash(passages),
+        "files": {name: _sha256(staging / name) for name in ("index.faiss", "passages.jsonl")},
+        **(extra or {}),
+    }
+    _write_file(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+
+    open_release(staging)  # refuse to publish anything that would not load
+    final = staging.parent / build_id
+    os.replace(staging, final)
+    _fsync_dir(final.parent)
+    _switch_current(index_dir, build_id)
+    _prune(index_dir, keep=keep, current=build_id)
+    log.info("published release %s (%d passages) in %.1fs", build_id, len(passages), time.perf_counter() - started)
+    return final
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _switch_current(index_dir: Path, build_id: str) -> None:
+    # os.replace is atomic on POSIX: readers see the old or the new id, never a half-written file.
+    tmp = index_dir / f".{_CURRENT}.{uuid.uuid4().hex}"
+    _write_file(tmp, (build_id + "\n").encode())
+    os.replace(tmp, index_dir / _CURRENT)
+    _fsync_dir(index_dir)
+
+
+def _prune(index_dir: Path, *, keep: int, current: str) -> None:
+    releases = sorted(
+        (p for p in (index_dir / _RELEASES).iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    for old in releases[keep:]:
+        if old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def current_build_id(index_dir: Path) -> str | None:
+    try:
+        value = (index_dir / _CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return value or None
+
+
+def verify_release(path: Path) -> dict[str, Any]:
+    """Check a release folder's manifest and checksums; returns the manifest or raises ReleaseError."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReleaseError(f"release {path.name}: manifest missing or unreadable") from exc
+    if manifest.get("manifest_version") != MANIFEST_VERSION:
+        raise ReleaseError(f"release {path.name}: unsupported manifest version")
+    for name, expected in manifest.get("files", {}).items():
+        file = path / name
+        if not file.is_file() or _sha256(file) != expected:
+            raise ReleaseError(f"release {path.name}: {name} is missing or damaged (checksum mismatch)")
+    return manifest
+
+
+def load_release(index_dir: Path) -> Release:
+    """Load the release named by ``CURRENT``."""
+    build_id = current_build_id(index_dir)
+    if build_id is None:
+        raise ReleaseError(f"no release in {index_dir}: run 'assistant build' first")
+    path = index_dir / _RELEASES / build_id
+    if not path.is_dir():
+        raise ReleaseError(f"release {build_id} named in {index_dir / _CURRENT} does not exist")
+    return open_release(path)
+
+
+def open_release(path: Path) -> Release:
+    """Load a release folder after checking its checksums and that index and passages agree."""
+    import faiss
+
+    manifest = verify_release(path)
+    try:
+        index = faiss.read_index(str(path / "index.faiss"))
+        with open(path / "passages.jsonl", encoding="utf-8") as handle:
+            passages = tuple(Passage.from_record(json.loads(line)) for line in handle if line.strip())
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReleaseError(f"release {path.name}: cannot be read ({exc})") from exc
+    if index.ntotal != len(passages) or index.d != manifest["dimension"]:
+        raise ReleaseError(f"release {path.name}: index and passages do not match")
+    return Release(path=path, manifest=manifest, passages=passages, index=index)
