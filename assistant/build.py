@@ -73,7 +73,7 @@ def build_index(settings: Settings, *, warn: Callable[[str], None] = log.warning
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
         embedder, model_dir, fallback = _embedder_for_build(settings, passages, staging, warn)
-        vectors = embedder.encode_documents([p.text for p in passages], progress=progress)
+        vectors = embedder.encode_documents([p.embedding_text for p in passages], progress=progress)
         path = publish_release(
             settings.index_dir,
             staging,
@@ -117,6 +117,6 @@ def _embedder_for_build(
             f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({exc}); "
             "verwende ein aus dem Korpus gebautes statisches Modell"
         )
-    model_dir = build_static_model([p.text for p in passages], staging / "model")
+    model_dir = build_static_model([p.embedding_text for p in passages], staging / "model")
     embedder = load_embedder(str(model_dir), display_name=STATIC_MODEL_NAME)
     return embedder, "model", True

@@ -42,7 +42,9 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the method; 5.x only has the old name.
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode_query(texts, normalize_embeddings=True, convert_to_numpy=True)

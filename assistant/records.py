@@ -49,6 +49,13 @@ class Passage:
     text: str
     citation: Citation
 
+    @property
+    def embedding_text(self) -> str:
+        """What gets embedded: the section heading (or chapter) first, because headings name the topic
+        in the words people ask with ("Wer entscheidet über den Verfügungsfonds?")."""
+        heading = self.citation.section or self.citation.chapter
+        return f"{heading}. {self.text}" if heading else self.text
+
     def to_record(self) -> dict[str, Any]:
         return {"id": self.id, "text": self.text, "citation": asdict(self.citation)}
 

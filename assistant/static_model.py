@@ -1,7 +1,8 @@
 """A small static sentence-transformers model built from the corpus itself: the offline fallback.
 
 A WordPiece tokenizer is trained on the corpus with ``tokenizers``; token vectors come from a
-truncated SVD of the idf-weighted sentence–token matrix (latent semantic analysis). The result is a
+truncated SVD of the idf-weighted passage–token matrix (latent semantic analysis), scaled once more
+by idf so that rare, telling tokens outweigh common ones in the mean the model takes. The result is a
 ``StaticEmbedding`` followed by ``Normalize``, saved as an ordinary sentence-transformers folder and
 loaded through the same ``SentenceTransformer(path)`` code as any other model.
 """
@@ -31,9 +32,13 @@ def build_static_model(
     from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-    contexts = [s for text in texts for s in split_sentences(text)] or list(texts)
-    if not contexts:
-        raise ValueError("cannot build a static model without text")
+    # Passages as contexts measured clearly better than sentences on the corpus (see the issue notes);
+    # a corpus of very few passages falls back to sentences so the SVD has something to factor.
+    contexts = [t for t in texts if t.strip()]
+    if len(contexts) < 8:
+        contexts = [s for text in contexts for s in split_sentences(text)]
+    if len(contexts) < 2:
+        raise ValueError("too little text to build a static model (at least two sentences needed)")
 
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=64))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
@@ -42,7 +47,7 @@ def build_static_model(
     tokenizer.train_from_iterator(contexts, trainer=trainer)
     vocab = tokenizer.get_vocab_size()
 
-    # Sentence × token counts, dampened (log) and weighted by inverse document frequency.
+    # Context × token counts, dampened (log) and weighted by inverse document frequency.
     rows, cols = [], []
     for i, encoding in enumerate(tokenizer.encode_batch(contexts, add_special_tokens=False)):
         rows.extend([i] * len(encoding.ids))
@@ -63,7 +68,7 @@ def build_static_model(
     v0 = np.ones(min(weighted.shape))
     _, singular, vt = svds(weighted.astype(np.float64), k=k, v0=v0)
     order = np.argsort(singular)[::-1]
-    token_vectors = np.ascontiguousarray((vt[order].T * singular[order]), dtype=np.float32)  # vocab × k
+    token_vectors = np.ascontiguousarray(vt[order].T * singular[order] * idf[:, np.newaxis], dtype=np.float32)
 
     embedding = StaticEmbedding(tokenizer, embedding_weights=torch.from_numpy(token_vectors))
     model = SentenceTransformer(modules=[embedding, Normalize()], device="cpu")

@@ -1,0 +1,67 @@
+"""Shared fixtures: a clean environment, a tiny locally built model and built releases, made once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything imports huggingface_hub: the tests never reach for a model hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from assistant.build import build_index, collect_passages
+from assistant.config import Settings, bundled_dir
+from assistant.static_model import build_static_model
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ASSISTANT_* setting leaks in from the machine, and nothing tries to reach a model hub."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus() -> Path:
+    return FIXTURES / "corpus"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Path:
+    """A tiny sentence-transformers model (static embeddings over a tokenizer trained on test text)."""
+    passages, _, _ = collect_passages([fixture_corpus], warn=lambda _: None)
+    return build_static_model([p.embedding_text for p in passages], tmp_path_factory.mktemp("tiny-model"), dimension=16)
+
+
+@pytest.fixture(scope="session")
+def fixture_release(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, tiny_model: Path) -> Settings:
+    """Settings pointing at a release of the fixture corpus built with the tiny model."""
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path_factory.mktemp("index"), model=str(tiny_model))
+    build_index(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def shipped_release(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The shipped corpus built the way a fresh offline machine builds it: default model, fallback."""
+    settings = Settings(corpus_dir=bundled_dir("corpus"), index_dir=tmp_path_factory.mktemp("shipped-index"))
+    build_index(settings, warn=lambda _: None)
+    return settings
+
+
+@pytest.fixture
+def index_copy(tmp_path: Path, fixture_release: Settings) -> Iterator[Settings]:
+    """A private copy of the fixture release, for tests that change or break it."""
+    target = tmp_path / "index"
+    shutil.copytree(fixture_release.index_dir, target)
+    yield fixture_release.model_copy(update={"index_dir": target})

@@ -1,0 +1,111 @@
+"""Building releases: the fallback model, atomic publishing, interrupted and failed builds."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.build import STATIC_MODEL_NAME, BuildError, build_index
+from assistant.config import Settings
+from assistant.service import open_assistant
+from assistant.store import ReleaseError, current_build_id, load_release
+
+
+def test_offline_default_model_falls_back_to_a_static_model_with_a_warning(
+    tmp_path: Path, fixture_corpus: Path
+) -> None:
+    warnings: list[str] = []
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path)
+    report = build_index(settings, warn=warnings.append)
+    assert report.fallback and report.model == STATIC_MODEL_NAME
+    assert len(warnings) == 1 and "intfloat/multilingual-e5-small" in warnings[0]
+    release = load_release(tmp_path)
+    assert (release.path / "model" / "modules.json").is_file()  # the release carries its own model
+    assert open_assistant(settings).ask("Was ist ein Quartiersfonds?").hits[0].passage.citation.section == "Der Quartiersfonds"
+
+
+def test_explicit_model_that_cannot_load_fails_instead_of_falling_back(tmp_path: Path, fixture_corpus: Path) -> None:
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, model="intfloat/multilingual-e5-small")
+    with pytest.raises(BuildError, match="Modell nicht verfügbar"):
+        build_index(settings)
+    assert current_build_id(tmp_path) is None
+    assert not any((tmp_path / "releases").iterdir())
+
+
+def test_manifest_describes_the_release(fixture_release: Settings, tiny_model: Path) -> None:
+    release = load_release(fixture_release.index_dir)
+    manifest = release.manifest
+    assert manifest["model"] == str(tiny_model)
+    assert manifest["passage_count"] == len(release.passages) == release.index.ntotal > 0
+    assert manifest["dimension"] == release.index.d
+    assert len(manifest["corpus_hash"]) == 64 and manifest["build_id"] == current_build_id(fixture_release.index_dir)
+    assert manifest["documents"] == 2 and "built_at" in manifest
+
+
+def test_failed_build_leaves_the_served_release_untouched(index_copy: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = current_build_id(index_copy.index_dir)
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated crash while embedding")
+
+    monkeypatch.setattr("assistant.embedding.Embedder.encode_documents", explode)
+    with pytest.raises(RuntimeError):
+        build_index(index_copy)
+    assert current_build_id(index_copy.index_dir) == before
+    assert not list((index_copy.index_dir / "releases").glob(".tmp-*"))
+    assert open_assistant(index_copy).ask("Was ist ein Quartiersfonds?").hits
+
+
+def test_killed_build_leaves_the_served_release_intact(index_copy: Settings, tmp_path: Path) -> None:
+    """SIGKILL a real `assistant build` process once it has started writing, then serve as before."""
+    before = current_build_id(index_copy.index_dir)
+    releases = index_copy.index_dir / "releases"
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_copy.index_dir),
+           "ASSISTANT_CORPUS_DIR": str(index_copy.corpus_dir), "ASSISTANT_MODEL": str(index_copy.model)}
+    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "build"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(releases.glob(".tmp-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert process.poll() is None, "the build finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert current_build_id(index_copy.index_dir) == before
+    assistant = open_assistant(index_copy)
+    assert assistant.build_id == before and assistant.ask("Was ist ein Quartiersfonds?").hits
+    # The next build cleans up what the killed one left and publishes normally.
+    report = build_index(index_copy)
+    assert current_build_id(index_copy.index_dir) == report.build_id != before
+    assert not list(releases.glob(".tmp-*"))
+
+
+def test_damaged_release_is_refused_with_a_clear_message(index_copy: Settings) -> None:
+    release = load_release(index_copy.index_dir)
+    with open(release.path / "passages.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"id": "x", "text": "eingeschmuggelt", "citation": {"document": "d"}}) + "\n")
+    with pytest.raises(ReleaseError, match="passages.jsonl is missing or damaged"):
+        load_release(index_copy.index_dir)
+
+
+def test_build_with_no_readable_file_publishes_nothing(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "leer.md").write_text("")
+    warnings: list[str] = []
+    with pytest.raises(BuildError, match="nichts veröffentlicht"):
+        build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), warn=warnings.append)
+    assert warnings == ["übersprungen: leer.md: leer"]
+    assert current_build_id(tmp_path / "index") is None
+
+
+def test_old_releases_are_pruned(index_copy: Settings) -> None:
+    settings = index_copy.model_copy(update={"keep_releases": 2})
+    for _ in range(3):
+        build_index(settings)
+    kept = [p for p in (settings.index_dir / "releases").iterdir() if not p.name.startswith(".")]
+    assert len(kept) == 2 and current_build_id(settings.index_dir) in {p.name for p in kept}
