@@ -18,13 +18,18 @@ router = APIRouter(prefix="/api", tags=["api"])
 class AskRequest(BaseModel):
     """A question, optionally with the earlier questions of the same conversation."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"question": "Wer entscheidet über den Verfügungsfonds?", "history": [], "k": 5}]
-    })
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "Wer entscheidet über den Verfügungsfonds?", "history": [], "k": 5}]
+        },
+    )
 
     question: str = Field(description="The question, in German.", max_length=100_000)
     history: list[Annotated[str, Field(max_length=100_000)]] = Field(
-        default_factory=list, description="Earlier questions of this conversation, oldest first.", max_length=1000
+        default_factory=list,
+        description="Earlier questions of this conversation, oldest first.",
+        max_length=1000,
     )
     k: int | None = Field(default=None, description="How many passages to return.")
 
@@ -69,7 +74,9 @@ def get_assistant(request: Request) -> Assistant:
     return request.app.state.assistant  # type: ignore[no-any-return]
 
 
-def validate_question(settings: Settings, question: str, history: list[str], k: int | None) -> tuple[str, list[str], int]:
+def validate_question(
+    settings: Settings, question: str, history: list[str], k: int | None
+) -> tuple[str, list[str], int]:
     """Apply the configured limits; raises HTTPException(422) with a message the caller can act on."""
     cleaned = " ".join(question.split())
     if not cleaned:

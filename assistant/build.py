@@ -41,7 +41,9 @@ class BuildReport:
     seconds: float
 
 
-def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> tuple[list[Passage], int, list[str]]:
+def collect_passages(
+    sources: list[Path], warn: Callable[[str], None]
+) -> tuple[list[Passage], int, list[str]]:
     """Read and chunk every supported file; unreadable files are reported and skipped."""
     passages: list[Passage] = []
     skipped: list[str] = []
@@ -62,7 +64,9 @@ def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> tuple[
     return passages, documents, skipped
 
 
-def build_index(settings: Settings, *, warn: Callable[[str], None] = log.warning, progress: bool = False) -> BuildReport:
+def build_index(
+    settings: Settings, *, warn: Callable[[str], None] = log.warning, progress: bool = False
+) -> BuildReport:
     """Build and publish a new release; the served release changes only once the new one is verified."""
     started = time.perf_counter()
     sources = [settings.corpus_dir, *settings.extra_sources]

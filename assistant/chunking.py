@@ -22,7 +22,9 @@ def passage_id(source: str, citation_path: str, text: str) -> str:
     return digest[:16]
 
 
-def chunk_document(document: Document, *, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS) -> list[Passage]:
+def chunk_document(
+    document: Document, *, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS
+) -> list[Passage]:
     """Passages of a document; a passage never spans two sections or two pages."""
     passages: list[Passage] = []
     seen: dict[str, int] = {}

@@ -105,12 +105,16 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
         print(f"[{rank}] {citation.label}  ({citation.document}; Ähnlichkeit {hit.score:.2f})")
         print(hit.passage.text)
         print()
-    print(f"({len(answer.hits)} Fundstellen in {elapsed * 1000:.0f} ms, Modell {answer.model})", file=sys.stderr)
+    print(
+        f"({len(answer.hits)} Fundstellen in {elapsed * 1000:.0f} ms, Modell {answer.model})", file=sys.stderr
+    )
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assistant", description="QM-Assistent: Fundstellen mit Quellenangabe.")
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="QM-Assistent: Fundstellen mit Quellenangabe."
+    )
     parser.add_argument("--index-dir", help="Index folder (default: ./index or ASSISTANT_INDEX_DIR)")
     parser.add_argument("--model", help="sentence-transformers model name or local path (ASSISTANT_MODEL)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -134,7 +138,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         settings = _settings(args)

@@ -214,4 +214,6 @@ def _read_pdf(file: Path, source: str) -> Document:
         raise DocumentError(f"{source}: keine lesbare PDF-Datei ({exc})") from exc
     if not blocks:
         raise DocumentError(f"{source}: keine Textebene (gescannt?)")
-    return Document(title=normalise(metadata_title) or _title_from_name(file), source=source, blocks=tuple(blocks))
+    return Document(
+        title=normalise(metadata_title) or _title_from_name(file), source=source, blocks=tuple(blocks)
+    )

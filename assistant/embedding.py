@@ -43,14 +43,19 @@ class Embedder:
     @property
     def dimension(self) -> int:
         # sentence-transformers 6 renamed the method; 5.x only has the old name.
-        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         return int(getter())
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode_query(texts, normalize_embeddings=True, convert_to_numpy=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode_documents(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_documents(
+        self, texts: list[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
         vectors = self.model.encode_document(
             texts,
             batch_size=batch_size,
@@ -102,7 +107,9 @@ def _offline_forced() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
-def load_embedder(name_or_path: str, *, probe_timeout: float = 2.0, display_name: str | None = None) -> Embedder:
+def load_embedder(
+    name_or_path: str, *, probe_timeout: float = 2.0, display_name: str | None = None
+) -> Embedder:
     """Load a model by local path or hub id without waiting on long network time-outs.
 
     Order: a local folder; the local Hugging Face cache; a download, but only after a short probe

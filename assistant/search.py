@@ -100,4 +100,6 @@ class Searcher:
         terms = content_terms(query)
         if not terms:
             return False
-        return any(terms & content_terms(hit.passage.text + " " + hit.passage.citation.section) for hit in hits[:3])
+        return any(
+            terms & content_terms(hit.passage.text + " " + hit.passage.citation.section) for hit in hits[:3]
+        )

@@ -57,7 +57,11 @@ class Assistant:
 def open_assistant(settings: Settings) -> Assistant:
     """Load the current release and the model it was built with."""
     release = load_release(settings.index_dir)
-    if settings.model_is_explicit and release.manifest.get("model_dir") is None and release.model_name != settings.model:
+    if (
+        settings.model_is_explicit
+        and release.manifest.get("model_dir") is None
+        and release.model_name != settings.model
+    ):
         raise ModelMismatch(
             f"release {release.build_id} was built with {release.model_name}, "
             f"but the configured model is {settings.model}: run 'assistant build'"
@@ -71,5 +75,10 @@ def open_assistant(settings: Settings) -> Assistant:
         passages=release.passages,
         threshold=float(release.manifest["no_match_threshold"]),
     )
-    log.info("serving release %s: %d passages, model %s", release.build_id, len(release.passages), release.model_name)
+    log.info(
+        "serving release %s: %d passages, model %s",
+        release.build_id,
+        len(release.passages),
+        release.model_name,
+    )
     return Assistant(release=release, searcher=searcher)

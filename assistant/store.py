@@ -157,7 +157,9 @@ def publish_release(
     _fsync_dir(final.parent)
     _switch_current(index_dir, build_id)
     _prune(index_dir, keep=keep, current=build_id)
-    log.info("published release %s (%d passages) in %.1fs", build_id, len(passages), time.perf_counter() - started)
+    log.info(
+        "published release %s (%d passages) in %.1fs", build_id, len(passages), time.perf_counter() - started
+    )
     return final
 
 

@@ -8,7 +8,14 @@ import unicodedata
 __all__ = ["count_words", "normalise", "split_sentences", "words"]
 
 _SOFT_HYPHEN = "\u00ad"
-_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb06": "st"}
+_LIGATURES = {
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb06": "st",
+}
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
@@ -28,7 +35,9 @@ def normalise(text: str) -> str:
     for ligature, letters in _LIGATURES.items():
         text = text.replace(ligature, letters)
     text = _CONTROL.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [
+        _SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ]
     return "\n".join(lines).strip()
 
 
@@ -42,18 +51,18 @@ def count_words(text: str) -> int:
 
 
 def _ends_with_abbreviation(fragment: str) -> bool:
-    tail = fragment.rstrip("\"”“»)").rstrip()
+    tail = fragment.rstrip('"”“»)').rstrip()
     if not tail.endswith("."):
         return False
     # Look at the last token together with an abbreviation spread over spaces ("z. B.", "d. h.").
     tokens = tail[:-1].split()
     if not tokens:
         return False
-    last = tokens[-1].lower().strip("(„\"")
+    last = tokens[-1].lower().strip('(„"')
     if last.isdigit() and len(last) <= 2:  # an ordinal ("am 9. November"), not a year ("seit 1999.")
         return True
     if len(tokens) >= 2:
-        joined = (tokens[-2] + last).lower().strip("(„\"")
+        joined = (tokens[-2] + last).lower().strip('(„"')
         if joined.rstrip(".") in _ABBREVIATIONS:
             return True
     return last in _ABBREVIATIONS or len(last) == 1 and last.isalpha()

@@ -26,7 +26,9 @@ EXAMPLE_QUESTIONS = (
 def make_router(templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def render(request: Request, turns: list[Answer], *, error: str | None = None, status: int = 200) -> HTMLResponse:
+    def render(
+        request: Request, turns: list[Answer], *, error: str | None = None, status: int = 200
+    ) -> HTMLResponse:
         assistant: Assistant = request.app.state.assistant
         return templates.TemplateResponse(
             request,
@@ -64,7 +66,12 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                     request, "_error.html", {"error": exc.detail}, status_code=exc.status_code
                 )
             # Without JavaScript the whole page comes back with the message and the earlier turns.
-            return render(request, _replay(assistant, history[: settings.max_history]), error=str(exc.detail), status=422)
+            return render(
+                request,
+                _replay(assistant, history[: settings.max_history]),
+                error=str(exc.detail),
+                status=422,
+            )
         answer = assistant.ask(question, history=history, k=k)
         if fragment:
             return templates.TemplateResponse(request, "_turn.html", {"turn": answer})

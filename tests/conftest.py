@@ -40,13 +40,19 @@ def fixture_corpus() -> Path:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Path:
     """A tiny sentence-transformers model (static embeddings over a tokenizer trained on test text)."""
     passages, _, _ = collect_passages([fixture_corpus], warn=lambda _: None)
-    return build_static_model([p.embedding_text for p in passages], tmp_path_factory.mktemp("tiny-model"), dimension=16)
+    return build_static_model(
+        [p.embedding_text for p in passages], tmp_path_factory.mktemp("tiny-model"), dimension=16
+    )
 
 
 @pytest.fixture(scope="session")
-def fixture_release(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, tiny_model: Path) -> Settings:
+def fixture_release(
+    tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, tiny_model: Path
+) -> Settings:
     """Settings pointing at a release of the fixture corpus built with the tiny model."""
-    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path_factory.mktemp("index"), model=str(tiny_model))
+    settings = Settings(
+        corpus_dir=fixture_corpus, index_dir=tmp_path_factory.mktemp("index"), model=str(tiny_model)
+    )
     build_index(settings)
     return settings
 

@@ -26,10 +26,15 @@ def test_offline_default_model_falls_back_to_a_static_model_with_a_warning(
     assert len(warnings) == 1 and "intfloat/multilingual-e5-small" in warnings[0]
     release = load_release(tmp_path)
     assert (release.path / "model" / "modules.json").is_file()  # the release carries its own model
-    assert open_assistant(settings).ask("Was ist ein Quartiersfonds?").hits[0].passage.citation.section == "Der Quartiersfonds"
+    assert (
+        open_assistant(settings).ask("Was ist ein Quartiersfonds?").hits[0].passage.citation.section
+        == "Der Quartiersfonds"
+    )
 
 
-def test_explicit_model_that_cannot_load_fails_instead_of_falling_back(tmp_path: Path, fixture_corpus: Path) -> None:
+def test_explicit_model_that_cannot_load_fails_instead_of_falling_back(
+    tmp_path: Path, fixture_corpus: Path
+) -> None:
     settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, model="intfloat/multilingual-e5-small")
     with pytest.raises(BuildError, match="Modell nicht verfügbar"):
         build_index(settings)
@@ -43,11 +48,15 @@ def test_manifest_describes_the_release(fixture_release: Settings, tiny_model: P
     assert manifest["model"] == str(tiny_model)
     assert manifest["passage_count"] == len(release.passages) == release.index.ntotal > 0
     assert manifest["dimension"] == release.index.d
-    assert len(manifest["corpus_hash"]) == 64 and manifest["build_id"] == current_build_id(fixture_release.index_dir)
+    assert len(manifest["corpus_hash"]) == 64 and manifest["build_id"] == current_build_id(
+        fixture_release.index_dir
+    )
     assert manifest["documents"] == 2 and "built_at" in manifest
 
 
-def test_failed_build_leaves_the_served_release_untouched(index_copy: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_build_leaves_the_served_release_untouched(
+    index_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = current_build_id(index_copy.index_dir)
 
     def explode(*args: object, **kwargs: object) -> None:
@@ -65,10 +74,18 @@ def test_killed_build_leaves_the_served_release_intact(index_copy: Settings, tmp
     """SIGKILL a real `assistant build` process once it has started writing, then serve as before."""
     before = current_build_id(index_copy.index_dir)
     releases = index_copy.index_dir / "releases"
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_copy.index_dir),
-           "ASSISTANT_CORPUS_DIR": str(index_copy.corpus_dir), "ASSISTANT_MODEL": str(index_copy.model)}
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "build"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(index_copy.index_dir),
+        "ASSISTANT_CORPUS_DIR": str(index_copy.corpus_dir),
+        "ASSISTANT_MODEL": str(index_copy.model),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "build"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not list(releases.glob(".tmp-*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)

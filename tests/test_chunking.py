@@ -42,7 +42,9 @@ def test_passages_keep_their_place_and_get_stable_ids() -> None:
     passages = chunk_document(doc)
     assert [p.citation.label for p in passages] == ["Kapitel › Eins", "Kapitel › Zwei", "Dokument, S. iii"]
     assert [p.id for p in chunk_document(doc)] == [p.id for p in passages]
-    changed = Document(title="Dokument", source="dok.md", blocks=(Block("Anderer Text.", chapter="Kapitel", section="Eins"),))
+    changed = Document(
+        title="Dokument", source="dok.md", blocks=(Block("Anderer Text.", chapter="Kapitel", section="Eins"),)
+    )
     assert chunk_document(changed)[0].id != passages[0].id
     moved = Document(title="Dokument", source="anders.md", blocks=doc.blocks[:1])
     assert chunk_document(moved)[0].id != passages[0].id

@@ -13,7 +13,11 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_front_matter_title_makes_h1_the_chapter_and_h2_the_section(tmp_path: Path) -> None:
     doc = read_document(
-        write(tmp_path, "a.md", "---\ntitle: Wissensbasis\n---\n# Teil A\n\nVorspann.\n\n## Abschnitt 1\n\n**Fett** und [Link](http://x).\n"),
+        write(
+            tmp_path,
+            "a.md",
+            "---\ntitle: Wissensbasis\n---\n# Teil A\n\nVorspann.\n\n## Abschnitt 1\n\n**Fett** und [Link](http://x).\n",
+        ),
         tmp_path,
     )
     assert doc.title == "Wissensbasis"
@@ -38,7 +42,9 @@ def test_sources_section_is_kept_out_of_the_text(tmp_path: Path) -> None:
 
 
 def test_plain_text_paragraphs_and_title_from_file_name(tmp_path: Path) -> None:
-    doc = read_document(write(tmp_path, "03-eine_notiz.txt", "Erster Absatz\nzweite Zeile.\n\nZweiter Absatz."), tmp_path)
+    doc = read_document(
+        write(tmp_path, "03-eine_notiz.txt", "Erster Absatz\nzweite Zeile.\n\nZweiter Absatz."), tmp_path
+    )
     assert doc.title == "Eine notiz"
     assert [b.text for b in doc.blocks] == ["Erster Absatz zweite Zeile.", "Zweiter Absatz."]
 

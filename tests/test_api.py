@@ -1,0 +1,90 @@
+"""The JSON API through httpx against the real app and a real FAISS release."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.app import create_app
+from assistant.config import Settings
+
+
+@pytest.fixture(scope="module")
+def client(fixture_release: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(fixture_release)) as test_client:
+        yield test_client
+
+
+def test_ask_returns_cited_passages(client: TestClient, tiny_model) -> None:
+    response = client.post("/api/ask", json={"question": "Wer entscheidet über den Quartiersfonds?", "k": 2})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["question"] == "Wer entscheidet über den Quartiersfonds?"
+    assert body["no_match"] is False and len(body["passages"]) == 2
+    first = body["passages"][0]
+    assert set(first) == {"id", "text", "score", "citation"}
+    assert "Gremium" in first["text"]
+    assert first["citation"] == {
+        "document": "Testdokument Quartier",
+        "chapter": "Beteiligung",
+        "section": "Der Quartiersfonds",
+        "page": None,
+        "label": "Beteiligung › Der Quartiersfonds",
+    }
+    assert body["model"] == str(tiny_model) and body["build_id"]
+    assert first["score"] >= body["passages"][1]["score"]
+
+
+def test_history_is_accepted(client: TestClient) -> None:
+    response = client.post(
+        "/api/ask", json={"question": "Und wer entscheidet?", "history": ["Was ist ein Quartiersfonds?"]}
+    )
+    assert response.status_code == 200
+
+
+def test_off_topic_question_gets_no_match(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "Rezept für Apfelkuchen"}).json()
+    assert body["no_match"] is True and body["passages"] == []
+    assert body["message"] == "Dazu enthält der Leitfaden keine passende Stelle."
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"question": ""}, "Die Frage ist leer"),
+        ({"question": "   \n\t "}, "Die Frage ist leer"),
+        ({"question": "x" * 1001}, "zu lang"),
+        ({"question": "Frage", "k": 0}, "k muss zwischen 1 und 20"),
+        ({"question": "Frage", "k": 21}, "k muss zwischen 1 und 20"),
+        ({"question": "Frage", "history": ["a"] * 21}, "Zu viele frühere Fragen"),
+        ({"question": 42}, "question"),
+        ({"question": "Frage", "k": "viele"}, "k"),
+        ({"question": "Frage", "history": "keine Liste"}, "history"),
+        ({"frage": "Falsches Feld"}, "question"),
+        ({"question": "Frage", "unbekannt": 1}, "unbekannt"),
+    ],
+)
+def test_invalid_input_gets_422_with_a_clear_message(
+    client: TestClient, payload: object, message: str
+) -> None:
+    response = client.post("/api/ask", json=payload)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"{nicht json", b"", b"[1, 2]", b'"nur ein String"'])
+def test_malformed_json_gets_422_not_500(client: TestClient, body: bytes) -> None:
+    response = client.post("/api/ask", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("Ungültige Anfrage")
+
+
+def test_health_reports_release_and_model(client: TestClient, fixture_release: Settings, tiny_model) -> None:
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["model"] == str(tiny_model)
+    assert body["passages"] > 0 and body["build_id"]
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    assert "/api/ask" in client.get("/openapi.json").json()["paths"]

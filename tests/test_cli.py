@@ -1,0 +1,108 @@
+"""The command line: build, ask (text and --json) and serve against a real server on loopback."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.cli import main
+from assistant.config import Settings
+
+
+def run_cli(args: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(settings.index_dir))
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(settings.corpus_dir))
+    if settings.model:
+        monkeypatch.setenv("ASSISTANT_MODEL", settings.model)
+    return main(args)
+
+
+def test_ask_prints_passages_with_citation_labels(fixture_release: Settings, monkeypatch, capsys) -> None:
+    assert run_cli(["ask", "Was ist ein Quartiersfonds?", "-k", "2"], fixture_release, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[1] Beteiligung › Der Quartiersfonds")
+    assert "[2] " in out and "[3] " not in out
+
+
+def test_ask_json_prints_the_api_shape(fixture_release: Settings, monkeypatch, capsys) -> None:
+    assert run_cli(["ask", "--json", "Was ist ein Quartiersfonds?"], fixture_release, monkeypatch) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert {"question", "passages", "no_match", "model", "build_id"} <= set(body)
+
+
+def test_ask_without_a_release_says_what_to_do(tmp_path: Path, monkeypatch, capsys) -> None:
+    settings = Settings(index_dir=tmp_path)
+    assert run_cli(["ask", "Frage"], settings, monkeypatch) == 1
+    assert "assistant build" in capsys.readouterr().err
+
+
+def test_build_command_reports_passages(
+    fixture_corpus: Path, tiny_model: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, model=str(tiny_model))
+    assert run_cli(["build"], settings, monkeypatch) == 0
+    assert "Passagen aus 2 Dokumenten" in capsys.readouterr().out
+
+
+def test_build_takes_extra_files(
+    fixture_corpus: Path, tiny_model: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    extra = tmp_path / "notiz.txt"
+    extra.write_text(
+        "Eine zusätzliche Notiz über Spielplätze im Quartier und ihre Pflege durch Paten.", encoding="utf-8"
+    )
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path / "index", model=str(tiny_model))
+    assert run_cli(["build", str(extra)], settings, monkeypatch) == 0
+    assert "Passagen aus 3 Dokumenten" in capsys.readouterr().out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_builds_on_first_run_and_answers_over_http(
+    fixture_corpus: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+        "ASSISTANT_CORPUS_DIR": str(fixture_corpus),
+        "ASSISTANT_MODEL": str(tiny_model),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    health = http.get("/api/health")
+                    break
+                except httpx.TransportError as exc:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        reason = server.stderr.read() if server.stderr else "server did not start"
+                        raise AssertionError(reason) from exc
+                    time.sleep(0.2)
+            assert health.json()["status"] == "ok"
+            answer = http.post("/api/ask", json={"question": "Was ist ein Quartiersfonds?"})
+            assert answer.json()["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
+            assert (
+                "Der Quartiersfonds" in http.post("/", data={"question": "Was ist ein Quartiersfonds?"}).text
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,36 @@
+"""The shipped corpus, built as on a fresh offline machine (default model unavailable → fallback)."""
+
+from assistant.build import STATIC_MODEL_NAME
+from assistant.config import Settings
+from assistant.service import open_assistant
+
+
+def test_verfuegungsfonds_question_finds_passages_about_the_fund(shipped_release: Settings) -> None:
+    assistant = open_assistant(shipped_release)
+    assert assistant.model == STATIC_MODEL_NAME
+    answer = assistant.ask("Was ist ein Verfügungsfonds?", k=3)
+    assert not answer.no_match
+    assert all("Verfügungsfonds" in hit.passage.text for hit in answer.hits)
+    assert any("Verfügungsfonds" in hit.passage.citation.section for hit in answer.hits[:2])
+
+
+def test_questions_outside_the_guide_get_no_match(shipped_release: Settings) -> None:
+    assistant = open_assistant(shipped_release)
+    for question in ("Wie wird das Wetter morgen?", "Rezept für Apfelkuchen"):
+        assert assistant.ask(question).no_match, question
+
+
+def test_shipped_corpus_has_all_parts_and_enough_passages(shipped_release: Settings) -> None:
+    assistant = open_assistant(shipped_release)
+    passages = assistant.release.passages
+    assert len(passages) >= 40
+    chapters = {p.citation.chapter for p in passages}
+    for part in (
+        "Grundlagen",
+        "Aufgabenspektrum",
+        "Kooperationen",
+        "Verstetigung",
+        "Beispiele aus der Praxis",
+        "Glossar",
+    ):
+        assert any(part in chapter for chapter in chapters), part
