@@ -58,6 +58,10 @@ class AskResponse(BaseModel):
     build_id: str
 
 
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong with the request, in German.")
+
+
 class Health(BaseModel):
     status: str
     build_id: str
@@ -93,7 +97,12 @@ def validate_question(
     return cleaned, history, k
 
 
-@router.post("/ask", response_model=AskResponse, summary="Ask a question, get cited passages")
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    summary="Ask a question, get cited passages",
+    responses={422: {"model": Problem, "description": "Invalid question, history, k or body"}},
+)
 def ask(
     body: AskRequest,
     settings: Annotated[Settings, Depends(get_settings)],

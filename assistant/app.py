@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     """
     settings = settings or Settings()
     app = FastAPI(
+        docs_url=None,  # served below from vendored assets: no CDN, works offline
+        redoc_url=None,
         title="QM-Assistent",
         version=__version__,
         description="Cited passages from the guide 'Quartiersmanagement Soziale Stadt' for German questions.",
@@ -36,6 +38,10 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
     app.include_router(make_router(templates))
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "docs.html", {})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -51,12 +57,12 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Swagger UI sets inline styles, so /docs alone allows them; scripts stay 'self' everywhere.
+        styles = "'self' 'unsafe-inline'" if request.url.path == "/docs" else "'self'"
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-            if not request.url.path.startswith("/docs")
-            else "frame-ancestors 'none'",
+            f"default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         )
         return response
 

@@ -78,6 +78,7 @@ def build_index(
     try:
         embedder, model_dir, fallback = _embedder_for_build(settings, passages, staging, warn)
         vectors = embedder.encode_documents([p.embedding_text for p in passages], progress=progress)
+        threshold = calibrate_threshold(embedder, vectors)
         path = publish_release(
             settings.index_dir,
             staging,
@@ -89,7 +90,8 @@ def build_index(
             extra={
                 "documents": documents,
                 "fallback_model": fallback,
-                "no_match_threshold": calibrate_threshold(embedder, vectors),
+                "no_match_threshold": threshold,
+                "build_seconds": round(time.perf_counter() - started, 3),
             },
             keep=settings.keep_releases,
         )

@@ -195,7 +195,8 @@ def _read_pdf(file: Path, source: str) -> Document:
 
     try:
         reader = PdfReader(file)
-        if reader.is_encrypted:
+        # Many PDFs are "encrypted" only against editing, with an empty password for reading.
+        if reader.is_encrypted and not _opens_without_password(reader):
             raise DocumentError(f"{source}: verschlüsselt, bitte ohne Passwortschutz speichern")
         labels = list(reader.page_labels) if reader.pages else []
         blocks = []
@@ -217,3 +218,12 @@ def _read_pdf(file: Path, source: str) -> Document:
     return Document(
         title=normalise(metadata_title) or _title_from_name(file), source=source, blocks=tuple(blocks)
     )
+
+
+def _opens_without_password(reader: object) -> bool:
+    from pypdf import PasswordType
+
+    try:
+        return reader.decrypt("") != PasswordType.NOT_DECRYPTED  # type: ignore[attr-defined]
+    except Exception:  # missing crypto support or an unsupported scheme: treat as locked
+        return False

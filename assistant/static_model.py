@@ -43,7 +43,9 @@ def build_static_model(
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=64))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=1, special_tokens=["[UNK]"])
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=1, special_tokens=["[UNK]"], show_progress=False
+    )
     tokenizer.train_from_iterator(contexts, trainer=trainer)
     vocab = tokenizer.get_vocab_size()
 

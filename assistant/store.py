@@ -83,7 +83,8 @@ def corpus_hash(passages: list[Passage]) -> str:
 
 
 def _new_build_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    # Microseconds keep ids in build order even for several builds within one second.
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -185,9 +186,10 @@ def _prune(index_dir: Path, *, keep: int, current: str) -> None:
         key=lambda p: p.name,
         reverse=True,
     )
-    for old in releases[keep:]:
-        if old.name != current:
-            shutil.rmtree(old, ignore_errors=True)
+    # The served release always stays and counts towards ``keep``; the newest others fill the rest.
+    others = [p for p in releases if p.name != current]
+    for old in others[max(keep - 1, 0) :]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def current_build_id(index_dir: Path) -> str | None:

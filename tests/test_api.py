@@ -85,6 +85,12 @@ def test_health_reports_release_and_model(client: TestClient, fixture_release: S
     assert body["passages"] > 0 and body["build_id"]
 
 
-def test_openapi_docs_are_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
+def test_openapi_docs_are_served_from_vendored_assets(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert (
+        "//" not in docs.text.split("<body>")[0]
+    )  # no CDN or absolute URL: works offline and behind proxies
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/vendor/swagger-ui/LICENSE").status_code == 200
     assert "/api/ask" in client.get("/openapi.json").json()["paths"]

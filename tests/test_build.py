@@ -51,7 +51,7 @@ def test_manifest_describes_the_release(fixture_release: Settings, tiny_model: P
     assert len(manifest["corpus_hash"]) == 64 and manifest["build_id"] == current_build_id(
         fixture_release.index_dir
     )
-    assert manifest["documents"] == 2 and "built_at" in manifest
+    assert manifest["documents"] == 2 and "built_at" in manifest and manifest["build_seconds"] > 0
 
 
 def test_failed_build_leaves_the_served_release_untouched(

@@ -68,3 +68,54 @@ def test_discover_finds_supported_files_in_order_and_skips_hidden(tmp_path: Path
 def test_discover_names_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="nicht gefunden"):
         list(discover([tmp_path / "fehlt"]))
+
+
+def test_pdf_pages_carry_their_number_and_printed_label(tmp_path: Path) -> None:
+    from tests.pdfs import write_pdf
+
+    pdf = write_pdf(
+        tmp_path / "leitfaden.pdf",
+        [
+            ["Vorwort zur Arbeitshilfe."],
+            ["Inhaltsverzeichnis."],
+            ["Das Quartiersmanagement vor Ort."],
+            ["Über die Verstetigung."],
+        ],
+        labels=[(0, 1, "/r", "", 1), (2, 3, "/D", "", 1)],
+        title="Arbeitshilfe Quartiersmanagement",
+    )
+    doc = read_document(pdf, tmp_path)
+    assert doc.title == "Arbeitshilfe Quartiersmanagement"
+    assert [(b.page, b.page_label) for b in doc.blocks] == [(1, "i"), (2, "ii"), (3, "1"), (4, "2")]
+    assert doc.blocks[3].text == "Über die Verstetigung."
+
+
+def test_pdf_without_labels_is_cited_by_page_number(tmp_path: Path) -> None:
+    from assistant.chunking import chunk_document
+    from tests.pdfs import write_pdf
+
+    pdf = write_pdf(tmp_path / "notiz.pdf", [["Erste Seite."], ["Zweite Seite über den Quartiersrat."]])
+    passages = chunk_document(read_document(pdf, tmp_path))
+    assert [p.citation.label for p in passages] == ["Notiz, S. 1", "Notiz, S. 2"]
+
+
+def test_encrypted_and_textless_pdfs_are_refused_with_a_reason(tmp_path: Path) -> None:
+    from tests.pdfs import write_pdf
+
+    locked = write_pdf(tmp_path / "geheim.pdf", [["Vertraulich."]], password="geheim")
+    with pytest.raises(DocumentError, match="geheim.pdf: verschlüsselt"):
+        read_document(locked, tmp_path)
+    scanned = write_pdf(tmp_path / "scan.pdf", [[]])
+    with pytest.raises(DocumentError, match="scan.pdf: keine Textebene"):
+        read_document(scanned, tmp_path)
+    broken = tmp_path / "kaputt.pdf"
+    broken.write_bytes(b"%PDF-1.4 nur der Anfang")
+    with pytest.raises(DocumentError, match="kaputt.pdf"):
+        read_document(broken, tmp_path)
+
+
+def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
+    from tests.pdfs import write_pdf
+
+    pdf = write_pdf(tmp_path / "offen.pdf", [["Lesbar ohne Passwort."]], password="")
+    assert read_document(pdf, tmp_path).blocks[0].text == "Lesbar ohne Passwort."
