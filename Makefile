@@ -18,4 +18,5 @@ run: $(STAMP)
 	$(VENV)/bin/assistant serve
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check assistant tests
 	$(VENV)/bin/pytest
