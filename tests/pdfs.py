@@ -15,15 +15,19 @@ def _escape(line: str) -> bytes:
     return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
 
 
+Line = str | tuple[float, float, str]  # a line of text, or (x, y, text) placed on the page
+
+
 def write_pdf(
     path: Path,
-    pages: list[list[str]],
+    pages: list[list[Line]],
     *,
-    labels: list[tuple[int, int, str, str, int]] = (),  # (first, last, style, prefix, start), 0-based pages
+    labels: list[tuple[int, int, str, str, int]] = (),  # (first, last, style, prefix, start), 0-based
     title: str | None = None,
     password: str | None = None,
 ) -> Path:
-    """A PDF with one Helvetica text line per entry on each page; optional page labels and password."""
+    """A PDF of Helvetica text: plain lines run down from the top left, placed lines stand where
+    they are put; optional page labels, title and password."""
     writer = PdfWriter()
     font = writer._add_object(
         DictionaryObject(
@@ -40,19 +44,24 @@ def write_pdf(
         page[NameObject("/Resources")] = DictionaryObject(
             {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
         )
-        body = (
-            b"BT /F1 11 Tf 72 770 Td "
-            + b"".join(b"(" + _escape(line) + b") Tj 0 -14 Td " for line in lines)
-            + b"ET"
-        )
+        parts = []
+        y = 770.0
+        for line in lines:
+            if isinstance(line, str):
+                x, text = 72.0, line
+                y -= 14
+                at = y + 14
+            else:
+                x, at, text = line
+            parts.append(b"BT /F1 11 Tf %.1f %.1f Td (" % (x, at) + _escape(text) + b") Tj ET")
         stream = DecodedStreamObject()
-        stream.set_data(body)
+        stream.set_data(b"\n".join(parts))
         page[NameObject("/Contents")] = writer._add_object(stream)
     for first, last, style, prefix, start in labels:
         writer.set_page_label(first, last, style=style, prefix=prefix or None, start=start)
     if title:
         writer.add_metadata({"/Title": title})
-    if password:
+    if password is not None:
         writer.encrypt(password)
     with open(path, "wb") as handle:
         writer.write(handle)

@@ -1,0 +1,117 @@
+"""PDF reading: page labels, outline, dehyphenation, running heads, columns and broken files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.chunking import chunk_document
+from assistant.documents import DocumentError, read_document
+from assistant.readers.pdf import join_lines
+from tests.pdfs import write_pdf
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["Das Quartiers-", "management arbeitet"], "Das Quartiersmanagement arbeitet"),
+        (["mit den EU-", "Staaten"], "mit den EU-Staaten"),
+        (["aus Bundes-", "und Landesmitteln"], "aus Bundes- und Landesmitteln"),
+        (["Bundes- und Landes-", "mittel"], "Bundes- und Landesmittel"),
+        (["Debian\x02", "Richtlinien"], "Debian-Richtlinien"),
+        (["verfüg\x02", "bar"], "verfügbar"),
+        (["Macken und so-", "wie Abstürze"], "Macken und sowie Abstürze"),
+        (["Ende.", "Anfang"], "Ende. Anfang"),
+    ],
+)
+def test_join_lines(lines: list[str], expected: str) -> None:
+    assert join_lines(lines) == expected
+
+
+def test_pages_carry_their_number_and_printed_label(tmp_path: Path) -> None:
+    pdf = write_pdf(
+        tmp_path / "leitfaden.pdf",
+        [
+            ["Vorwort zur Arbeitshilfe."],
+            ["Inhaltsverzeichnis."],
+            ["Das Quartiersmanagement vor Ort."],
+            ["Über die Verstetigung."],
+        ],
+        labels=[(0, 1, "/r", "", 1), (2, 3, "/D", "", 1)],
+        title="Arbeitshilfe Quartiersmanagement",
+    )
+    doc = read_document(pdf, tmp_path)
+    assert doc.title == "Arbeitshilfe Quartiersmanagement"
+    assert [(b.page, b.page_label) for b in doc.blocks] == [(1, "i"), (2, "ii"), (3, "1"), (4, "2")]
+    assert doc.blocks[3].text == "Über die Verstetigung."
+
+
+def test_without_labels_a_page_is_cited_by_its_number(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "notiz.pdf", [["Erste Seite."], ["Zweite Seite über den Quartiersrat."]])
+    passages = chunk_document(read_document(pdf, tmp_path))
+    assert [p.citation.label for p in passages] == ["Notiz, S. 1", "Notiz, S. 2"]
+
+
+def test_hyphenation_is_joined_and_real_hyphens_stay(tmp_path: Path) -> None:
+    pdf = write_pdf(
+        tmp_path / "trennung.pdf",
+        [
+            [
+                "Das Quartiers-",
+                "management arbeitet mit EU-",
+                "Staaten und bündelt Bundes-",
+                "und Landesmittel.",
+            ]
+        ],
+    )
+    text = read_document(pdf, tmp_path).blocks[0].text
+    assert text == "Das Quartiersmanagement arbeitet mit EU-Staaten und bündelt Bundes- und Landesmittel."
+
+
+def test_running_heads_footers_and_page_numbers_are_dropped(tmp_path: Path) -> None:
+    pages = [
+        [
+            (72, 800, "Arbeitshilfe Quartiersmanagement"),
+            (400, 800, f"Kapitel {n}"),
+            (72, 700, f"Inhalt der Seite {n} über Beteiligung im Quartier."),
+            (290, 40, str(n)),
+        ]
+        for n in range(1, 6)
+    ]
+    doc = read_document(write_pdf(tmp_path / "kopf.pdf", pages), tmp_path)
+    assert [b.text for b in doc.blocks] == [
+        f"Inhalt der Seite {n} über Beteiligung im Quartier." for n in range(1, 6)
+    ]
+
+
+def test_two_columns_are_read_left_column_first(tmp_path: Path) -> None:
+    left = [(60, 700 - 14 * i, f"Links Zeile {i}.") for i in range(8)]
+    right = [(320, 700 - 14 * i, f"Rechts Zeile {i}.") for i in range(8)]
+    title = [(60, 760, "Eine Überschrift, die über beide Spalten der Seite hinweg reicht")]
+    doc = read_document(write_pdf(tmp_path / "spalten.pdf", [title + right + left]), tmp_path)
+    text = " ".join(b.text for b in doc.blocks)
+    expected = " ".join([title[0][2]] + [t for *_, t in left] + [t for *_, t in right])
+    assert text == expected
+
+
+def test_encrypted_textless_and_broken_pdfs_are_refused_with_a_reason(tmp_path: Path) -> None:
+    locked = write_pdf(tmp_path / "geheim.pdf", [["Vertraulich."]], password="geheim")
+    with pytest.raises(DocumentError, match=r"^geheim.pdf: verschlüsselt"):
+        read_document(locked, tmp_path)
+    scanned = write_pdf(tmp_path / "scan.pdf", [[]])
+    with pytest.raises(DocumentError, match=r"^scan.pdf: keine Textebene"):
+        read_document(scanned, tmp_path)
+    broken = tmp_path / "kaputt.pdf"
+    broken.write_bytes(b"%PDF-1.4 nur der Anfang")
+    with pytest.raises(DocumentError, match=r"^kaputt.pdf: keine lesbare PDF-Datei"):
+        read_document(broken, tmp_path)
+    empty = tmp_path / "leer.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(DocumentError, match=r"^leer.pdf: "):
+        read_document(empty, tmp_path)
+
+
+def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "offen.pdf", [["Lesbar ohne Passwort."]], password="")
+    assert read_document(pdf, tmp_path).blocks[0].text == "Lesbar ohne Passwort."
