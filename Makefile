@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/assistant serve
 
+# The real-document tests need a PDF from Debian's archive; without apt lists they are skipped.
 test: $(STAMP)
+	-@bash tests/data/fetch-real-documents.sh
 	$(VENV)/bin/ruff check assistant tests
 	$(VENV)/bin/pytest
