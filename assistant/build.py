@@ -9,14 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from .cache import EmbeddingCache, text_key
 from .chunking import chunk_document
 from .config import DEFAULT_MODEL, Settings
 from .documents import DocumentError, discover, read_document
 from .embedding import Embedder, ModelUnavailable, load_embedder
 from .records import Passage
 from .search import calibrate_threshold
-from .static_model import build_static_model
-from .store import new_staging_dir, publish_release
+from .static_model import build_static_model, still_fits
+from .store import current_build_id, new_staging_dir, publish_release
 
 __all__ = ["BuildError", "BuildReport", "build_index", "collect_passages"]
 
@@ -39,6 +42,7 @@ class BuildReport:
     fallback: bool
     skipped: tuple[str, ...]
     seconds: float
+    embedded: int  # passages encoded by the model; the others came from the cache
 
 
 def collect_passages(
@@ -65,36 +69,49 @@ def collect_passages(
 
 
 def build_index(
-    settings: Settings, *, warn: Callable[[str], None] = log.warning, progress: bool = False
+    settings: Settings,
+    *,
+    warn: Callable[[str], None] = log.warning,
+    progress: bool = False,
+    full: bool = False,
 ) -> BuildReport:
-    """Build and publish a new release; the served release changes only once the new one is verified."""
+    """Build and publish a new release; the served release changes only once the new one is verified.
+
+    Vectors of unchanged passages come from the embedding cache; ``full=True`` ignores the cache and,
+    for the fallback model, trains it anew.
+    """
     started = time.perf_counter()
     sources = [settings.corpus_dir, *settings.extra_sources]
     passages, documents, skipped = collect_passages(sources, warn)
     if not passages:
         raise BuildError("keine Passagen gefunden: alle Quellen leer oder unlesbar; nichts veröffentlicht")
+    texts = [p.embedding_text for p in passages]
 
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
-        embedder, model_dir, fallback = _embedder_for_build(settings, passages, staging, warn)
-        vectors = embedder.encode_documents([p.embedding_text for p in passages], progress=progress)
-        threshold = calibrate_threshold(embedder, vectors)
-        path = publish_release(
-            settings.index_dir,
-            staging,
-            build_id,
-            passages=passages,
-            vectors=vectors,
-            model=embedder.name,
-            model_dir=model_dir,
-            extra={
-                "documents": documents,
-                "fallback_model": fallback,
-                "no_match_threshold": threshold,
-                "build_seconds": round(time.perf_counter() - started, 3),
-            },
-            keep=settings.keep_releases,
-        )
+        embedder, model_dir, fallback = _embedder_for_build(settings, texts, staging, warn, reuse=not full)
+        with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
+            vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
+            threshold = calibrate_threshold(embedder, vectors)
+            path = publish_release(
+                settings.index_dir,
+                staging,
+                build_id,
+                passages=passages,
+                vectors=vectors,
+                model=embedder.name,
+                model_dir=model_dir,
+                extra={
+                    "documents": documents,
+                    "fallback_model": fallback,
+                    "model_fingerprint": embedder.fingerprint,
+                    "no_match_threshold": threshold,
+                    "reused_vectors": reused,
+                    "build_seconds": round(time.perf_counter() - started, 3),
+                },
+                keep=settings.keep_releases,
+            )
+            cache.keep_only(embedder.fingerprint, (text_key(t) for t in texts))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -107,11 +124,34 @@ def build_index(
         fallback=fallback,
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
+        embedded=len(passages) - reused,
     )
 
 
+def _embed(
+    embedder: Embedder, texts: list[str], cache: EmbeddingCache, *, progress: bool, use_cache: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors for all texts, in order: cached ones reused, the rest encoded and cached."""
+    keys = [text_key(t) for t in texts]
+    known = cache.get(embedder.fingerprint, keys) if use_cache else {}
+    missing = [i for i, key in enumerate(keys) if key not in known]
+    fresh = embedder.encode_documents([texts[i] for i in missing], progress=progress) if missing else None
+    if fresh is not None:
+        cache.put(embedder.fingerprint, [keys[i] for i in missing], fresh)
+        dimension = fresh.shape[1]
+    else:
+        dimension = next(iter(known.values())).shape[0]
+    vectors = np.empty((len(texts), dimension), dtype=np.float32)
+    for row, i in enumerate(missing):
+        vectors[i] = fresh[row]  # type: ignore[index]
+    for i, key in enumerate(keys):
+        if key in known:
+            vectors[i] = known[key]
+    return vectors, len(texts) - len(missing)
+
+
 def _embedder_for_build(
-    settings: Settings, passages: list[Passage], staging: Path, warn: Callable[[str], None]
+    settings: Settings, texts: list[str], staging: Path, warn: Callable[[str], None], *, reuse: bool
 ) -> tuple[Embedder, str | None, bool]:
     """The configured model, or (only when none was configured) the static model built from the corpus."""
     try:
@@ -123,6 +163,18 @@ def _embedder_for_build(
             f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({exc}); "
             "verwende ein aus dem Korpus gebautes statisches Modell"
         )
-    model_dir = build_static_model([p.embedding_text for p in passages], staging / "model")
-    embedder = load_embedder(str(model_dir), display_name=STATIC_MODEL_NAME)
-    return embedder, "model", True
+    target = staging / "model"
+    previous = _current_static_model(settings.index_dir)
+    if reuse and previous is not None and still_fits(previous, texts):
+        shutil.copytree(previous, target)
+    else:
+        build_static_model(texts, target)
+    return load_embedder(str(target), display_name=STATIC_MODEL_NAME), "model", True
+
+
+def _current_static_model(index_dir: Path) -> Path | None:
+    build_id = current_build_id(index_dir)
+    if build_id is None:
+        return None
+    folder = index_dir / "releases" / build_id / "model"
+    return folder if folder.is_dir() else None

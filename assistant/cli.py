@@ -38,18 +38,19 @@ def _warn(message: str) -> None:
     print(f"Warnung: {message}", file=sys.stderr)
 
 
-def cmd_build(settings: Settings) -> int:
+def cmd_build(settings: Settings, *, full: bool = False) -> int:
     from .build import BuildError, build_index
 
     try:
-        report = build_index(settings, warn=_warn, progress=sys.stderr.isatty())
+        report = build_index(settings, warn=_warn, progress=sys.stderr.isatty(), full=full)
     except BuildError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return 1
     note = " (Ersatzmodell)" if report.fallback else ""
     print(
-        f"Index {report.build_id}: {report.passages} Passagen aus {report.documents} Dokumenten, "
-        f"Modell {report.model}{note}, {report.seconds:.1f} s → {report.path}"
+        f"Index {report.build_id}: {report.passages} Passagen aus {report.documents} Dokumenten "
+        f"({report.embedded} neu eingebettet), Modell {report.model}{note}, "
+        f"{report.seconds:.1f} s → {report.path}"
     )
     return 0
 
@@ -123,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build the index from the corpus (and further files or folders)")
     build.add_argument("sources", nargs="*", help="further files or folders to index next to the corpus")
     build.add_argument("--corpus", help="corpus folder instead of the shipped one (ASSISTANT_CORPUS_DIR)")
+    build.add_argument(
+        "--full", action="store_true", help="ignore the embedding cache and re-embed everything"
+    )
 
     serve = sub.add_parser("serve", help="serve the web chat and the API (builds the index first if needed)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Fehler in der Konfiguration: {exc}", file=sys.stderr)
         return 2
     if args.command == "build":
-        return cmd_build(settings)
+        return cmd_build(settings, full=args.full)
     if args.command == "ask":
         return cmd_ask(settings, args.question, args.k, args.json)
     return cmd_serve(settings)

@@ -7,6 +7,7 @@ Hugging Face cache nor downloaded, a build falls back to a static model made fro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -35,10 +36,15 @@ class ModelUnavailable(Exception):
 
 @dataclass
 class Embedder:
-    """A loaded model with its display name; vectors come back L2-normalised float32."""
+    """A loaded model with its display name; vectors come back L2-normalised float32.
+
+    ``fingerprint`` identifies the exact weights (the files of a local folder, or the hub id and the
+    cached snapshot's revision), so cached vectors are never mixed across models.
+    """
 
     model: SentenceTransformer
     name: str
+    fingerprint: str = ""
 
     @property
     def dimension(self) -> int:
@@ -125,7 +131,7 @@ def load_embedder(
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # a broken folder surfaces as many exception types
             raise ModelUnavailable(f"model folder {path} could not be loaded: {exc}") from exc
-        return _finish(model, display_name or str(path))
+        return _finish(model, display_name or str(path), _folder_fingerprint(path))
 
     if _looks_like_path(name_or_path):
         raise ModelUnavailable(f"model folder {name_or_path} does not exist")
@@ -133,7 +139,7 @@ def load_embedder(
     if model_is_cached(name_or_path):
         try:
             model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
-            return _finish(model, display_name or name_or_path)
+            return _finish(model, display_name or name_or_path, _hub_fingerprint(name_or_path))
         except Exception as exc:
             log.warning("cached copy of %s is incomplete (%s); trying to download it", name_or_path, exc)
 
@@ -147,15 +153,40 @@ def load_embedder(
         model = SentenceTransformer(name_or_path, device="cpu")
     except Exception as exc:
         raise ModelUnavailable(f"model {name_or_path} could not be downloaded or loaded: {exc}") from exc
-    return _finish(model, display_name or name_or_path)
+    return _finish(model, display_name or name_or_path, _hub_fingerprint(name_or_path))
 
 
 def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
-def _finish(model: SentenceTransformer, name: str) -> Embedder:
+def _finish(model: SentenceTransformer, name: str, fingerprint: str) -> Embedder:
     model.eval()
     if "e5" in name.lower() and "query" not in (model.prompts or {}):
         model.prompts = {**(model.prompts or {}), **_E5_PROMPTS}
-    return Embedder(model=model, name=name)
+    return Embedder(model=model, name=name, fingerprint=fingerprint)
+
+
+def _folder_fingerprint(path: Path, hash_limit: int = 64 << 20) -> str:
+    """Content hash of a model folder's files; for folders over ``hash_limit`` bytes, names, sizes
+    and modification times stand in for the content."""
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    content = sum(p.stat().st_size for p in files) <= hash_limit
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0".encode())
+        if content:
+            digest.update(file.read_bytes())
+        else:
+            digest.update(str(stat.st_mtime_ns).encode())
+    return "folder:" + digest.hexdigest()
+
+
+def _hub_fingerprint(repo_id: str) -> str:
+    """The hub id with the revision of the cached snapshot it was loaded from."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "modules.json")
+    revision = Path(found).parent.name if isinstance(found, str) else "unknown"
+    return f"hub:{repo_id}@{revision}"

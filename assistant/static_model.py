@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import text_key
 from .text import split_sentences
 
-__all__ = ["STATIC_MODEL_KIND", "build_static_model"]
+__all__ = ["REUSE_OVERLAP", "STATIC_MODEL_KIND", "build_static_model", "still_fits"]
 
 STATIC_MODEL_KIND = "qm-static-lsa"
+REUSE_OVERLAP = 0.9
 
 
 def build_static_model(
@@ -76,8 +78,33 @@ def build_static_model(
     model = SentenceTransformer(modules=[embedding, Normalize()], device="cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
-    (out_dir / "qm_static.json").write_text(
-        json.dumps({"kind": STATIC_MODEL_KIND, "contexts": len(contexts), "vocab": vocab, "dimension": k}),
-        encoding="utf-8",
-    )
+    info = {
+        "kind": STATIC_MODEL_KIND,
+        "contexts": len(contexts),
+        "vocab": vocab,
+        "dimension": k,
+        "trained_on": sorted({text_key(t)[:16] for t in texts}),
+    }
+    (out_dir / "qm_static.json").write_text(json.dumps(info), encoding="utf-8")
     return out_dir
+
+
+def still_fits(model_dir: Path, texts: list[str], *, overlap: float = REUSE_OVERLAP) -> bool:
+    """Whether a static model trained earlier still fits the corpus: at least ``overlap`` of today's
+    texts were in its training set and at least ``overlap`` of its training set is still there.
+
+    Reusing it keeps cached vectors valid, so editing one file re-embeds one file's passages; the
+    model is trained anew once the corpus has drifted further than that.
+    """
+    try:
+        info = json.loads((model_dir / "qm_static.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if info.get("kind") != STATIC_MODEL_KIND:
+        return False
+    trained = set(info.get("trained_on", ()))
+    current = {text_key(t)[:16] for t in texts}
+    if not trained or not current:
+        return False
+    shared = len(trained & current)
+    return shared >= overlap * len(current) and shared >= overlap * len(trained)

@@ -2,16 +2,18 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.build import STATIC_MODEL_NAME, BuildError, build_index
-from assistant.config import Settings
+from assistant.config import Settings, bundled_dir
 from assistant.service import open_assistant
 from assistant.store import ReleaseError, current_build_id, load_release
 
@@ -64,7 +66,7 @@ def test_failed_build_leaves_the_served_release_untouched(
 
     monkeypatch.setattr("assistant.embedding.Embedder.encode_documents", explode)
     with pytest.raises(RuntimeError):
-        build_index(index_copy)
+        build_index(index_copy, full=True)  # full: the cache would spare the (crashing) encoder
     assert current_build_id(index_copy.index_dir) == before
     assert not list((index_copy.index_dir / "releases").glob(".tmp-*"))
     assert open_assistant(index_copy).ask("Was ist ein Quartiersfonds?").hits
@@ -126,3 +128,44 @@ def test_old_releases_are_pruned(index_copy: Settings) -> None:
         build_index(settings)
     kept = [p for p in (settings.index_dir / "releases").iterdir() if not p.name.startswith(".")]
     assert len(kept) == 2 and current_build_id(settings.index_dir) in {p.name for p in kept}
+
+
+def test_rebuild_reuses_cached_vectors_and_reembeds_only_changed_passages(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(bundled_dir("corpus"), corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")  # offline: fallback model
+    first = build_index(settings, warn=lambda _: None)
+    assert first.embedded == first.passages
+
+    unchanged = build_index(settings, warn=lambda _: None)
+    assert unchanged.embedded == 0
+    assert load_release(settings.index_dir).manifest["model_fingerprint"] == first_fingerprint(
+        settings, first
+    )
+
+    # One word changed in one section: the static model still fits, one passage is embedded anew.
+    edited_file = corpus / "04-verstetigung.md"
+    text = edited_file.read_text(encoding="utf-8")
+    assert text.count("Übergangsphase") >= 1
+    edited_file.write_text(text.replace("Übergangsphase", "Übergangszeit", 1), encoding="utf-8")
+    edited = build_index(settings, warn=lambda _: None)
+    assert edited.embedded == 1
+
+    # The mixed vectors equal what the model gives for every passage today.
+    release = load_release(settings.index_dir)
+    assistant = open_assistant(settings)
+    expected = assistant.searcher.embedder.encode_documents([p.embedding_text for p in release.passages])
+    stored = release.index.reconstruct_n(0, release.index.ntotal)
+    assert np.allclose(stored, expected, atol=1e-5)
+
+    full = build_index(settings, warn=lambda _: None, full=True)
+    assert full.embedded == full.passages
+
+
+def first_fingerprint(settings: Settings, report: object) -> str:
+    path = settings.index_dir / "releases" / report.build_id / "manifest.json"  # type: ignore[attr-defined]
+    return json.loads(path.read_text())["model_fingerprint"]
+
+
+def test_explicit_model_vectors_are_cached_too(index_copy: Settings) -> None:
+    assert build_index(index_copy).embedded == 0

@@ -16,7 +16,8 @@ def test_html_main_content_with_headings(tmp_path: Path) -> None:
         <style>p { color: red }</style><script>var x = "<p>kein Text</p>";</script></head>
         <body><nav><ul><li>Startseite</li><li>Kontakt</li></ul></nav>
         <main><h1>Fonds</h1><p>Ein <b>Quartiersfonds</b> finanziert kleine Projekte.</p>
-        <h2>Wer entscheidet?</h2><ul><li><p>Eine Jury aus dem Quartier.</p></li><li>Die Verwaltung prüft.</li></ul>
+        <h2>Wer entscheidet?</h2>
+        <ul><li><p>Eine Jury aus dem Quartier.</p></li><li>Die Verwaltung prüft.</li></ul>
         <table><tr><td>Fest</td><td>500 Euro</td></tr></table></main>
         <footer>Impressum</footer></body></html>""",
         encoding="utf-8",
