@@ -40,6 +40,7 @@ class CitationOut(BaseModel):
     section: str
     page: str | None
     label: str
+    url: str | None = Field(description="The source file as served by this app, at the page for PDFs.")
 
 
 class PassageOut(BaseModel):

@@ -12,6 +12,7 @@ from . import __version__
 from .api import router as api_router
 from .config import Settings
 from .service import Assistant, open_assistant
+from .sources import router as sources_router
 from .views import make_router
 
 __all__ = ["create_app"]
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
     app.include_router(make_router(templates))
+    app.include_router(sources_router)
 
     @app.get("/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:

@@ -21,7 +21,7 @@ from .search import calibrate_threshold
 from .static_model import build_static_model, still_fits
 from .store import current_build_id, new_staging_dir, publish_release
 
-__all__ = ["BuildError", "BuildReport", "build_index", "collect_passages"]
+__all__ = ["BuildError", "BuildReport", "Collection", "build_index", "collect_passages"]
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +45,41 @@ class BuildReport:
     embedded: int  # passages encoded by the model; the others came from the cache
 
 
-def collect_passages(
-    sources: list[Path], warn: Callable[[str], None]
-) -> tuple[list[Passage], int, list[str]]:
+@dataclass(frozen=True)
+class Collection:
+    """What the sources gave: passages, the files they came from (by citation source), and skips."""
+
+    passages: list[Passage]
+    files: dict[str, Path]
+    skipped: list[str]
+
+
+def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> Collection:
     """Read and chunk every supported file; unreadable files are reported and skipped."""
     passages: list[Passage] = []
+    files: dict[str, Path] = {}
     skipped: list[str] = []
-    documents = 0
     try:
         found = list(discover(sources))
     except DocumentError as exc:
         raise BuildError(str(exc)) from exc
     for file, root in found:
+        # The source key is the path below its folder; the same name in two folders keeps the
+        # folder's name too, so every citation names exactly one file.
+        anchor = root if file.relative_to(root).as_posix() not in files else root.parent
         try:
-            document = read_document(file, root)
+            document = read_document(file, anchor)
         except DocumentError as exc:
             warn(f"übersprungen: {exc}")
             skipped.append(str(exc))
             continue
-        documents += 1
+        if document.source in files:
+            warn(f"übersprungen: {document.source}: gleichnamige Datei bereits gelesen")
+            skipped.append(f"{document.source}: doppelt")
+            continue
+        files[document.source] = file.resolve()
         passages.extend(chunk_document(document))
-    return passages, documents, skipped
+    return Collection(passages=passages, files=files, skipped=skipped)
 
 
 def build_index(
@@ -82,7 +96,8 @@ def build_index(
     """
     started = time.perf_counter()
     sources = [settings.corpus_dir, *settings.extra_sources]
-    passages, documents, skipped = collect_passages(sources, warn)
+    collection = collect_passages(sources, warn)
+    passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
     if not passages:
         raise BuildError("keine Passagen gefunden: alle Quellen leer oder unlesbar; nichts veröffentlicht")
     texts = [p.embedding_text for p in passages]
@@ -101,6 +116,7 @@ def build_index(
                 vectors=vectors,
                 model=embedder.name,
                 model_dir=model_dir,
+                files=collection.files,
                 extra={
                     "documents": documents,
                     "fallback_model": fallback,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 __all__ = ["Answer", "Citation", "Hit", "Passage"]
 
@@ -31,6 +32,14 @@ class Citation:
         shown_page = self.page_label or (str(self.page) if self.page is not None else None)
         return f"{text}, S. {shown_page}" if shown_page else text
 
+    @property
+    def url(self) -> str | None:
+        """Where the app serves the source, opened at the page for PDFs (``#page=`` is 1-based)."""
+        if not self.source:
+            return None
+        path = "/quellen/" + quote(self.source)
+        return f"{path}#page={self.page}" if self.page is not None else path
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "document": self.document,
@@ -38,6 +47,7 @@ class Citation:
             "section": self.section,
             "page": self.page_label or (str(self.page) if self.page is not None else None),
             "label": self.label,
+            "url": self.url,
         }
 
 

@@ -41,7 +41,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 _CURRENT = "CURRENT"
 _RELEASES = "releases"
 
@@ -58,6 +58,7 @@ class Release:
     manifest: dict[str, Any]
     passages: tuple[Passage, ...]
     index: Any  # faiss.Index
+    sources: dict[str, Path]  # citation source → the file it was read from
 
     @property
     def build_id(self) -> str:
@@ -123,6 +124,7 @@ def publish_release(
     vectors: np.ndarray,
     model: str,
     model_dir: str | None,
+    files: dict[str, Path] | None = None,
     extra: dict[str, Any] | None = None,
     keep: int = 3,
 ) -> Path:
@@ -138,6 +140,9 @@ def publish_release(
     faiss.write_index(index, str(staging / "index.faiss"))
     lines = "".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in passages)
     _write_file(staging / "passages.jsonl", lines.encode("utf-8"))
+    # The source files a citation may link to: the app serves these and nothing else.
+    sources = {key: str(path) for key, path in sorted((files or {}).items())}
+    _write_file(staging / "sources.json", json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8"))
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "build_id": build_id,
@@ -147,7 +152,9 @@ def publish_release(
         "dimension": int(vectors.shape[1]),
         "passage_count": len(passages),
         "corpus_hash": corpus_hash(passages),
-        "files": {name: _sha256(staging / name) for name in ("index.faiss", "passages.jsonl")},
+        "files": {
+            name: _sha256(staging / name) for name in ("index.faiss", "passages.jsonl", "sources.json")
+        },
         **(extra or {}),
     }
     _write_file(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
@@ -235,8 +242,11 @@ def open_release(path: Path) -> Release:
         index = faiss.read_index(str(path / "index.faiss"))
         with open(path / "passages.jsonl", encoding="utf-8") as handle:
             passages = tuple(Passage.from_record(json.loads(line)) for line in handle if line.strip())
+        sources = {
+            key: Path(value) for key, value in json.loads((path / "sources.json").read_text("utf-8")).items()
+        }
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise ReleaseError(f"release {path.name}: cannot be read ({exc})") from exc
     if index.ntotal != len(passages) or index.d != manifest["dimension"]:
         raise ReleaseError(f"release {path.name}: index and passages do not match")
-    return Release(path=path, manifest=manifest, passages=passages, index=index)
+    return Release(path=path, manifest=manifest, passages=passages, index=index, sources=sources)

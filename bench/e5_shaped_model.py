@@ -24,7 +24,7 @@ def build(out: Path) -> Path:
     from assistant.build import collect_passages
     from assistant.config import bundled_dir
 
-    texts = [p.text for p in collect_passages([bundled_dir("corpus")], warn=lambda _: None)[0]]
+    texts = [p.text for p in collect_passages([bundled_dir("corpus")], warn=lambda _: None).passages]
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

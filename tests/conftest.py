@@ -39,7 +39,7 @@ def fixture_corpus() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Path:
     """A tiny sentence-transformers model (static embeddings over a tokenizer trained on test text)."""
-    passages, _, _ = collect_passages([fixture_corpus], warn=lambda _: None)
+    passages = collect_passages([fixture_corpus], warn=lambda _: None).passages
     return build_static_model(
         [p.embedding_text for p in passages], tmp_path_factory.mktemp("tiny-model"), dimension=16
     )

@@ -30,6 +30,7 @@ def test_ask_returns_cited_passages(client: TestClient, tiny_model) -> None:
         "section": "Der Quartiersfonds",
         "page": None,
         "label": "Beteiligung › Der Quartiersfonds",
+        "url": "/quellen/quartier.md",
     }
     assert body["model"] == str(tiny_model) and body["build_id"]
     assert first["score"] >= body["passages"][1]["score"]
