@@ -20,5 +20,6 @@ run: $(STAMP)
 # The real-document tests need a PDF from Debian's archive; without apt lists they are skipped.
 test: $(STAMP)
 	-@bash tests/data/fetch-real-documents.sh
-	$(VENV)/bin/ruff check assistant tests
+	$(VENV)/bin/ruff check assistant tests bench
+	$(VENV)/bin/mypy assistant
 	$(VENV)/bin/pytest

@@ -71,12 +71,12 @@ class Health(BaseModel):
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_assistant(request: Request) -> Assistant:
     # One reference per request: a reload swaps app.state.assistant whole, never mutates it.
-    return request.app.state.assistant  # type: ignore[no-any-return]
+    return request.app.state.assistant
 
 
 def validate_question(

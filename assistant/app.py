@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def security_headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -53,7 +53,10 @@ class Embedder:
             getattr(self.model, "get_embedding_dimension", None)
             or self.model.get_sentence_embedding_dimension
         )
-        return int(getter())
+        dimension = getter()
+        if dimension is None:
+            raise ModelUnavailable(f"model {self.name} does not state its embedding dimension")
+        return int(dimension)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode_query(texts, normalize_embeddings=True, convert_to_numpy=True)
