@@ -16,8 +16,9 @@ from .chunking import chunk_document
 from .config import DEFAULT_MODEL, Settings
 from .documents import DocumentError, discover, read_document
 from .embedding import Embedder, ModelUnavailable, load_embedder
+from .lexical import LexicalIndex
 from .records import Passage
-from .search import calibrate_threshold
+from .search import calibrate_lexical_threshold, calibrate_threshold
 from .static_model import build_static_model, still_fits
 from .store import current_build_id, new_staging_dir, publish_release
 
@@ -108,6 +109,7 @@ def build_index(
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
             vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
             threshold = calibrate_threshold(embedder, vectors)
+            lexical = LexicalIndex.build(texts)
             path = publish_release(
                 settings.index_dir,
                 staging,
@@ -117,11 +119,13 @@ def build_index(
                 model=embedder.name,
                 model_dir=model_dir,
                 files=collection.files,
+                lexical=lexical,
                 extra={
                     "documents": documents,
                     "fallback_model": fallback,
                     "model_fingerprint": embedder.fingerprint,
                     "no_match_threshold": threshold,
+                    "lexical_no_match_threshold": calibrate_lexical_threshold(lexical),
                     "reused_vectors": reused,
                     "build_seconds": round(time.perf_counter() - started, 3),
                 },

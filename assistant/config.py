@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
         gt=0,
         le=30,
         description="Seconds allowed to find out whether the model hub can be reached.",
+    )
+    fusion: Literal["rrf", "score"] = Field(
+        default="score",
+        description="How dense and BM25 rankings are fused: normalised score sum or reciprocal rank fusion.",
+    )
+    dense_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense ranking in the fusion (BM25 gets the rest).",
     )
     top_k: int = Field(default=5, ge=1, le=20, description="Passages returned when a request names no k.")
     max_k: int = Field(default=20, ge=1, le=100, description="Largest k a request may ask for.")

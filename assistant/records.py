@@ -76,10 +76,13 @@ class Passage:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A passage found for a question, with its similarity score (cosine, higher is better)."""
+    """A passage found for a question: ``score`` ranks (the fused score in hybrid search), ``dense``
+    is the cosine similarity and ``lexical`` the BM25 score behind it."""
 
     passage: Passage
     score: float
+    dense: float = 0.0
+    lexical: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .embedding import Embedder
+from .fusion import FusionMethod, fuse_rankings
+from .lexical import LexicalIndex
 from .records import Hit, Passage
 from .text import words
 
-__all__ = ["OFF_TOPIC_PROBES", "Searcher", "calibrate_threshold", "content_terms"]
+__all__ = [
+    "OFF_TOPIC_PROBES",
+    "Searcher",
+    "calibrate_lexical_threshold",
+    "calibrate_threshold",
+    "content_terms",
+]
 
 # Questions far from the guide's subject. Their best scores against a corpus show how high an
 # unrelated question can score with a given model, which sets that model's no-match threshold.
@@ -75,27 +84,79 @@ def calibrate_threshold(
     return float(np.max(probe_vectors @ passage_vectors.T))
 
 
-@dataclass
+def calibrate_lexical_threshold(lexical: LexicalIndex, probes: Iterable[str] = OFF_TOPIC_PROBES) -> float:
+    """The highest BM25 score any off-topic probe reaches in this index."""
+    return float(max((float(lexical.scores(p).max(initial=0.0)) for p in probes), default=0.0))
+
+
+@dataclass(frozen=True)
 class Searcher:
-    """Answers questions against one release with one embedder; safe to share across requests."""
+    """Ranks passages for a query with dense search, BM25 and their fusion; shared across requests.
+
+    ``mode`` is "hybrid" (the default), "dense" or "lexical" (the latter two for evaluation).
+    """
 
     embedder: Embedder
-    index: object  # faiss.Index
+    index: Any  # faiss.Index, inner product over normalised vectors
     passages: tuple[Passage, ...]
     threshold: float
+    lexical: LexicalIndex | None = None
+    lexical_threshold: float = float("inf")
+    fusion: FusionMethod = "score"
+    dense_weight: float = 0.5
+    mode: str = "hybrid"
+    candidates: int = 100
 
     def search(self, query: str, k: int) -> list[Hit]:
-        vector = self.embedder.encode_queries([query])
         k = min(k, len(self.passages))
-        scores, ids = self.index.search(vector, k)  # type: ignore[attr-defined]
-        return [Hit(self.passages[i], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        if k <= 0:
+            return []
+        n = min(len(self.passages), max(self.candidates, 4 * k))
+        ids = np.zeros(0, dtype=np.int64)
+        dense = np.zeros(0, dtype=np.float32)
+        vector = None
+        if self.mode != "lexical" or self.lexical is None:
+            vector = self.embedder.encode_queries([query])
+            scores, found = self.index.search(vector, n)
+            keep = found[0] >= 0
+            ids, dense = found[0][keep].astype(np.int64), scores[0][keep]
+        use_lexical = self.lexical is not None and self.mode != "dense"
+        lexical_all = self.lexical.scores(query) if use_lexical else None  # type: ignore[union-attr]
+        if lexical_all is not None:
+            best = np.argpartition(-lexical_all, min(n, len(lexical_all)) - 1)[:n]
+            best = best[lexical_all[best] > 0]
+            extra = np.setdiff1d(best, ids, assume_unique=False)
+            if len(extra) and vector is not None:
+                # Lexical finds outside the dense top n: their exact cosine, from the stored vectors.
+                stored = self.index.reconstruct_batch(extra)
+                ids = np.concatenate([ids, extra])
+                dense = np.concatenate([dense, stored @ vector[0]])
+            elif len(extra):
+                ids = np.concatenate([ids, extra])
+                dense = np.concatenate([dense, np.zeros(len(extra), dtype=np.float32)])
+            lexical = lexical_all[ids]
+        else:
+            lexical = np.zeros(len(ids), dtype=np.float32)
+        if self.mode == "dense" or lexical_all is None:
+            fused = dense
+        elif self.mode == "lexical":
+            fused = lexical
+        else:
+            fused = fuse_rankings(ids, dense, lexical, method=self.fusion, dense_weight=self.dense_weight)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            Hit(self.passages[ids[i]], float(fused[i]), dense=float(dense[i]), lexical=float(lexical[i]))
+            for i in order
+        ]
 
     def is_match(self, query: str, hits: list[Hit]) -> bool:
-        """A question is answered when the best score beats every off-topic probe, or a top passage
-        shares one of its meaningful words."""
+        """A question is answered when a top passage scores above what any off-topic probe reaches,
+        densely or lexically, or shares one of its meaningful words."""
         if not hits:
             return False
-        if hits[0].score > self.threshold:
+        if max(h.dense for h in hits[:3]) > self.threshold:
+            return True
+        if max(h.lexical for h in hits[:3]) > self.lexical_threshold:
             return True
         terms = content_terms(query)
         if not terms:

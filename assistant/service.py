@@ -74,6 +74,10 @@ def open_assistant(settings: Settings) -> Assistant:
         index=release.index,
         passages=release.passages,
         threshold=float(release.manifest["no_match_threshold"]),
+        lexical=release.lexical,
+        lexical_threshold=float(release.manifest.get("lexical_no_match_threshold", float("inf"))),
+        fusion=settings.fusion,
+        dense_weight=settings.dense_weight,
     )
     log.info(
         "serving release %s: %d passages, model %s",

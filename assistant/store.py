@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .lexical import LexicalIndex
 from .records import Passage
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 _CURRENT = "CURRENT"
 _RELEASES = "releases"
 
@@ -59,6 +60,7 @@ class Release:
     passages: tuple[Passage, ...]
     index: Any  # faiss.Index
     sources: dict[str, Path]  # citation source → the file it was read from
+    lexical: LexicalIndex | None = None
 
     @property
     def build_id(self) -> str:
@@ -125,6 +127,7 @@ def publish_release(
     model: str,
     model_dir: str | None,
     files: dict[str, Path] | None = None,
+    lexical: LexicalIndex | None = None,
     extra: dict[str, Any] | None = None,
     keep: int = 3,
 ) -> Path:
@@ -143,6 +146,8 @@ def publish_release(
     # The source files a citation may link to: the app serves these and nothing else.
     sources = {key: str(path) for key, path in sorted((files or {}).items())}
     _write_file(staging / "sources.json", json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8"))
+    if lexical is not None:
+        lexical.save(staging / "lexical")
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "build_id": build_id,
@@ -152,8 +157,11 @@ def publish_release(
         "dimension": int(vectors.shape[1]),
         "passage_count": len(passages),
         "corpus_hash": corpus_hash(passages),
+        # Every file of the release is checksummed: index, passages, sources, BM25 index, bundled model.
         "files": {
-            name: _sha256(staging / name) for name in ("index.faiss", "passages.jsonl", "sources.json")
+            file.relative_to(staging).as_posix(): _sha256(file)
+            for file in sorted(staging.rglob("*"))
+            if file.is_file() and file.name != "manifest.json"
         },
         **(extra or {}),
     }
@@ -242,11 +250,13 @@ def open_release(path: Path) -> Release:
         index = faiss.read_index(str(path / "index.faiss"))
         with open(path / "passages.jsonl", encoding="utf-8") as handle:
             passages = tuple(Passage.from_record(json.loads(line)) for line in handle if line.strip())
-        sources = {
-            key: Path(value) for key, value in json.loads((path / "sources.json").read_text("utf-8")).items()
-        }
+        recorded = json.loads((path / "sources.json").read_text("utf-8"))
+        sources = {key: Path(value) for key, value in recorded.items()}
+        lexical = LexicalIndex.load(path / "lexical") if (path / "lexical").is_dir() else None
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise ReleaseError(f"release {path.name}: cannot be read ({exc})") from exc
     if index.ntotal != len(passages) or index.d != manifest["dimension"]:
         raise ReleaseError(f"release {path.name}: index and passages do not match")
-    return Release(path=path, manifest=manifest, passages=passages, index=index, sources=sources)
+    return Release(
+        path=path, manifest=manifest, passages=passages, index=index, sources=sources, lexical=lexical
+    )

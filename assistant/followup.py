@@ -1,0 +1,100 @@
+"""Follow-up questions: borrowing the topic of earlier turns when a question leans on them.
+
+"Und wer entscheidet darüber?" says nothing by itself; after "Was ist ein Verfügungsfonds?" it asks
+who decides on the fund. No language model is needed: a question that points back (a pronominal
+adverb, a pronoun, an opening "und"/"und wie") or carries too few words of its own is searched
+together with the meaningful words of the most recent earlier question that has them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .lexical import GermanAnalyzer
+
+__all__ = ["SearchQuery", "contextual_query"]
+
+# Words that always point back to something said before.
+_ANAPHORA = frozenset(
+    """darüber dafür davon damit dazu dabei daran darauf daraus darin dadurch dagegen danach davor
+    dort dorthin dahin dies deren dessen denen""".split()
+)
+# Articles and pronouns point back only when no noun follows them ("Wer zahlt das?", not "Wie
+# arbeitet das Team?"); German nouns are capitalised, which tells the two apart.
+_ARTICLES = frozenset(
+    "das dem den der die diese dieser dieses diesem diesen er sie ihn ihm jene jener jenes".split()
+)
+_OPENERS = re.compile(
+    r"^\s*(und|aber|oder|auch|sowie|was ist mit|wie ist es mit|und wie|und wer|und wo)\b", re.I
+)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What is searched for: the question, and the words borrowed from earlier turns (if any)."""
+
+    question: str
+    borrowed: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join([self.question, *self.borrowed])
+
+    @property
+    def shown(self) -> str:
+        """For "Gesucht wurde: …" in the chat and the API."""
+        return f"{self.question} (+ {' '.join(self.borrowed)})" if self.borrowed else self.question
+
+
+def contextual_query(question: str, history: Sequence[str], analyzer: GermanAnalyzer) -> SearchQuery:
+    if not history or not _leans_on_context(question, analyzer):
+        return SearchQuery(question)
+    own = set(analyzer.words(question))
+    for earlier in reversed(history):
+        borrowed = _topic_words(earlier, analyzer, exclude=own)
+        if borrowed:
+            return SearchQuery(question, tuple(borrowed))
+    return SearchQuery(question)
+
+
+def _leans_on_context(question: str, analyzer: GermanAnalyzer) -> bool:
+    if _OPENERS.match(question):
+        return True
+    tokens = _WORD.findall(question)
+    for i, token in enumerate(tokens[1:], start=1):
+        lower = token.lower()
+        if lower in _ANAPHORA:
+            return True
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if lower in _ARTICLES and token.islower() and not following[:1].isupper():
+            return True  # "Wie lange dauert die?", "Wer bezahlt das eigentlich?"
+    return not analyzer.words(question)
+
+
+def _topic_words(text: str, analyzer: GermanAnalyzer, exclude: set[str]) -> list[str]:
+    """The topic of an earlier question: its nouns (capitalised after the first word) and acronyms,
+    or, where it has none, its other meaningful words; as written there, without repeats."""
+    candidates: list[str] = []
+    seen: set[str] = set()
+    for word in _WORD.findall(text):
+        folded = analyzer.words(word)
+        if not folded or folded[0] in exclude or folded[0] in seen:
+            continue
+        if len(word) < 3 or word.lower() in _QUESTION_WORDS or word.lower() in _ANAPHORA:
+            continue
+        seen.add(folded[0])
+        candidates.append(word)
+    nouns = [
+        w for i, w in enumerate(candidates) if w[:1].isupper() and (i > 0 or w.lower() not in _QUESTION_WORDS)
+    ]
+    first = _WORD.findall(text)[:1]
+    nouns = [w for w in nouns if not (first and w == first[0] and w.lower() in _QUESTION_WORDS)]
+    return nouns or candidates
+
+
+_QUESTION_WORDS = frozenset(
+    "was wer wie wo wann warum wieso weshalb welche welcher welches welchen gibt".split()
+)

@@ -1,0 +1,166 @@
+"""Lexical retrieval: BM25 (bm25s) over German terms – folded, stemmed (Snowball) and split into
+compound parts, so "Verfügungsfonds" also matches "Fonds" and "Quartiersmanagement" matches
+"Management im Quartier".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["GermanAnalyzer", "LexicalIndex"]
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
+_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+# Linking elements between compound parts ("Quartier-s-management", "Fond-s", "Stadt-teil").
+_LINKS = ("", "s", "es", "n", "en", "er", "e")
+_MIN_PART = 4
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_GERMAN
+
+    return frozenset(_fold(w) for w in STOPWORDS_GERMAN)
+
+
+def _fold(word: str) -> str:
+    """Lower case with umlauts and ß folded, also when typed as ae/oe/ue ("Verfuegung" = "Verfügung")."""
+    word = word.lower().translate(_FOLD)
+    for digraph, vowel in _DIGRAPHS:
+        word = word.replace(digraph, vowel)
+    return word
+
+
+@dataclass
+class GermanAnalyzer:
+    """Turns text into BM25 terms. ``vocabulary`` holds the corpus words known to stand alone; compound
+    parts are only split off when they are such words."""
+
+    vocabulary: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("german")
+        self._stop = _stopwords()
+        self._split = lru_cache(maxsize=200_000)(self._split_uncached)
+
+    @classmethod
+    def for_corpus(cls, texts: Iterable[str]) -> GermanAnalyzer:
+        counts: Counter[str] = Counter(_fold(w) for text in texts for w in _WORD.findall(text))
+        stop = _stopwords()
+        return cls(frozenset(w for w in counts if len(w) >= _MIN_PART and w not in stop and not w.isdigit()))
+
+    def words(self, text: str) -> list[str]:
+        """Folded words without stopwords (the units that get highlighted and split)."""
+        return [w for w in (_fold(m) for m in _WORD.findall(text)) if w not in self._stop]
+
+    def terms(self, text: str) -> list[str]:
+        """Stems of the words, each followed by the stems of its compound parts."""
+        out: list[str] = []
+        for word in self.words(text):
+            out.append(self._stemmer.stemWord(word))
+            out.extend(self._stemmer.stemWord(part) for part in self._split(word))
+        return out
+
+    def _split_uncached(self, word: str) -> tuple[str, ...]:
+        """Compound parts of ``word``: a full split into corpus words where one exists; otherwise the
+        longest known head (last part) and the longest known modifier (first part) with the rest."""
+        if len(word) < 2 * _MIN_PART:
+            return ()
+        full = self._decompose(word, depth=0)
+        if full and len(full) > 1:
+            return tuple(full)
+        parts: list[str] = []
+        for start in range(3, len(word) - _MIN_PART + 1):  # longest known tail first
+            if word[start:] in self.vocabulary:
+                parts.append(word[start:])
+                break
+        for end in range(len(word) - 5, _MIN_PART - 1, -1):  # longest known modifier first
+            head = word[:end]
+            if head in self.vocabulary:
+                rest = word[end:]
+                for link in sorted(_LINKS, key=len, reverse=True):
+                    if link and rest.startswith(link) and len(rest) - len(link) >= 5:
+                        rest = rest[len(link) :]
+                        break
+                parts.extend([head, rest])
+                break
+        return tuple(dict.fromkeys(parts))
+
+    def _decompose(self, word: str, depth: int) -> list[str] | None:
+        if word in self.vocabulary:
+            return [word]
+        if depth > 3:
+            return None
+        # Try the longest known head (right part) first: German compounds are right-headed.
+        for start in range(_MIN_PART - 1, len(word) - _MIN_PART + 1):
+            tail = word[start:]
+            if tail not in self.vocabulary:
+                continue
+            left = word[:start]
+            for link in _LINKS:
+                if link and not left.endswith(link):
+                    continue
+                stem = left[: len(left) - len(link)] if link else left
+                if len(stem) < _MIN_PART - 1:
+                    continue
+                parts = self._decompose(stem, depth + 1)
+                if parts:
+                    return [*parts, tail]
+        return None
+
+
+class LexicalIndex:
+    """BM25 over the analysed passages; scores for all passages of one query at a time."""
+
+    def __init__(self, analyzer: GermanAnalyzer, retriever: object) -> None:
+        self.analyzer = analyzer
+        self._retriever = retriever
+
+    @classmethod
+    def build(cls, texts: list[str], analyzer: GermanAnalyzer | None = None) -> LexicalIndex:
+        import bm25s
+
+        analyzer = analyzer or GermanAnalyzer.for_corpus(texts)
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index([analyzer.terms(t) or [""] for t in texts], show_progress=False)
+        return cls(analyzer, retriever)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros when no term is known)."""
+        terms = [t for t in self.analyzer.terms(query) if t in self._vocab]
+        if not terms:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)  # type: ignore[attr-defined]
+
+    @property
+    def _vocab(self) -> dict[str, int]:
+        return self._retriever.vocab_dict  # type: ignore[attr-defined]
+
+    @property
+    def _size(self) -> int:
+        return int(self._retriever.scores["num_docs"])  # type: ignore[attr-defined]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._retriever.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+        (folder / "vocabulary.json").write_text(
+            json.dumps(sorted(self.analyzer.vocabulary), ensure_ascii=False), encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        retriever = bm25s.BM25.load(str(folder), mmap=False)
+        return cls(GermanAnalyzer(frozenset(vocabulary)), retriever)
