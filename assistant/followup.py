@@ -75,7 +75,7 @@ def _leans_on_context(question: str, analyzer: GermanAnalyzer) -> bool:
 
 
 def _topic_words(text: str, analyzer: GermanAnalyzer, exclude: set[str]) -> list[str]:
-    """The topic of an earlier question: its nouns (capitalised after the first word) and acronyms,
+    """The topic of an earlier question: its nouns and acronyms (capitalised),
     or, where it has none, its other meaningful words; as written there, without repeats."""
     candidates: list[str] = []
     seen: set[str] = set()
@@ -87,11 +87,7 @@ def _topic_words(text: str, analyzer: GermanAnalyzer, exclude: set[str]) -> list
             continue
         seen.add(folded[0])
         candidates.append(word)
-    nouns = [
-        w for i, w in enumerate(candidates) if w[:1].isupper() and (i > 0 or w.lower() not in _QUESTION_WORDS)
-    ]
-    first = _WORD.findall(text)[:1]
-    nouns = [w for w in nouns if not (first and w == first[0] and w.lower() in _QUESTION_WORDS)]
+    nouns = [w for w in candidates if w[:1].isupper()]  # question words are gone already
     return nouns or candidates
 
 
