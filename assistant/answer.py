@@ -19,6 +19,7 @@ def make_answer(
     model: str,
     build_id: str,
     history: Sequence[str] = (),
+    searched: str | None = None,
 ) -> Answer:
     """Without a match no passages are returned: noise presented as an answer misleads more than silence."""
     return Answer(
@@ -29,4 +30,5 @@ def make_answer(
         model=model,
         build_id=build_id,
         history=tuple(history),
+        searched=searched or question,
     )

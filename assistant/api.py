@@ -53,6 +53,9 @@ class PassageOut(BaseModel):
 class AskResponse(BaseModel):
     question: str
     passages: list[PassageOut]
+    searched: str = Field(
+        description="What was searched for: the question, with words taken from earlier turns."
+    )
     no_match: bool
     message: str | None = Field(description="Shown instead of passages when nothing matches.")
     model: str

@@ -101,9 +101,11 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
     if answer.no_match:
         print(answer.message)
         return 0
+    if answer.searched != answer.question:
+        print(f"Gesucht wurde: {answer.searched}\n")
     for rank, hit in enumerate(answer.hits, start=1):
         citation = hit.passage.citation
-        print(f"[{rank}] {citation.label}  ({citation.document}; Ähnlichkeit {hit.score:.2f})")
+        print(f"[{rank}] {citation.label}  ({citation.document}; Relevanz {hit.score:.2f})")
         print(hit.passage.text)
         print()
     print(

@@ -96,6 +96,7 @@ class Answer:
     model: str
     build_id: str
     history: tuple[str, ...] = field(default_factory=tuple)
+    searched: str = ""  # what was searched for: the question, plus words borrowed from earlier turns
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +110,7 @@ class Answer:
                 }
                 for hit in self.hits
             ],
+            "searched": self.searched or self.question,
             "no_match": self.no_match,
             "message": self.message,
             "model": self.model,

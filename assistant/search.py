@@ -11,7 +11,7 @@ import numpy as np
 
 from .embedding import Embedder
 from .fusion import FusionMethod, fuse_rankings
-from .lexical import LexicalIndex
+from .lexical import GermanAnalyzer, LexicalIndex
 from .records import Hit, Passage
 from .text import words
 
@@ -89,6 +89,9 @@ def calibrate_lexical_threshold(lexical: LexicalIndex, probes: Iterable[str] = O
     return float(max((float(lexical.scores(p).max(initial=0.0)) for p in probes), default=0.0))
 
 
+_PLAIN_ANALYZER = GermanAnalyzer()
+
+
 @dataclass(frozen=True)
 class Searcher:
     """Ranks passages for a query with dense search, BM25 and their fusion; shared across requests.
@@ -106,6 +109,10 @@ class Searcher:
     dense_weight: float = 0.5
     mode: str = "hybrid"
     candidates: int = 100
+
+    @property
+    def analyzer(self) -> GermanAnalyzer:
+        return self.lexical.analyzer if self.lexical is not None else _PLAIN_ANALYZER
 
     def search(self, query: str, k: int) -> list[Hit]:
         k = min(k, len(self.passages))

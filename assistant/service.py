@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .answer import make_answer
 from .config import Settings
 from .embedding import load_embedder
+from .followup import contextual_query
 from .records import Answer
 from .search import Searcher
 from .store import Release, load_release
@@ -43,14 +44,16 @@ class Assistant:
 
     def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5) -> Answer:
         question = " ".join(question.split())
-        hits = self.searcher.search(question, k)
+        query = contextual_query(question, history, self.searcher.analyzer)
+        hits = self.searcher.search(query.text, k)
         return make_answer(
             question,
             hits,
-            matched=self.searcher.is_match(question, hits),
+            matched=self.searcher.is_match(query.text, hits),
             model=self.model,
             build_id=self.build_id,
             history=history,
+            searched=query.shown,
         )
 
 
