@@ -114,6 +114,21 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
     return 0
 
 
+def cmd_eval(settings: Settings, xquad: str | None, sets: str | None) -> int:
+    import tempfile
+
+    from .evaluation import evaluate
+
+    repo = Path(__file__).resolve().parents[1]
+    xquad_path = Path(xquad) if xquad else repo.parent / "shared" / "eval" / "xquad.de.json"
+    sets_path = Path(sets) if sets else repo / "eval"
+    with tempfile.TemporaryDirectory() as workdir:
+        evaluate(
+            settings, xquad=xquad_path, sets=sets_path if sets_path.is_dir() else None, workdir=Path(workdir)
+        )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="QM-Assistent: Fundstellen mit Quellenangabe."
@@ -139,6 +154,16 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in German")
     ask.add_argument("-k", type=int, help="how many passages (default 5)")
     ask.add_argument("--json", action="store_true", help="print the API's JSON")
+    evaluation = sub.add_parser(
+        "eval", help="measure retrieval quality (Recall@k, MRR@10) and no-match rates"
+    )
+    evaluation.add_argument("--xquad", help="XQuAD German JSON (default: ../shared/eval/xquad.de.json)")
+    evaluation.add_argument(
+        "--sets", help="folder with praxisfragen/folgefragen/fremdfragen.jsonl (default: eval/)"
+    )
+    evaluation.add_argument(
+        "--corpus", help="corpus folder for the practitioner sets (default: the shipped one)"
+    )
     return parser
 
 
@@ -155,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "build":
         return cmd_build(settings, full=args.full)
+    if args.command == "eval":
+        return cmd_eval(settings, args.xquad, args.sets)
     if args.command == "ask":
         return cmd_ask(settings, args.question, args.k, args.json)
     return cmd_serve(settings)
