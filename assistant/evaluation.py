@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -166,7 +167,7 @@ def rankings(
     return out
 
 
-VARIANTS: dict[str, dict[str, object]] = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "dense": {"mode": "dense"},
     "lexical (BM25)": {"mode": "lexical"},
     "hybrid, RRF": {"mode": "hybrid", "fusion": "rrf", "dense_weight": 0.5},
