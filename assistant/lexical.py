@@ -127,11 +127,13 @@ class LexicalIndex:
         self._retriever = retriever
 
     @classmethod
-    def build(cls, texts: list[str], analyzer: GermanAnalyzer | None = None) -> LexicalIndex:
+    def build(
+        cls, texts: list[str], analyzer: GermanAnalyzer | None = None, *, k1: float = 1.2, b: float = 0.75
+    ) -> LexicalIndex:
         import bm25s
 
         analyzer = analyzer or GermanAnalyzer.for_corpus(texts)
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index([analyzer.terms(t) or [""] for t in texts], show_progress=False)
         return cls(analyzer, retriever)
 
