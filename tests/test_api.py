@@ -95,3 +95,14 @@ def test_openapi_docs_are_served_from_vendored_assets(client: TestClient) -> Non
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/vendor/swagger-ui/LICENSE").status_code == 200
     assert "/api/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_follow_up_question_uses_the_earlier_turn(client: TestClient) -> None:
+    body = client.post(
+        "/api/ask",
+        json={"question": "Und wer entscheidet darüber?", "history": ["Was ist ein Quartiersfonds?"]},
+    ).json()
+    assert body["searched"] == "Und wer entscheidet darüber? (+ Quartiersfonds)"
+    assert body["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
+    alone = client.post("/api/ask", json={"question": "Und wer entscheidet darüber?"}).json()
+    assert alone["searched"] == "Und wer entscheidet darüber?"

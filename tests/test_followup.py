@@ -1,0 +1,42 @@
+import pytest
+
+from assistant.followup import contextual_query
+from assistant.lexical import GermanAnalyzer
+
+ANALYZER = GermanAnalyzer()
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "borrowed"),
+    [
+        ("Und wer entscheidet darüber?", ["Was ist ein Verfügungsfonds?"], ("Verfügungsfonds",)),
+        ("Wie lange dauert die?", ["Was ist die Übergangsphase in Berlin?"], ("Übergangsphase", "Berlin")),
+        ("Und in Berlin?", ["Wer sitzt im Quartiersrat?"], ("Quartiersrat",)),
+        (
+            "Wer bezahlt das eigentlich?",
+            ["Was ist BIWAQ?", "Was macht ein Stadtteilbüro?"],
+            ("Stadtteilbüro",),
+        ),
+    ],
+)
+def test_questions_that_point_back_borrow_the_earlier_topic(question, history, borrowed) -> None:
+    query = contextual_query(question, history, ANALYZER)
+    assert query.borrowed == borrowed
+    assert query.text.startswith(question) and query.shown == f"{question} (+ {' '.join(borrowed)})"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Was ist BIWAQ?",
+        "Wie funktioniert das Quartiersmanagement?",
+        "Welche Aufgaben hat die Lenkungsgruppe?",
+    ],
+)
+def test_self_contained_questions_are_searched_as_they_are(question) -> None:
+    query = contextual_query(question, ["Was ist ein Verfügungsfonds?"], ANALYZER)
+    assert query.borrowed == () and query.text == question == query.shown
+
+
+def test_without_history_nothing_is_borrowed() -> None:
+    assert contextual_query("Und wer entscheidet darüber?", [], ANALYZER).borrowed == ()
