@@ -202,10 +202,12 @@ def evaluate(
     if sets is not None and sets.is_dir():
         passages = collect_passages([settings.corpus_dir], warn=lambda _: None).passages
         searcher = searcher_for(passages, settings, workdir / "corpus")
-        practitioner = load_practitioner(sets / "praxisfragen.jsonl", passages)
-        results["Praxisfragen"] = _table(
-            f"Praxisfragen ({len(practitioner)} questions, shipped corpus)", searcher, practitioner, report
-        )
+        practitioner: list[EvalQuery] = []
+        if (sets / "praxisfragen.jsonl").is_file():
+            practitioner = load_practitioner(sets / "praxisfragen.jsonl", passages)
+            results["Praxisfragen"] = _table(
+                f"Praxisfragen ({len(practitioner)} questions, shipped corpus)", searcher, practitioner, report
+            )
         followups = load_followups(sets / "folgefragen.jsonl", passages)
         results["Folgefragen"] = _table(
             f"Folgefragen ({len(followups)} later turns, with history)", searcher, followups, report
@@ -214,7 +216,7 @@ def evaluate(
             "Folgefragen, history ignored", searcher, followups, report, use_history=False
         )
         _no_match_rates(searcher, practitioner, load_questions(sets / "fremdfragen.jsonl"), report)
-        _latency(searcher, [q.question for q in practitioner], report)
+        _latency(searcher, [q.question for q in practitioner or followups], report)
     return results
 
 

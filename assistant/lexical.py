@@ -126,12 +126,20 @@ class LexicalIndex:
         self.analyzer = analyzer
         self._retriever = retriever
 
+    @staticmethod
+    def _quiet() -> None:
+        # bm25s sets its logger to DEBUG at import; its per-build messages are not ours to print.
+        import logging
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+
     @classmethod
     def build(
         cls, texts: list[str], analyzer: GermanAnalyzer | None = None, *, k1: float = 1.2, b: float = 0.75
     ) -> LexicalIndex:
         import bm25s
 
+        cls._quiet()
         analyzer = analyzer or GermanAnalyzer.for_corpus(texts)
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index([analyzer.terms(t) or [""] for t in texts], show_progress=False)
@@ -163,6 +171,7 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         import bm25s
 
+        cls._quiet()
         vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
         retriever = bm25s.BM25.load(str(folder), mmap=False)
         return cls(GermanAnalyzer(frozenset(vocabulary)), retriever)
