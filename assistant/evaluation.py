@@ -206,7 +206,10 @@ def evaluate(
         if (sets / "praxisfragen.jsonl").is_file():
             practitioner = load_practitioner(sets / "praxisfragen.jsonl", passages)
             results["Praxisfragen"] = _table(
-                f"Praxisfragen ({len(practitioner)} questions, shipped corpus)", searcher, practitioner, report
+                f"Praxisfragen ({len(practitioner)} questions, shipped corpus)",
+                searcher,
+                practitioner,
+                report,
             )
         followups = load_followups(sets / "folgefragen.jsonl", passages)
         results["Folgefragen"] = _table(
