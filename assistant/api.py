@@ -48,11 +48,21 @@ class PassageOut(BaseModel):
     text: str
     score: float
     citation: CitationOut
+    highlights: list[str] = Field(description="Words of the passage that matched the question.")
+
+
+class AnswerSentenceOut(BaseModel):
+    text: str = Field(description="A sentence quoted unchanged from a passage.")
+    passage_id: str
+    marker: int = Field(description="Number of the passage in 'passages' (1-based), the citation marker.")
 
 
 class AskResponse(BaseModel):
     question: str
     passages: list[PassageOut]
+    answer: list[AnswerSentenceOut] = Field(
+        description="Short extractive answer: best-matching sentences of the top passages, nothing generated."
+    )
     searched: str = Field(
         description="What was searched for: the question, with words taken from earlier turns."
     )

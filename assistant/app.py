@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
 
 from . import __version__
 from .api import router as api_router
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.state.assistant = assistant or open_assistant(settings)
 
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))  # autoescape is on for .html
+    templates.env.undefined = StrictUndefined  # a missing template variable is a bug, not an empty string
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
     app.include_router(make_router(templates))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Answer", "Citation", "Hit", "Passage"]
+__all__ = ["Answer", "AnswerSentence", "Citation", "Hit", "Passage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,15 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerSentence:
+    """A sentence quoted from a passage for the short answer; ``marker`` is the passage's number."""
+
+    text: str
+    passage_id: str
+    marker: int
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """Everything shown for one question: the JSON API and the web chat both render this object."""
 
@@ -97,6 +106,11 @@ class Answer:
     build_id: str
     history: tuple[str, ...] = field(default_factory=tuple)
     searched: str = ""  # what was searched for: the question, plus words borrowed from earlier turns
+    sentences: tuple[AnswerSentence, ...] = ()  # the extractive short answer
+    highlights: tuple[tuple[str, ...], ...] = ()  # per hit: the words that matched the question
+
+    def highlights_for(self, position: int) -> tuple[str, ...]:
+        return self.highlights[position] if position < len(self.highlights) else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,8 +121,12 @@ class Answer:
                     "text": hit.passage.text,
                     "score": round(hit.score, 4),
                     "citation": hit.passage.citation.to_dict(),
+                    "highlights": list(self.highlights_for(i)),
                 }
-                for hit in self.hits
+                for i, hit in enumerate(self.hits)
+            ],
+            "answer": [
+                {"text": s.text, "passage_id": s.passage_id, "marker": s.marker} for s in self.sentences
             ],
             "searched": self.searched or self.question,
             "no_match": self.no_match,

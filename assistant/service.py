@@ -54,6 +54,7 @@ class Assistant:
             build_id=self.build_id,
             history=history,
             searched=query.shown,
+            terms=self.searcher.analyzer.terms,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -23,7 +25,29 @@ EXAMPLE_QUESTIONS = (
 )
 
 
+def marked_segments(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, highlighted) pairs at whole-word matches of ``words``. The template
+    escapes each piece and wraps the highlighted ones in <mark>: no markup is built from text here."""
+    if not words:
+        return [(text, False)]
+    pattern = re.compile(
+        r"(?<![\w-])(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")(?![\w-])"
+    )
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for match in pattern.finditer(text):
+        if match.start() > last:
+            pieces.append((text[last : match.start()], False))
+        pieces.append((match.group(0), True))
+        last = match.end()
+    if last < len(text):
+        pieces.append((text[last:], False))
+    return pieces
+
+
 def make_router(templates: Jinja2Templates) -> APIRouter:
+    templates.env.globals["marked_segments"] = marked_segments
+
     router = APIRouter(include_in_schema=False)
 
     def render(
@@ -74,7 +98,9 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             )
         answer = assistant.ask(question, history=history, k=k)
         if fragment:
-            return templates.TemplateResponse(request, "_turn.html", {"turn": answer})
+            return templates.TemplateResponse(
+                request, "_turn.html", {"turn": answer, "turn_number": len(history) + 1}
+            )
         return render(request, [*_replay(assistant, history), answer])
 
     return router

@@ -22,7 +22,9 @@ def test_ask_returns_cited_passages(client: TestClient, tiny_model) -> None:
     assert body["question"] == "Wer entscheidet über den Quartiersfonds?"
     assert body["no_match"] is False and len(body["passages"]) == 2
     first = body["passages"][0]
-    assert set(first) == {"id", "text", "score", "citation"}
+    assert set(first) == {"id", "text", "score", "citation", "highlights"}
+    assert "Quartiersfonds" in first["highlights"] and "entscheidet" in first["highlights"]
+    assert body["answer"] and body["answer"][0]["marker"] == 1 and body["answer"][0]["text"] in first["text"]
     assert "Gremium" in first["text"]
     assert first["citation"] == {
         "document": "Testdokument Quartier",

@@ -59,3 +59,20 @@ def test_static_assets_and_security_headers(client: TestClient) -> None:
     headers = client.get("/").headers
     assert "script-src 'self'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_short_answer_and_highlighted_words(client: TestClient) -> None:
+    page = client.post("/", data={"question": "Wer entscheidet über den Quartiersfonds?"}).text
+    assert "Kurzantwort aus den Fundstellen" in page
+    assert '<a class="marker" href="#frage1-1"' in page and 'id="frage1-1"' in page
+    assert "<mark>Quartiersfonds</mark>" in page and "<mark>entscheidet</mark>" in page
+
+
+def test_highlighting_never_builds_markup_from_text() -> None:
+    from assistant.views import marked_segments
+
+    hostile = 'Fonds <script>alert("x")</script> Fonds-Beirat'
+    assert marked_segments(hostile, ["Fonds"]) == [
+        ("Fonds", True),
+        (' <script>alert("x")</script> Fonds-Beirat', False),
+    ]
