@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="Weight of the dense ranking in the fusion (BM25 gets the rest).",
     )
+    reranker: str | None = Field(
+        default=None,
+        description="Cross-encoder (hub id or local path) that reorders the top passages; off when unset.",
+    )
+    rerank_depth: int = Field(
+        default=20, ge=2, le=200, description="How many fused hits the reranker reorders."
+    )
     top_k: int = Field(default=5, ge=1, le=20, description="Passages returned when a request names no k.")
     max_k: int = Field(default=20, ge=1, le=100, description="Largest k a request may ask for.")
     max_question_chars: int = Field(default=1000, ge=10, description="Longest accepted question.")

@@ -12,9 +12,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -22,7 +23,9 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["Embedder", "ModelUnavailable", "hub_reachable", "load_embedder", "model_is_cached"]
+__all__ = ["Embedder", "ModelUnavailable", "hub_reachable", "load_embedder", "load_model", "model_is_cached"]
+
+ModelT = TypeVar("ModelT")
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,11 @@ def model_is_cached(repo_id: str) -> bool:
     """Whether a sentence-transformers model of that hub id sits complete enough in the local cache."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo_id, "modules.json")
-    return isinstance(found, str)
+    # sentence-transformers folders have modules.json; plain transformers ones (many cross-encoders)
+    # only config.json.
+    return any(
+        isinstance(try_to_load_from_cache(repo_id, name), str) for name in ("modules.json", "config.json")
+    )
 
 
 def _offline_forced() -> bool:
@@ -119,30 +125,40 @@ def _offline_forced() -> bool:
 def load_embedder(
     name_or_path: str, *, probe_timeout: float = 2.0, display_name: str | None = None
 ) -> Embedder:
-    """Load a model by local path or hub id without waiting on long network time-outs.
-
-    Order: a local folder; the local Hugging Face cache; a download, but only after a short probe
-    shows the hub is reachable. Raises ModelUnavailable with a message that says what was tried.
-    """
+    """Load a sentence-transformers model by local path or hub id (see ``load_model``)."""
     from sentence_transformers import SentenceTransformer
 
+    def make(source: str, local_only: bool) -> SentenceTransformer:
+        return SentenceTransformer(source, device="cpu", local_files_only=local_only)
+
+    model, fingerprint = load_model(make, name_or_path, probe_timeout=probe_timeout)
+    return _finish(model, display_name or name_or_path, fingerprint)
+
+
+def load_model(
+    make: Callable[[str, bool], ModelT], name_or_path: str, *, probe_timeout: float = 2.0
+) -> tuple[ModelT, str]:
+    """Build a model with ``make(source, local_files_only)`` without waiting on network time-outs.
+
+    Order: a local folder; the local Hugging Face cache; a download, but only after a short probe
+    shows the hub is reachable. Returns the model and its fingerprint; raises ModelUnavailable with a
+    message that says what was tried.
+    """
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
             raise ModelUnavailable(f"{path} is not a sentence-transformers model folder (no modules.json)")
         try:
-            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            return make(str(path), True), _folder_fingerprint(path)
         except Exception as exc:  # a broken folder surfaces as many exception types
             raise ModelUnavailable(f"model folder {path} could not be loaded: {exc}") from exc
-        return _finish(model, display_name or str(path), _folder_fingerprint(path))
 
     if _looks_like_path(name_or_path):
         raise ModelUnavailable(f"model folder {name_or_path} does not exist")
 
     if model_is_cached(name_or_path):
         try:
-            model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
-            return _finish(model, display_name or name_or_path, _hub_fingerprint(name_or_path))
+            return make(name_or_path, True), _hub_fingerprint(name_or_path)
         except Exception as exc:
             log.warning("cached copy of %s is incomplete (%s); trying to download it", name_or_path, exc)
 
@@ -153,10 +169,9 @@ def load_embedder(
             f"model {name_or_path} is not in the local cache and {_hub_endpoint()} cannot be reached"
         )
     try:
-        model = SentenceTransformer(name_or_path, device="cpu")
+        return make(name_or_path, False), _hub_fingerprint(name_or_path)
     except Exception as exc:
         raise ModelUnavailable(f"model {name_or_path} could not be downloaded or loaded: {exc}") from exc
-    return _finish(model, display_name or name_or_path, _hub_fingerprint(name_or_path))
 
 
 def _looks_like_path(name: str) -> bool:
@@ -190,6 +205,6 @@ def _hub_fingerprint(repo_id: str) -> str:
     """The hub id with the revision of the cached snapshot it was loaded from."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo_id, "modules.json")
+    found = try_to_load_from_cache(repo_id, "config.json")
     revision = Path(found).parent.name if isinstance(found, str) else "unknown"
     return f"hub:{repo_id}@{revision}"

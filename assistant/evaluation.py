@@ -20,6 +20,7 @@ from .followup import contextual_query
 from .lexical import LexicalIndex
 from .records import Citation, Passage
 from .search import Searcher, calibrate_lexical_threshold, calibrate_threshold
+from .service import reranker_for
 from .static_model import build_static_model
 
 __all__ = [
@@ -154,6 +155,7 @@ def searcher_for(passages: list[Passage], settings: Settings, workdir: Path) -> 
         lexical_threshold=calibrate_lexical_threshold(lexical),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
+        reranker=reranker_for(settings),
     )
 
 
@@ -235,7 +237,10 @@ def _table(
     report("| retrieval | R@1 | R@3 | R@5 | R@10 | MRR@10 |")
     report("| --- | --- | --- | --- | --- | --- |")
     out = {}
-    for name, change in VARIANTS.items():
+    variants = {name: {**change, "reranker": None} for name, change in VARIANTS.items()}
+    if searcher.reranker is not None:
+        variants[f"hybrid + reranker ({searcher.reranker.name})"] = {}
+    for name, change in variants.items():
         metrics = score_rankings(
             rankings(replace(searcher, **change), queries, use_history=use_history), queries
         )

@@ -12,6 +12,7 @@ from .embedding import Embedder
 from .fusion import FusionMethod, fuse_rankings
 from .lexical import GermanAnalyzer, LexicalIndex
 from .records import Hit, Passage
+from .rerank import Reranker
 
 __all__ = [
     "OFF_TOPIC_PROBES",
@@ -80,6 +81,7 @@ class Searcher:
     dense_weight: float = 0.5
     mode: str = "hybrid"
     candidates: int = 100
+    reranker: Reranker | None = None
 
     @property
     def analyzer(self) -> GermanAnalyzer:
@@ -121,11 +123,13 @@ class Searcher:
             fused = lexical
         else:
             fused = fuse_rankings(ids, dense, lexical, method=self.fusion, dense_weight=self.dense_weight)
-        order = np.argsort(-fused, kind="stable")[:k]
-        return [
+        depth = max(k, self.reranker.depth) if self.reranker is not None else k
+        order = np.argsort(-fused, kind="stable")[:depth]
+        hits = [
             Hit(self.passages[ids[i]], float(fused[i]), dense=float(dense[i]), lexical=float(lexical[i]))
             for i in order
         ]
+        return self.reranker.rerank(query, hits, k) if self.reranker is not None else hits
 
     def is_match(self, query: str, hits: list[Hit]) -> bool:
         """A question is answered when a top passage scores above what any off-topic probe reaches,

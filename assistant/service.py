@@ -11,10 +11,11 @@ from .config import Settings
 from .embedding import load_embedder
 from .followup import contextual_query
 from .records import Answer
+from .rerank import Reranker, load_reranker
 from .search import Searcher
 from .store import Release, load_release
 
-__all__ = ["Assistant", "ModelMismatch", "open_assistant"]
+__all__ = ["Assistant", "ModelMismatch", "open_assistant", "reranker_for"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def open_assistant(settings: Settings) -> Assistant:
         lexical_threshold=float(release.manifest.get("lexical_no_match_threshold", float("inf"))),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
+        reranker=reranker_for(settings),
     )
     log.info(
         "serving release %s: %d passages, model %s",
@@ -90,3 +92,12 @@ def open_assistant(settings: Settings) -> Assistant:
         release.model_name,
     )
     return Assistant(release=release, searcher=searcher)
+
+
+def reranker_for(settings: Settings) -> Reranker | None:
+    """The configured cross-encoder, or None; a configured one that cannot load is an error."""
+    if not settings.reranker:
+        return None
+    return load_reranker(
+        settings.reranker, probe_timeout=settings.network_probe_timeout, depth=settings.rerank_depth
+    )
