@@ -15,51 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def build(out: Path) -> Path:
     if (out / "modules.json").is_file():
         return out
-    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     from assistant.build import collect_passages
     from assistant.config import bundled_dir
+    from assistant.localmodels import save_random_bert
 
     texts = [p.text for p in collect_passages([bundled_dir("corpus")], warn=lambda _: None).passages]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=8000, special_tokens=specials, show_progress=False)
-    )
-    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    hf_dir = out / "transformer"
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    )
-    fast.save_pretrained(hf_dir)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=384,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=1536,
-        max_position_embeddings=512,
-    )
-    BertModel(config).save_pretrained(hf_dir)
+    hf_dir = save_random_bert(texts, out / "transformer", layers=12, hidden=384, heads=12)
     transformer = Transformer(str(hf_dir), max_seq_length=512)
     model = SentenceTransformer(
         modules=[transformer, Pooling(384, pooling_mode="mean"), Normalize()], device="cpu"

@@ -77,43 +77,10 @@ def index_copy(tmp_path: Path, fixture_release: Settings) -> Iterator[Settings]:
 def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Path:
     """A tiny cross-encoder (BERT, 2 layers, random weights) saved locally: tests the loading and
     reordering code, not ranking quality."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from assistant.localmodels import save_random_bert
 
     texts = [p.text for p in collect_passages([fixture_corpus], warn=lambda _: None).passages]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=500, special_tokens=specials, show_progress=False)
-    )
-    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
-    )
     folder = tmp_path_factory.mktemp("tiny-cross-encoder")
-    PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=256,
-    ).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-        num_labels=1,
+    return save_random_bert(
+        texts, folder, layers=2, hidden=32, heads=2, vocab_size=500, max_length=256, num_labels=1
     )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    return folder
