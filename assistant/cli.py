@@ -103,6 +103,9 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
         return 0
     if answer.searched != answer.question:
         print(f"Gesucht wurde: {answer.searched}\n")
+    if answer.sentences:
+        short = " ".join(f"{s.text} [{s.marker}]" for s in answer.sentences)
+        print(f"Kurzantwort: {short}\n")
     for rank, hit in enumerate(answer.hits, start=1):
         citation = hit.passage.citation
         print(f"[{rank}] {citation.label}  ({citation.document}; Relevanz {hit.score:.2f})")
