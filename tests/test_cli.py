@@ -26,7 +26,8 @@ def run_cli(args: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch
 def test_ask_prints_passages_with_citation_labels(fixture_release: Settings, monkeypatch, capsys) -> None:
     assert run_cli(["ask", "Was ist ein Quartiersfonds?", "-k", "2"], fixture_release, monkeypatch) == 0
     out = capsys.readouterr().out
-    assert out.startswith("[1] Beteiligung › Der Quartiersfonds")
+    assert out.startswith("Kurzantwort: Ein Quartiersfonds ist ein kleines Budget") and "[1]\n" in out
+    assert "\n[1] Beteiligung › Der Quartiersfonds" in out
     assert "[2] " in out and "[3] " not in out
 
 
