@@ -25,7 +25,7 @@ _LINKS = ("", "s", "es", "n", "en", "er", "e")
 _MIN_PART = 4
 
 
-# Not in bm25s' German list, yet they say nothing about a topic: pronominal adverbs and question words.
+# Not in bm25s' German list, yet they say nothing about a topic: pronominal adverbs, question words.
 _MORE_STOPWORDS = """darüber dafür davon dazu dabei daran darauf daraus darin dadurch dagegen danach davor
     wer wem wen wessen wann warum wieso weshalb wozu woher wohin worüber wofür gibt gibts eigentlich""".split()
 
