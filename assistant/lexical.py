@@ -27,7 +27,8 @@ _MIN_PART = 4
 
 # Not in bm25s' German list, yet they say nothing about a topic: pronominal adverbs, question words.
 _MORE_STOPWORDS = """darüber dafür davon dazu dabei daran darauf daraus darin dadurch dagegen danach davor
-    wer wem wen wessen wann warum wieso weshalb wozu woher wohin worüber wofür gibt gibts eigentlich""".split()
+    wer wem wen wessen wann warum wieso weshalb wozu woher wohin worüber wofür gibt gibts
+    eigentlich""".split()
 
 
 def _stopwords() -> frozenset[str]:
