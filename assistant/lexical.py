@@ -61,9 +61,15 @@ class GermanAnalyzer:
 
     @classmethod
     def for_corpus(cls, texts: Iterable[str]) -> GermanAnalyzer:
+        import Stemmer
+
         counts: Counter[str] = Counter(_fold(w) for text in texts for w in _WORD.findall(text))
         stop = _stopwords()
-        return cls(frozenset(w for w in counts if len(w) >= _MIN_PART and w not in stop and not w.isdigit()))
+        words = {w for w in counts if len(w) >= _MIN_PART and w not in stop and not w.isdigit()}
+        # Stems count as words too, so "Wohnungs-" in a compound is known from "Wohnungen" elsewhere.
+        stemmer = Stemmer.Stemmer("german")
+        stems = {stem for stem in stemmer.stemWords(sorted(words)) if len(stem) >= _MIN_PART}
+        return cls(frozenset(words | stems))
 
     def words(self, text: str) -> list[str]:
         """Folded words without stopwords (the units that get highlighted and split)."""
