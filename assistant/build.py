@@ -20,7 +20,7 @@ from .lexical import LexicalIndex
 from .records import Passage
 from .search import calibrate_lexical_threshold, calibrate_threshold
 from .static_model import build_static_model, still_fits
-from .store import current_build_id, new_staging_dir, publish_release
+from .store import BuildLocked, build_lock, current_build_id, new_staging_dir, publish_release
 
 __all__ = ["BuildError", "BuildReport", "Collection", "build_index", "collect_passages"]
 
@@ -98,11 +98,28 @@ def build_index(
     started = time.perf_counter()
     sources = [settings.corpus_dir, *settings.extra_sources]
     collection = collect_passages(sources, warn)
-    passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
-    if not passages:
+    if not collection.passages:
         raise BuildError("keine Passagen gefunden: alle Quellen leer oder unlesbar; nichts veröffentlicht")
-    texts = [p.embedding_text for p in passages]
+    texts = [p.embedding_text for p in collection.passages]
 
+    try:
+        with build_lock(settings.index_dir):
+            return _build(settings, collection, texts, started, progress=progress, full=full, warn=warn)
+    except BuildLocked as exc:
+        raise BuildError(str(exc)) from exc
+
+
+def _build(
+    settings: Settings,
+    collection: Collection,
+    texts: list[str],
+    started: float,
+    *,
+    progress: bool,
+    full: bool,
+    warn: Callable[[str], None],
+) -> BuildReport:
+    passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
         embedder, model_dir, fallback = _embedder_for_build(settings, texts, staging, warn, reuse=not full)

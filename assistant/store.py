@@ -11,6 +11,7 @@ A build that dies at any point leaves ``CURRENT`` and the release it names untou
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -18,6 +19,8 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +33,12 @@ from .records import Passage
 
 __all__ = [
     "MANIFEST_VERSION",
+    "BuildLocked",
     "Release",
     "ReleaseError",
     "corpus_hash",
     "current_build_id",
+    "build_lock",
     "load_release",
     "new_staging_dir",
     "open_release",
@@ -103,6 +108,26 @@ def _write_file(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+class BuildLocked(ReleaseError):
+    """Another build of the same index is running."""
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Held for a whole build: a second build of the same index fails at once instead of removing
+    the first one's staging folder. The OS drops the lock when a build dies, even by SIGKILL."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BuildLocked(f"in {index_dir} läuft bereits ein anderer Build") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def new_staging_dir(index_dir: Path) -> tuple[str, Path]:

@@ -169,3 +169,15 @@ def first_fingerprint(settings: Settings, report: object) -> str:
 
 def test_explicit_model_vectors_are_cached_too(index_copy: Settings) -> None:
     assert build_index(index_copy).embedded == 0
+
+
+def test_a_second_build_of_the_same_index_waits_its_turn(index_copy: Settings) -> None:
+    """While one build holds the lock, another fails at once and leaves the first one's work alone."""
+    from assistant.store import build_lock
+
+    before = current_build_id(index_copy.index_dir)
+    with build_lock(index_copy.index_dir):
+        with pytest.raises(BuildError, match="läuft bereits ein anderer Build"):
+            build_index(index_copy)
+    assert current_build_id(index_copy.index_dir) == before
+    assert build_index(index_copy).build_id != before  # the lock is free again
