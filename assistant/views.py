@@ -92,7 +92,9 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             # Without JavaScript the whole page comes back with the message and the earlier turns.
             return render(
                 request,
-                _replay(assistant, history[: settings.max_history]),
+                _replay(
+                    assistant, [h[: settings.max_question_chars] for h in history[: settings.max_history]]
+                ),
                 error=str(exc.detail),
                 status=422,
             )
