@@ -22,7 +22,14 @@ from .search import calibrate_lexical_threshold, calibrate_threshold
 from .static_model import build_static_model, still_fits
 from .store import BuildLocked, build_lock, current_build_id, new_staging_dir, publish_release
 
-__all__ = ["BuildError", "BuildReport", "Collection", "build_index", "collect_passages"]
+__all__ = [
+    "BuildError",
+    "BuildReport",
+    "Collection",
+    "build_index",
+    "collect_passages",
+    "embedder_for_corpus",
+]
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +129,12 @@ def _build(
     passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
-        embedder, model_dir, fallback = _embedder_for_build(settings, texts, staging, warn, reuse=not full)
+        previous = None if full else _current_static_model(settings.index_dir)
+        try:
+            embedder, fallback = embedder_for_corpus(settings, texts, staging / "model", warn, reuse=previous)
+        except ModelUnavailable as exc:
+            raise BuildError(f"Modell nicht verfügbar: {exc}") from exc
+        model_dir = "model" if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
             vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
             threshold = calibrate_threshold(embedder, vectors)
@@ -187,26 +199,32 @@ def _embed(
     return vectors, len(texts) - len(missing)
 
 
-def _embedder_for_build(
-    settings: Settings, texts: list[str], staging: Path, warn: Callable[[str], None], *, reuse: bool
-) -> tuple[Embedder, str | None, bool]:
-    """The configured model, or (only when none was configured) the static model built from the corpus."""
+def embedder_for_corpus(
+    settings: Settings,
+    texts: list[str],
+    target: Path,
+    warn: Callable[[str], None],
+    *,
+    reuse: Path | None = None,
+) -> tuple[Embedder, bool]:
+    """The configured model, or (only when none was configured) the static model built from ``texts``
+    into ``target``; a static model in ``reuse`` is copied instead while it still fits the texts.
+    Returns the embedder and whether it is the fallback; an explicit model that cannot load raises
+    ModelUnavailable."""
     try:
-        return load_embedder(settings.model_name, probe_timeout=settings.network_probe_timeout), None, False
+        return load_embedder(settings.model_name, probe_timeout=settings.network_probe_timeout), False
     except ModelUnavailable as exc:
         if settings.model_is_explicit:
-            raise BuildError(f"Modell nicht verfügbar: {exc}") from exc
+            raise
         warn(
             f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({exc}); "
             "verwende ein aus dem Korpus gebautes statisches Modell"
         )
-    target = staging / "model"
-    previous = _current_static_model(settings.index_dir)
-    if reuse and previous is not None and still_fits(previous, texts):
-        shutil.copytree(previous, target)
+    if reuse is not None and still_fits(reuse, texts):
+        shutil.copytree(reuse, target)
     else:
         build_static_model(texts, target)
-    return load_embedder(str(target), display_name=STATIC_MODEL_NAME), "model", True
+    return load_embedder(str(target), display_name=STATIC_MODEL_NAME), True
 
 
 def _current_static_model(index_dir: Path) -> Path | None:

@@ -14,15 +14,13 @@ import faiss
 import numpy as np
 
 from .answer import make_answer
-from .build import collect_passages
+from .build import collect_passages, embedder_for_corpus
 from .config import DEFAULT_MODEL, Settings
-from .embedding import Embedder, ModelUnavailable, load_embedder
 from .followup import contextual_query
 from .lexical import LexicalIndex
 from .records import Citation, Passage
 from .search import Searcher, calibrate_lexical_threshold, calibrate_threshold
 from .service import reranker_for
-from .static_model import build_static_model
 
 __all__ = [
     "EvalQuery",
@@ -138,13 +136,7 @@ def load_questions(path: Path) -> list[str]:
 def searcher_for(passages: list[Passage], settings: Settings, workdir: Path) -> Searcher:
     """An in-memory index of the passages with the configured model, or the fallback built from them."""
     texts = [p.embedding_text for p in passages]
-    embedder: Embedder
-    try:
-        embedder = load_embedder(settings.model_name, probe_timeout=settings.network_probe_timeout)
-    except ModelUnavailable:
-        if settings.model_is_explicit:
-            raise
-        embedder = load_embedder(str(build_static_model(texts, workdir / "model")), display_name="qm-static")
+    embedder, _ = embedder_for_corpus(settings, texts, workdir / "model", warn=lambda _: None)
     vectors = embedder.encode_documents(texts)
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)

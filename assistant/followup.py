@@ -12,15 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .lexical import GermanAnalyzer
+from .lexical import PRONOMINAL_ADVERBS, GermanAnalyzer
 
 __all__ = ["SearchQuery", "contextual_query"]
 
 # Words that always point back to something said before.
-_ANAPHORA = frozenset(
-    """darüber dafür davon damit dazu dabei daran darauf daraus darin dadurch dagegen danach davor
-    dort dorthin dahin dies deren dessen denen""".split()
-)
+_ANAPHORA = PRONOMINAL_ADVERBS | frozenset("dort dorthin dahin dies deren dessen denen".split())
 # Articles and pronouns point back only when no noun follows them ("Wer zahlt das?", not "Wie
 # arbeitet das Team?"); German nouns are capitalised, which tells the two apart.
 _ARTICLES = frozenset(
@@ -83,14 +80,9 @@ def _topic_words(text: str, analyzer: GermanAnalyzer, exclude: set[str]) -> list
         folded = analyzer.words(word)
         if not folded or folded[0] in exclude or folded[0] in seen:
             continue
-        if len(word) < 3 or word.lower() in _QUESTION_WORDS or word.lower() in _ANAPHORA:
+        if len(word) < 3 or word.lower() in _ANAPHORA:
             continue
         seen.add(folded[0])
         candidates.append(word)
-    nouns = [w for w in candidates if w[:1].isupper()]  # question words are gone already
+    nouns = [w for w in candidates if w[:1].isupper()]  # question words are stopwords, gone already
     return nouns or candidates
-
-
-_QUESTION_WORDS = frozenset(
-    "was wer wie wo wann warum wieso weshalb welche welcher welches welchen gibt".split()
-)

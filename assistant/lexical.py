@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GermanAnalyzer", "LexicalIndex"]
+__all__ = ["PRONOMINAL_ADVERBS", "GermanAnalyzer", "LexicalIndex"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
@@ -26,9 +26,14 @@ _MIN_PART = 4
 
 
 # Not in bm25s' German list, yet they say nothing about a topic: pronominal adverbs, question words.
-_MORE_STOPWORDS = """darüber dafür davon dazu dabei daran darauf daraus darin dadurch dagegen danach davor
-    wer wem wen wessen wann warum wieso weshalb wozu woher wohin worüber wofür gibt gibts
-    eigentlich""".split()
+PRONOMINAL_ADVERBS = frozenset(
+    "darüber dafür davon damit dazu dabei daran darauf daraus darin dadurch dagegen danach davor".split()
+)
+_MORE_STOPWORDS = (
+    *PRONOMINAL_ADVERBS,
+    *"wer wem wen wessen wann warum wieso weshalb wozu woher wohin worüber wofür".split(),
+    *"gibt gibts eigentlich".split(),
+)
 
 
 def _stopwords() -> frozenset[str]:
