@@ -1,16 +1,29 @@
-"""JSON API: ``POST /api/ask`` and ``GET /api/health``."""
+"""JSON API: ``POST /api/ask``, ``POST``/``GET /api/feedback`` and ``GET /api/health``."""
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
+import unicodedata
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from .config import Settings
 from .service import Assistant
+from .userdata import UserStore
 
-__all__ = ["AskRequest", "get_assistant", "get_settings", "router", "validate_question"]
+__all__ = [
+    "AskRequest",
+    "FeedbackRequest",
+    "clean_comment",
+    "get_assistant",
+    "get_settings",
+    "router",
+    "validate_question",
+]
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -40,7 +53,12 @@ class CitationOut(BaseModel):
     section: str
     page: str | None
     label: str
-    url: str | None = Field(description="The source file as served by this app, at the page for PDFs.")
+    url: str | None = Field(
+        description=(
+            "Where to check the passage in this app: a PDF at its page, any other source as a rendered "
+            "view scrolled to the passage and highlighted."
+        )
+    )
 
 
 class PassageOut(BaseModel):
@@ -49,6 +67,7 @@ class PassageOut(BaseModel):
     score: float
     citation: CitationOut
     highlights: list[str] = Field(description="Words of the passage that matched the question.")
+    quotation: str = Field(description="The passage as a quotation with its source, ready to paste.")
 
 
 class AnswerSentenceOut(BaseModel):
@@ -72,6 +91,43 @@ class AskResponse(BaseModel):
     build_id: str
 
 
+class FeedbackRequest(BaseModel):
+    """A rating of one answer, with an optional comment."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "Wer entscheidet über den Verfügungsfonds?",
+                    "helpful": True,
+                    "comment": "Genau die Stelle, die ich gesucht habe.",
+                    "passage_ids": ["3f2a9c1e5b7d4a60"],
+                }
+            ]
+        },
+    )
+
+    question: str = Field(description="The question that was answered.", max_length=100_000)
+    helpful: bool = Field(description="true: 'Hilfreich', false: 'Nicht hilfreich'.")
+    comment: str = Field(default="", description="Optional free text.", max_length=100_000)
+    passage_ids: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, description="Ids of the passages that were shown.", max_length=100
+    )
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    created: str = Field(description="When it was stored, ISO 8601 in UTC.")
+    helpful: bool
+    comment: str
+    question: str
+    passage_ids: list[str]
+    conversation: str | None = Field(description="The web-chat conversation, for feedback given there.")
+    turn: int | None
+    build_id: str = Field(description="The release that answered.")
+
+
 class Problem(BaseModel):
     detail: str = Field(description="What is wrong with the request, in German.")
 
@@ -90,6 +146,15 @@ def get_settings(request: Request) -> Settings:
 def get_assistant(request: Request) -> Assistant:
     # One reference per request: a reload swaps app.state.assistant whole, never mutates it.
     return request.app.state.assistant
+
+
+def get_store(request: Request) -> UserStore:
+    return request.app.state.userdata
+
+
+def clean_comment(text: str) -> str:
+    """Free text as stored: control characters other than line breaks and tabs removed, trimmed."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
 
 
 def validate_question(
@@ -135,3 +200,75 @@ def health(assistant: Annotated[Assistant, Depends(get_assistant)]) -> dict[str,
         "model": assistant.model,
         "passages": assistant.passage_count,
     }
+
+
+_bearer = HTTPBearer(auto_error=False, description="The configured ASSISTANT_ADMIN_TOKEN.")
+
+
+def require_admin(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    if settings.admin_token is None:
+        raise HTTPException(
+            403,
+            "Das Lesen der Rückmeldungen über die API ist nicht freigegeben "
+            "(ASSISTANT_ADMIN_TOKEN setzen oder 'assistant feedback' auf dem Server nutzen).",
+        )
+    expected = settings.admin_token.get_secret_value().encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if not secrets.compare_digest(given, expected):
+        raise HTTPException(401, "Anmeldung fehlt oder ist falsch.", headers={"WWW-Authenticate": "Bearer"})
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackOut,
+    status_code=201,
+    summary="Rate an answer ('Hilfreich' / 'Nicht hilfreich'), optionally with a comment",
+    responses={
+        422: {"model": Problem, "description": "Invalid question, comment or body"},
+        503: {"model": Problem, "description": "The feedback store cannot be written just now"},
+    },
+)
+def give_feedback(
+    body: FeedbackRequest,
+    settings: Annotated[Settings, Depends(get_settings)],
+    assistant: Annotated[Assistant, Depends(get_assistant)],
+    store: Annotated[UserStore, Depends(get_store)],
+) -> dict[str, Any]:
+    question, _, _ = validate_question(settings, body.question, [], None)
+    comment = clean_comment(body.comment)
+    if len(comment) > settings.max_comment_chars:
+        raise HTTPException(
+            422, f"Der Kommentar ist zu lang (höchstens {settings.max_comment_chars} Zeichen)."
+        )
+    try:
+        stored = store.add_feedback(
+            helpful=body.helpful,
+            comment=comment,
+            question=question,
+            passages=body.passage_ids,
+            build_id=assistant.build_id,
+        )
+    except sqlite3.Error as exc:
+        raise HTTPException(503, "Die Rückmeldung konnte gerade nicht gespeichert werden.") from exc
+    return stored.to_dict()
+
+
+@router.get(
+    "/feedback",
+    response_model=list[FeedbackOut],
+    summary="Read the feedback, newest first (needs the admin token)",
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"model": Problem, "description": "Token missing or wrong"},
+        403: {"model": Problem, "description": "No admin token is configured"},
+    },
+)
+def read_feedback(
+    store: Annotated[UserStore, Depends(get_store)],
+    limit: Annotated[int, Query(ge=1, le=10_000, description="How many entries.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="How many newest entries to skip.")] = 0,
+) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in store.feedback(limit=limit, offset=offset)]

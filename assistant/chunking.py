@@ -10,7 +10,7 @@ from .documents import Block, Document
 from .records import Citation, Passage
 from .text import count_words, split_sentences
 
-__all__ = ["MAX_WORDS", "MIN_WORDS", "chunk_document", "passage_id"]
+__all__ = ["MAX_WORDS", "MIN_WORDS", "chunk_document", "locate_passages", "passage_id"]
 
 MIN_WORDS = 40
 MAX_WORDS = 250
@@ -26,13 +26,21 @@ def chunk_document(
     document: Document, *, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS
 ) -> list[Passage]:
     """Passages of a document; a passage never spans two sections or two pages."""
-    passages: list[Passage] = []
+    return [p for p, _ in locate_passages(document, min_words=min_words, max_words=max_words)]
+
+
+def locate_passages(
+    document: Document, *, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS
+) -> list[tuple[Passage, tuple[Block, ...]]]:
+    """Each passage of a document with the blocks it was cut from (for showing it in its source)."""
+    passages: list[tuple[Passage, tuple[Block, ...]]] = []
     seen: dict[str, int] = {}
 
     def place(block: Block) -> tuple[str, str, int | None, str | None]:
         return (block.chapter, block.section, block.page, block.page_label)
 
-    for (chapter, section, page, page_label), blocks in groupby(document.blocks, key=place):
+    for (chapter, section, page, page_label), group in groupby(document.blocks, key=place):
+        blocks = list(group)
         citation = Citation(
             document=document.title,
             chapter=chapter,
@@ -41,13 +49,15 @@ def chunk_document(
             page_label=page_label,
             source=document.source,
         )
-        for text in pack([b.text for b in blocks], min_words=min_words, max_words=max_words):
+        for piece in _pack_units([b.text for b in blocks], min_words=min_words, max_words=max_words):
+            text = _join(piece)
+            first, last = piece[0][2], piece[-1][2]
             pid = passage_id(document.source, f"{chapter}\x1f{section}\x1f{page}", text)
             # The same text twice in one place gets distinct, still deterministic ids.
             seen[pid] = seen.get(pid, 0) + 1
             if seen[pid] > 1:
                 pid = f"{pid[:13]}-{seen[pid]:02d}"
-            passages.append(Passage(id=pid, text=text, citation=citation))
+            passages.append((Passage(id=pid, text=text, citation=citation), tuple(blocks[first : last + 1])))
     return passages
 
 
@@ -57,13 +67,20 @@ def pack(paragraphs: Iterable[str], *, min_words: int = MIN_WORDS, max_words: in
     A short last piece is merged into the one before it when both fit, so passages below
     ``min_words`` only remain where a whole section is that short.
     """
-    units: list[tuple[str, bool]] = []  # (text, starts a paragraph)
-    for paragraph in paragraphs:
-        for i, piece in enumerate(_split_long(paragraph, max_words)):
-            units.append((piece, i == 0))
+    return [_join(piece) for piece in _pack_units(paragraphs, min_words=min_words, max_words=max_words)]
 
-    pieces: list[list[tuple[str, bool]]] = []
-    current: list[tuple[str, bool]] = []
+
+_Unit = tuple[str, bool, int]  # (text, starts a paragraph, index of the paragraph)
+
+
+def _pack_units(paragraphs: Iterable[str], *, min_words: int, max_words: int) -> list[list[_Unit]]:
+    units: list[_Unit] = []
+    for index, paragraph in enumerate(paragraphs):
+        for i, piece in enumerate(_split_long(paragraph, max_words)):
+            units.append((piece, i == 0, index))
+
+    pieces: list[list[_Unit]] = []
+    current: list[_Unit] = []
     current_words = 0
     for unit in units:
         n = count_words(unit[0])
@@ -76,25 +93,25 @@ def pack(paragraphs: Iterable[str], *, min_words: int = MIN_WORDS, max_words: in
         pieces.append(current)
 
     if len(pieces) >= 2:
-        last_words = sum(count_words(t) for t, _ in pieces[-1])
-        before_words = sum(count_words(t) for t, _ in pieces[-2])
+        last_words = sum(count_words(u[0]) for u in pieces[-1])
+        before_words = sum(count_words(u[0]) for u in pieces[-2])
         if last_words < min_words:
             if last_words + before_words <= max_words:
                 pieces[-2].extend(pieces.pop())
             else:
                 _rebalance(pieces[-2], pieces[-1], min_words)
-    return [_join(piece) for piece in pieces if piece]
+    return [piece for piece in pieces if piece]
 
 
-def _rebalance(before: list[tuple[str, bool]], last: list[tuple[str, bool]], min_words: int) -> None:
+def _rebalance(before: list[_Unit], last: list[_Unit], min_words: int) -> None:
     """Move trailing units from ``before`` into ``last`` until ``last`` is long enough."""
-    while len(before) > 1 and sum(count_words(t) for t, _ in last) < min_words:
+    while len(before) > 1 and sum(count_words(u[0]) for u in last) < min_words:
         last.insert(0, before.pop())
 
 
-def _join(piece: list[tuple[str, bool]]) -> str:
+def _join(piece: list[_Unit]) -> str:
     out = ""
-    for text, starts_paragraph in piece:
+    for text, starts_paragraph, _ in piece:
         if not out:
             out = text
         else:

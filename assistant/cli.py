@@ -1,4 +1,4 @@
-"""Command line: ``assistant build``, ``assistant serve`` (the default) and ``assistant ask``."""
+"""Command line: ``assistant build``, ``serve`` (the default), ``ask``, ``eval`` and ``feedback``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "database", None):
+        overrides["database"] = Path(args.database)
     base = Settings()
     extra = [Path(p) for p in getattr(args, "sources", None) or []]
     if extra:
@@ -132,6 +134,52 @@ def cmd_eval(settings: Settings, xquad: str | None, sets: str | None) -> int:
     return 0
 
 
+def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
+    import csv
+    import sqlite3
+
+    from .userdata import UserStore
+
+    try:
+        entries = UserStore(settings.database).feedback(limit=limit)
+    except sqlite3.Error as exc:
+        print(f"Fehler: {settings.database} ist nicht lesbar ({exc})", file=sys.stderr)
+        return 1
+    header = ["Zeit (UTC)", "Bewertung", "Frage", "Kommentar", "Fundstellen", "Gespräch", "Index"]
+    rows = [
+        [
+            f.created,
+            "hilfreich" if f.helpful else "nicht hilfreich",
+            f.question,
+            f.comment,
+            " ".join(f.passages),
+            f"{f.conversation}#frage{f.turn}" if f.conversation else "",
+            f.build_id,
+        ]
+        for f in entries
+    ]
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return 0
+    if not rows:
+        print(f"Noch keine Rückmeldungen in {settings.database}.", file=sys.stderr)
+        return 0
+    shown = [[r[0], r[1], _clip(r[2], 50), _clip(r[3], 50)] for r in rows]
+    widths = [max(len(row[i]) for row in [header[:4], *shown]) for i in range(4)]
+    for row in [header[:4], ["-" * w for w in widths], *shown]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    helpful = sum(f.helpful for f in entries)
+    print(f"\n{len(entries)} Rückmeldungen, davon {helpful} hilfreich.", file=sys.stderr)
+    return 0
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="QM-Assistent: Fundstellen mit Quellenangabe."
@@ -167,6 +215,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--corpus", help="corpus folder for the practitioner sets (default: the shipped one)"
     )
+    feedback = sub.add_parser("feedback", help="show the feedback given in the chat and over the API")
+    feedback.add_argument("--csv", action="store_true", help="all fields as CSV on stdout")
+    feedback.add_argument("--limit", type=int, help="only the newest N entries")
+    feedback.add_argument(
+        "--database", help="SQLite file (default: var/assistant.sqlite3, ASSISTANT_DATABASE)"
+    )
     return parser
 
 
@@ -185,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_build(settings, full=args.full)
     if args.command == "eval":
         return cmd_eval(settings, args.xquad, args.sets)
+    if args.command == "feedback":
+        return cmd_feedback(settings, as_csv=args.csv, limit=args.limit)
     if args.command == "ask":
         return cmd_ask(settings, args.question, args.k, args.json)
     return cmd_serve(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_MODEL", "Settings", "bundled_dir"]
@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     max_k: int = Field(default=20, ge=1, le=100, description="Largest k a request may ask for.")
     max_question_chars: int = Field(default=1000, ge=10, description="Longest accepted question.")
     max_history: int = Field(default=20, ge=0, description="Most earlier questions accepted per request.")
+    max_turns: int = Field(
+        default=200, ge=1, description="Most questions in one conversation of the web chat."
+    )
+    max_comment_chars: int = Field(default=2000, ge=1, description="Longest accepted feedback comment.")
+    database: Path = Field(
+        default=Path("var/assistant.sqlite3"),
+        description="SQLite file for conversations and feedback; created owner-only on the first write.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token that unlocks reading feedback over the API (GET /api/feedback); "
+            "unset means the feedback can be read only with 'assistant feedback' on the server."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address 'assistant serve' binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port 'assistant serve' listens on.")
     keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")

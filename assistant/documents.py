@@ -23,6 +23,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "Heading",
+    "Paragraph",
     "assemble",
     "discover",
     "read_document",
@@ -46,6 +47,15 @@ class Block:
     section: str = ""
     page: int | None = None
     page_label: str | None = None
+    lines: tuple[int, int] | None = None  # first and last source line (1-based), where the format has lines
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A paragraph handed to ``assemble`` with the source lines it came from."""
+
+    text: str
+    lines: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +77,15 @@ def title_from_name(file: Path) -> str:
     return stem.replace("-", " ").replace("_", " ").strip().capitalize() or file.stem
 
 
-def assemble(items: Iterable[Heading | str], *, source: str, title: str, default_title: str) -> Document:
+def assemble(
+    items_in: Iterable[Heading | Paragraph | str], *, source: str, title: str, default_title: str
+) -> Document:
     """Build a document from headings and paragraphs in reading order (see the module docstring)."""
-    items = [i for i in items if not isinstance(i, str) or i.strip()]
+    items: list[Heading | Paragraph] = [
+        i if isinstance(i, Heading | Paragraph) else Paragraph(i)
+        for i in items_in
+        if isinstance(i, Heading) or (i.text if isinstance(i, Paragraph) else i).strip()
+    ]
     headings = [i for i in items if isinstance(i, Heading)]
     shift = 0
     if not title and headings and headings[0].level == 1 and sum(h.level == 1 for h in headings) == 1:
@@ -89,11 +105,13 @@ def assemble(items: Iterable[Heading | str], *, source: str, title: str, default
             path.append(item.text)
             in_sources = item.text.strip().lower() in _SOURCE_SECTIONS
         elif in_sources:
-            sources.extend(line.strip(" -*•") for line in item.split("\n") if line.strip(" -*•"))
+            sources.extend(line.strip(" -*•") for line in item.text.split("\n") if line.strip(" -*•"))
         else:
             chapter = path[0] if path else ""
             section = " › ".join(p for p in path[1:] if p)
-            blocks.append(Block(" ".join(item.split()), chapter=chapter, section=section))
+            blocks.append(
+                Block(" ".join(item.text.split()), chapter=chapter, section=section, lines=item.lines)
+            )
     if not blocks:
         raise DocumentError(f"{source}: enthält keinen Text")
     return Document(title=title or default_title, source=source, blocks=tuple(blocks), sources=tuple(sources))

@@ -40,14 +40,14 @@ class Citation:
         path = "/quellen/" + quote(self.source)
         return f"{path}#page={self.page}" if self.page is not None else path
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, url: str | None = None) -> dict[str, Any]:
         return {
             "document": self.document,
             "chapter": self.chapter,
             "section": self.section,
             "page": self.page_label or (str(self.page) if self.page is not None else None),
             "label": self.label,
-            "url": self.url,
+            "url": url if url is not None else self.url,
         }
 
 
@@ -65,6 +65,25 @@ class Passage:
         in the words people ask with ("Wer entscheidet über den Verfügungsfonds?")."""
         heading = self.citation.section or self.citation.chapter
         return f"{heading}. {self.text}" if heading else self.text
+
+    @property
+    def url(self) -> str | None:
+        """Where to check this passage: a PDF at its page, any other source as a rendered view that
+        scrolls to the passage and highlights it."""
+        citation = self.citation
+        if not citation.source:
+            return None
+        if citation.page is not None:
+            return citation.url
+        return f"/ansicht/{quote(citation.source)}?stelle={quote(self.id)}#stelle"
+
+    @property
+    def quotation(self) -> str:
+        """The passage as a quotation with its source, for "Zitat kopieren"."""
+        text = " ".join(self.text.split())
+        citation = self.citation
+        where = citation.label if citation.label != citation.document else ""
+        return f"„{text}“ ({citation.document}{', ' + where if where else ''})"
 
     def to_record(self) -> dict[str, Any]:
         return {"id": self.id, "text": self.text, "citation": asdict(self.citation)}
@@ -120,7 +139,8 @@ class Answer:
                     "id": hit.passage.id,
                     "text": hit.passage.text,
                     "score": round(hit.score, 4),
-                    "citation": hit.passage.citation.to_dict(),
+                    "citation": hit.passage.citation.to_dict(hit.passage.url),
+                    "quotation": hit.passage.quotation,
                     "highlights": list(self.highlights_for(i)),
                 }
                 for i, hit in enumerate(self.hits)
@@ -134,3 +154,44 @@ class Answer:
             "model": self.model,
             "build_id": self.build_id,
         }
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything needed to show this answer again exactly as it was (stored with a conversation)."""
+        return {
+            "question": self.question,
+            "hits": [
+                {"passage": h.passage.to_record(), "score": h.score, "dense": h.dense, "lexical": h.lexical}
+                for h in self.hits
+            ],
+            "no_match": self.no_match,
+            "message": self.message,
+            "model": self.model,
+            "build_id": self.build_id,
+            "history": list(self.history),
+            "searched": self.searched,
+            "sentences": [asdict(s) for s in self.sentences],
+            "highlights": [list(h) for h in self.highlights],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Answer:
+        return cls(
+            question=record["question"],
+            hits=tuple(
+                Hit(
+                    passage=Passage.from_record(h["passage"]),
+                    score=h["score"],
+                    dense=h.get("dense", 0.0),
+                    lexical=h.get("lexical", 0.0),
+                )
+                for h in record["hits"]
+            ),
+            no_match=record["no_match"],
+            message=record["message"],
+            model=record["model"],
+            build_id=record["build_id"],
+            history=tuple(record.get("history", ())),
+            searched=record.get("searched", ""),
+            sentences=tuple(AnswerSentence(**s) for s in record.get("sentences", ())),
+            highlights=tuple(tuple(h) for h in record.get("highlights", ())),
+        )

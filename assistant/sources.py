@@ -1,20 +1,34 @@
-"""Serving the source files a release was built from, and nothing else."""
+"""Showing the sources a release was built from, and nothing else.
+
+``/quellen/<key>`` serves the file itself (PDFs open at a page with ``#page=``). ``/ansicht/<key>``
+shows a text source rendered as a page, with the passage named by ``?stelle=<passage id>``
+highlighted and given the id ``stelle`` so that ``#stelle`` scrolls to it. Markdown is rendered with
+markdown-it-py (raw HTML off, so a source cannot inject markup); other formats are shown from the
+blocks their reader found. The passage is found by cutting the document exactly as the build did.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
 
 from .api import get_assistant
+from .chunking import locate_passages
+from .documents import Block, Document, DocumentError, read_text_file
+from .readers import READERS
+from .readers.markdown import _FRONT_MATTER
 from .service import Assistant
 
-__all__ = ["router"]
-
-router = APIRouter(include_in_schema=False)
+__all__ = ["make_router", "render_markdown"]
 
 # How each kind of source is handed to the browser. HTML sources are shown in a CSP sandbox: they
 # come from outside the project and must not run scripts on the app's origin.
@@ -29,14 +43,165 @@ _MEDIA = {
 }
 
 
-@router.get("/quellen/{key:path}")
-def source_file(key: str, assistant: Annotated[Assistant, Depends(get_assistant)]) -> FileResponse:
+_MARKDOWN = frozenset({".md", ".markdown"})
+
+
+def _recorded(assistant: Assistant, key: str) -> Path:
     # The key is looked up, never joined to a path: only files recorded at build time can be served.
     path: Path | None = assistant.release.sources.get(key)
     if path is None:
         raise HTTPException(404, "Diese Quelle gehört nicht zum Index.")
     if not path.is_file():
         raise HTTPException(404, "Die Quelldatei ist nicht mehr vorhanden; bitte den Index neu bauen.")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A piece of the rendered view: before, the passage itself, or after it."""
+
+    html: Markup
+    is_passage: bool = False
+
+
+def make_router(templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route("/quellen/{key:path}", source_file, methods=["GET"])
+
+    @router.get("/ansicht/{key:path}", response_class=HTMLResponse)
+    def source_view(
+        request: Request,
+        key: str,
+        assistant: Annotated[Assistant, Depends(get_assistant)],
+        stelle: str = "",
+    ) -> Response:
+        def page(status: int = 200, **context: object) -> HTMLResponse:
+            for name in ("error", "missing", "found"):
+                context.setdefault(name, None)
+            return templates.TemplateResponse(
+                request,
+                "source.html",
+                {"key": key, "model": assistant.model, "build_id": assistant.build_id, **context},
+                status_code=status,
+            )
+
+        try:
+            path = _recorded(assistant, key)
+        except HTTPException as exc:
+            return page(exc.status_code, error=exc.detail, title="Quelle nicht gefunden", sections=[])
+        suffix = path.suffix.lower()
+        reader = READERS.get(suffix)
+        if suffix == ".pdf" or reader is None:
+            return RedirectResponse("/quellen/" + quote(key), status_code=303)
+        try:
+            document = reader(path, key)
+            blocks = _passage_blocks(document, stelle[:64])
+            if suffix in _MARKDOWN:
+                sections = render_markdown(read_text_file(path), blocks)
+            else:
+                sections = _render_blocks(document, blocks)
+        except (DocumentError, OSError, UnicodeError, ValueError) as exc:
+            message = "Die Quelle kann nicht angezeigt werden; bitte den Index neu bauen."
+            return page(422, error=f"{message} ({type(exc).__name__})", title=key, sections=[])
+        return page(
+            title=document.title,
+            sections=sections,
+            missing=bool(stelle) and not blocks,
+            found=bool(blocks),
+        )
+
+    return router
+
+
+def _passage_blocks(document: Document, passage: str) -> tuple[Block, ...]:
+    if not passage:
+        return ()
+    for candidate, blocks in locate_passages(document):
+        if candidate.id == passage:
+            return blocks
+    return ()
+
+
+def render_markdown(text: str, blocks: tuple[Block, ...]) -> list[Section]:
+    """Markdown as HTML in up to three sections: before the passage, the passage, after it.
+
+    The passage is the run of top-level elements whose source lines overlap the passage's blocks.
+    Headings move one level down: the page's own heading is the document title.
+    """
+    front = _FRONT_MATTER.match(text)
+    if front:  # blank it out line for line, so line numbers stay those the reader recorded
+        text = "\n" * front.group(0).count("\n") + text[front.end() :]
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    spans = [b.lines for b in blocks if b.lines]
+    if not spans:
+        return [Section(Markup(md.renderer.render(tokens, md.options, {})))]
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    start = end = None
+    for i, token in enumerate(tokens):
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        top, bottom = token.map[0] + 1, token.map[1]  # 1-based, inclusive
+        if top <= last and bottom >= first:
+            start = i if start is None else start
+            end = _closing(tokens, i) + 1
+    if start is None or end is None:
+        return [Section(Markup(md.renderer.render(tokens, md.options, {})))]
+
+    def html(part: list[Token]) -> Markup:
+        return Markup(md.renderer.render(part, md.options, {}))  # noqa: S704 - markdown-it escapes, html is off
+
+    return [
+        Section(html(tokens[:start])),
+        Section(html(tokens[start:end]), is_passage=True),
+        Section(html(tokens[end:])),
+    ]
+
+
+def _closing(tokens: list[Token], opening: int) -> int:
+    """Index of the token that closes the top-level element opened at ``opening``."""
+    if tokens[opening].nesting == 0:
+        return opening
+    depth = 0
+    for i in range(opening, len(tokens)):
+        depth += tokens[i].nesting
+        if depth == 0:
+            return i
+    return len(tokens) - 1
+
+
+def _render_blocks(document: Document, passage: tuple[Block, ...]) -> list[Section]:
+    """A non-Markdown source from its reader's blocks: chapter and section headings, paragraphs."""
+    from markupsafe import escape
+
+    wanted = {id(b) for b in passage}
+    sections: list[Section] = []
+    parts: list[str] = []
+    in_passage = False
+    chapter = section = None
+    for block in document.blocks:
+        inside = id(block) in wanted
+        if inside != in_passage:
+            sections.append(Section(Markup("".join(parts)), is_passage=in_passage))
+            parts, in_passage = [], inside
+        if block.chapter != chapter:
+            chapter, section = block.chapter, None
+            if chapter:
+                parts.append(f"<h2>{escape(chapter)}</h2>")
+        if block.section != section:
+            section = block.section
+            if section:
+                parts.append(f"<h3>{escape(section)}</h3>")
+        parts.append(f"<p>{escape(block.text)}</p>")
+    sections.append(Section(Markup("".join(parts)), is_passage=in_passage))
+    return [s for s in sections if s.html]
+
+
+def source_file(key: str, assistant: Annotated[Assistant, Depends(get_assistant)]) -> FileResponse:
+    path = _recorded(assistant, key)
     media_type, disposition, policy = _MEDIA.get(
         path.suffix.lower(), ("application/octet-stream", "attachment", None)
     )

@@ -1,21 +1,28 @@
-"""The web chat: server-rendered pages (work without JavaScript) and the answer fragment used by JS."""
+"""The web chat: server-rendered pages that work without JavaScript, and the fragments JS inserts.
+
+Each conversation has its own address, ``/gespraech/<id>``: questions and the answers shown are
+stored (``userdata``), so a reload or a shared link shows the same conversation, and follow-up
+questions are searched with the earlier ones. Plain form posts are answered with a redirect to the
+conversation (post/redirect/get); with ``fragment=1`` the server returns just the new turn.
+"""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .api import get_assistant, get_settings, validate_question
+from .api import clean_comment, validate_question
 from .config import Settings
-from .records import Answer
 from .service import Assistant
+from .userdata import StoredTurn, UserStore, is_conversation_id
 
-__all__ = ["EXAMPLE_QUESTIONS", "make_router"]
+__all__ = ["EXAMPLE_QUESTIONS", "make_router", "relevance"]
 
 EXAMPLE_QUESTIONS = (
     "Was ist ein Verfügungsfonds?",
@@ -45,13 +52,23 @@ def marked_segments(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
     return pieces
 
 
+def relevance(score: float) -> str:
+    """A hit's score as shown in the chat, with a German decimal comma."""
+    return f"{score:.2f}".replace(".", ",")
+
+
 def make_router(templates: Jinja2Templates) -> APIRouter:
     templates.env.globals["marked_segments"] = marked_segments
 
     router = APIRouter(include_in_schema=False)
 
-    def render(
-        request: Request, turns: list[Answer], *, error: str | None = None, status: int = 200
+    def page(
+        request: Request,
+        turns: Sequence[StoredTurn],
+        *,
+        conversation: str | None = None,
+        error: str | None = None,
+        status: int = 200,
     ) -> HTMLResponse:
         assistant: Assistant = request.app.state.assistant
         return templates.TemplateResponse(
@@ -59,7 +76,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             "chat.html",
             {
                 "turns": turns,
-                "history": [t.question for t in turns],
+                "conversation": conversation,
                 "examples": EXAMPLE_QUESTIONS,
                 "error": error,
                 "model": assistant.model,
@@ -68,46 +85,138 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             status_code=status,
         )
 
-    @router.get("/", response_class=HTMLResponse)
-    def chat(request: Request) -> HTMLResponse:
-        return render(request, [])
+    def problem(request: Request, message: str, status: int, *, fragment: bool) -> HTMLResponse:
+        """An error the visitor can act on: a fragment for JavaScript, else a page."""
+        if fragment:
+            return templates.TemplateResponse(request, "_error.html", {"error": message}, status_code=status)
+        assistant: Assistant = request.app.state.assistant
+        return templates.TemplateResponse(
+            request,
+            "problem.html",
+            {"error": message, "model": assistant.model, "build_id": assistant.build_id},
+            status_code=status,
+        )
 
-    @router.post("/", response_class=HTMLResponse)
-    def ask_form(
-        request: Request,
-        settings: Annotated[Settings, Depends(get_settings)],
-        assistant: Annotated[Assistant, Depends(get_assistant)],
-        question: Annotated[str, Form(max_length=100_000)] = "",
-        history: Annotated[list[str] | None, Form(max_length=100_000)] = None,
-        fragment: Annotated[str, Form()] = "",
-    ) -> HTMLResponse:
-        history = list(history or [])
+    def ask(request: Request, conversation: str | None, question: str, fragment: bool) -> Response:
+        settings: Settings = request.app.state.settings
+        assistant: Assistant = request.app.state.assistant
+        store: UserStore = request.app.state.userdata
+        turns: list[StoredTurn] = []
+        if conversation is not None:
+            found = _load(store, conversation)
+            if found is None:
+                return problem(request, GONE, 404, fragment=fragment)
+            turns = found
         try:
-            question, history, k = validate_question(settings, question, history, None)
+            question, _, k = validate_question(settings, question, [], None)
+            if len(turns) >= settings.max_turns:
+                raise HTTPException(
+                    422,
+                    f"Dieses Gespräch hat {settings.max_turns} Fragen erreicht; bitte ein neues beginnen.",
+                )
         except HTTPException as exc:
             if fragment:
                 return templates.TemplateResponse(
                     request, "_error.html", {"error": exc.detail}, status_code=exc.status_code
                 )
             # Without JavaScript the whole page comes back with the message and the earlier turns.
-            return render(
-                request,
-                _replay(
-                    assistant, [h[: settings.max_question_chars] for h in history[: settings.max_history]]
-                ),
-                error=str(exc.detail),
-                status=422,
+            return page(
+                request, turns, conversation=conversation, error=str(exc.detail), status=exc.status_code
             )
+        history = [t.answer.question for t in turns][-settings.max_history :] if settings.max_history else []
         answer = assistant.ask(question, history=history, k=k)
+        try:
+            conversation, number = store.add_turn(conversation, answer)
+        except sqlite3.Error:
+            return problem(request, NOT_SAVED, 503, fragment=fragment)
+        except KeyError:  # the conversation vanished between reading and writing
+            return problem(request, GONE, 404, fragment=fragment)
+        url = f"/gespraech/{conversation}"
         if fragment:
             return templates.TemplateResponse(
-                request, "_turn.html", {"turn": answer, "turn_number": len(history) + 1}
+                request,
+                "_turn.html",
+                {"entry": StoredTurn(number, answer), "conversation": conversation},
+                headers={"X-Gespraech": url},
             )
-        return render(request, [*_replay(assistant, history), answer])
+        return RedirectResponse(f"{url}#frage{number}", status_code=303)
+
+    @router.get("/", response_class=HTMLResponse)
+    def chat(request: Request) -> HTMLResponse:
+        return page(request, [])
+
+    @router.post("/", response_class=HTMLResponse)
+    @router.post("/gespraech", response_class=HTMLResponse)
+    def start_conversation(
+        request: Request,
+        question: Annotated[str, Form(max_length=100_000)] = "",
+        fragment: Annotated[str, Form(max_length=10)] = "",
+    ) -> Response:
+        return ask(request, None, question, bool(fragment))
+
+    @router.get("/gespraech/{conversation}", response_class=HTMLResponse)
+    def show_conversation(request: Request, conversation: str) -> HTMLResponse:
+        turns = _load(request.app.state.userdata, conversation)
+        if turns is None:
+            return problem(request, GONE, 404, fragment=False)
+        return page(request, turns, conversation=conversation)
+
+    @router.post("/gespraech/{conversation}", response_class=HTMLResponse)
+    def continue_conversation(
+        request: Request,
+        conversation: str,
+        question: Annotated[str, Form(max_length=100_000)] = "",
+        fragment: Annotated[str, Form(max_length=10)] = "",
+    ) -> Response:
+        return ask(request, conversation, question, bool(fragment))
+
+    @router.post("/gespraech/{conversation}/{number}/rueckmeldung", response_class=HTMLResponse)
+    def give_feedback(
+        request: Request,
+        conversation: str,
+        number: int,
+        helpful: Annotated[str, Form(max_length=10)] = "",
+        comment: Annotated[str, Form(max_length=100_000)] = "",
+        fragment: Annotated[str, Form(max_length=10)] = "",
+    ) -> Response:
+        settings: Settings = request.app.state.settings
+        store: UserStore = request.app.state.userdata
+        turns = _load(store, conversation)
+        if turns is None or not 1 <= number <= len(turns):
+            return problem(request, GONE, 404, fragment=bool(fragment))
+        if helpful not in ("ja", "nein"):
+            return problem(
+                request, "Bitte „Hilfreich“ oder „Nicht hilfreich“ wählen.", 422, fragment=bool(fragment)
+            )
+        comment = clean_comment(comment)
+        if len(comment) > settings.max_comment_chars:
+            message = f"Der Kommentar ist zu lang (höchstens {settings.max_comment_chars} Zeichen)."
+            return problem(request, message, 422, fragment=bool(fragment))
+        answer = turns[number - 1].answer
+        try:
+            store.add_feedback(
+                helpful=helpful == "ja",
+                comment=comment,
+                question=answer.question,
+                passages=[h.passage.id for h in answer.hits],
+                build_id=answer.build_id,
+                conversation=conversation,
+                turn=number,
+            )
+        except sqlite3.Error:
+            return problem(request, NOT_SAVED, 503, fragment=bool(fragment))
+        if fragment:
+            return templates.TemplateResponse(request, "_thanks.html", {"helpful": helpful == "ja"})
+        return RedirectResponse(f"/gespraech/{conversation}#frage{number}", status_code=303)
 
     return router
 
 
-def _replay(assistant: Assistant, questions: list[str]) -> list[Answer]:
-    """Earlier turns, asked again: deterministic, and so the page needs no server-side session."""
-    return [assistant.ask(q, history=questions[:i]) for i, q in enumerate(questions) if q.strip()]
+GONE = "Dieses Gespräch gibt es nicht (mehr). Bitte ein neues Gespräch beginnen."
+NOT_SAVED = "Die Eingabe konnte gerade nicht gespeichert werden. Bitte später erneut versuchen."
+
+
+def _load(store: UserStore, conversation: str) -> list[StoredTurn] | None:
+    if not is_conversation_id(conversation):
+        return None
+    return store.conversation(conversation)

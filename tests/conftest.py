@@ -51,7 +51,10 @@ def fixture_release(
 ) -> Settings:
     """Settings pointing at a release of the fixture corpus built with the tiny model."""
     settings = Settings(
-        corpus_dir=fixture_corpus, index_dir=tmp_path_factory.mktemp("index"), model=str(tiny_model)
+        corpus_dir=fixture_corpus,
+        index_dir=tmp_path_factory.mktemp("index"),
+        model=str(tiny_model),
+        database=tmp_path_factory.mktemp("var") / "assistant.sqlite3",
     )
     build_index(settings)
     return settings
@@ -60,7 +63,11 @@ def fixture_release(
 @pytest.fixture(scope="session")
 def shipped_release(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The shipped corpus built the way a fresh offline machine builds it: default model, fallback."""
-    settings = Settings(corpus_dir=bundled_dir("corpus"), index_dir=tmp_path_factory.mktemp("shipped-index"))
+    settings = Settings(
+        corpus_dir=bundled_dir("corpus"),
+        index_dir=tmp_path_factory.mktemp("shipped-index"),
+        database=tmp_path_factory.mktemp("shipped-var") / "assistant.sqlite3",
+    )
     build_index(settings, warn=lambda _: None)
     return settings
 
@@ -70,7 +77,7 @@ def index_copy(tmp_path: Path, fixture_release: Settings) -> Iterator[Settings]:
     """A private copy of the fixture release, for tests that change or break it."""
     target = tmp_path / "index"
     shutil.copytree(fixture_release.index_dir, target)
-    yield fixture_release.model_copy(update={"index_dir": target})
+    yield fixture_release.model_copy(update={"index_dir": target, "database": tmp_path / "assistant.sqlite3"})
 
 
 @pytest.fixture(scope="session")

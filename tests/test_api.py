@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from assistant.app import create_app
 from assistant.config import Settings
@@ -22,7 +23,11 @@ def test_ask_returns_cited_passages(client: TestClient, tiny_model) -> None:
     assert body["question"] == "Wer entscheidet über den Quartiersfonds?"
     assert body["no_match"] is False and len(body["passages"]) == 2
     first = body["passages"][0]
-    assert set(first) == {"id", "text", "score", "citation", "highlights"}
+    assert set(first) == {"id", "text", "score", "citation", "highlights", "quotation"}
+    assert (
+        first["quotation"].startswith("„")
+        and "(Testdokument Quartier, Beteiligung › Der Quartiersfonds)" in (first["quotation"])
+    )
     assert "Quartiersfonds" in first["highlights"] and "entscheidet" in first["highlights"]
     assert body["answer"] and body["answer"][0]["marker"] == 1 and body["answer"][0]["text"] in first["text"]
     assert "Gremium" in first["text"]
@@ -32,7 +37,7 @@ def test_ask_returns_cited_passages(client: TestClient, tiny_model) -> None:
         "section": "Der Quartiersfonds",
         "page": None,
         "label": "Beteiligung › Der Quartiersfonds",
-        "url": "/quellen/quartier.md",
+        "url": f"/ansicht/quartier.md?stelle={first['id']}#stelle",
     }
     assert body["model"] == str(tiny_model) and body["build_id"]
     assert first["score"] >= body["passages"][1]["score"]
@@ -108,3 +113,52 @@ def test_follow_up_question_uses_the_earlier_turn(client: TestClient) -> None:
     assert body["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
     alone = client.post("/api/ask", json={"question": "Und wer entscheidet darüber?"}).json()
     assert alone["searched"] == "Und wer entscheidet darüber?"
+
+
+def test_feedback_is_stored_and_read_back_with_the_admin_token(fixture_release: Settings, tmp_path) -> None:
+    settings = fixture_release.model_copy(
+        update={"admin_token": SecretStr("geheim-123"), "database": tmp_path / "feedback.sqlite3"}
+    )
+    with TestClient(create_app(settings)) as http:
+        given = http.post(
+            "/api/feedback",
+            json={
+                "question": "Wer entscheidet?",
+                "helpful": False,
+                "comment": "Fehlt: Fristen",
+                "passage_ids": ["a1"],
+            },
+        )
+        assert given.status_code == 201
+        assert given.json()["helpful"] is False and given.json()["id"] == 1
+        assert http.get("/api/feedback").status_code == 401
+        assert http.get("/api/feedback", headers={"Authorization": "Bearer falsch"}).status_code == 401
+        read = http.get("/api/feedback", headers={"Authorization": "Bearer geheim-123"})
+        assert read.status_code == 200
+        [entry] = read.json()
+        assert (entry["question"], entry["comment"], entry["passage_ids"]) == (
+            "Wer entscheidet?",
+            "Fehlt: Fristen",
+            ["a1"],
+        )
+        assert entry["build_id"] and entry["conversation"] is None
+
+
+def test_feedback_cannot_be_read_over_the_api_without_a_configured_token(client: TestClient) -> None:
+    response = client.get("/api/feedback", headers={"Authorization": "Bearer irgendwas"})
+    assert response.status_code == 403 and "ASSISTANT_ADMIN_TOKEN" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"question": "", "helpful": True},
+        {"question": "Frage", "helpful": "vielleicht"},
+        {"question": "Frage", "helpful": True, "comment": "x" * 2001},
+        {"question": "Frage", "helpful": True, "extra": 1},
+        {"question": "Frage"},
+    ],
+)
+def test_bad_feedback_is_refused_with_a_message(client: TestClient, body: dict) -> None:
+    response = client.post("/api/feedback", json=body)
+    assert response.status_code == 422 and response.json()["detail"]

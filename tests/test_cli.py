@@ -1,11 +1,15 @@
 """The command line: build, ask (text and --json) and serve against a real server on loopback."""
 
+import csv
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -69,16 +73,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_builds_on_first_run_and_answers_over_http(
-    fixture_corpus: Path, tiny_model: Path, tmp_path: Path
-) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
-        "ASSISTANT_CORPUS_DIR": str(fixture_corpus),
-        "ASSISTANT_MODEL": str(tiny_model),
-    }
+@contextmanager
+def running_server(env: dict[str, str], port: int) -> Iterator[httpx.Client]:
+    """``assistant serve`` as a real process on a loopback port, stopped with SIGTERM afterwards."""
     server = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
         env=env,
@@ -91,19 +88,58 @@ def test_serve_builds_on_first_run_and_answers_over_http(
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    health = http.get("/api/health")
+                    http.get("/api/health")
                     break
                 except httpx.TransportError as exc:
                     if server.poll() is not None or time.monotonic() > deadline:
                         reason = server.stderr.read() if server.stderr else "server did not start"
                         raise AssertionError(reason) from exc
                     time.sleep(0.2)
-            assert health.json()["status"] == "ok"
-            answer = http.post("/api/ask", json={"question": "Was ist ein Quartiersfonds?"})
-            assert answer.json()["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
-            assert (
-                "Der Quartiersfonds" in http.post("/", data={"question": "Was ist ein Quartiersfonds?"}).text
-            )
+            yield http
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_serve_builds_on_first_run_and_keeps_conversations_and_feedback_over_a_restart(
+    fixture_corpus: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    database = tmp_path / "var" / "assistant.sqlite3"
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+        "ASSISTANT_CORPUS_DIR": str(fixture_corpus),
+        "ASSISTANT_MODEL": str(tiny_model),
+        "ASSISTANT_DATABASE": str(database),
+    }
+    with running_server(env, port) as http:
+        assert http.get("/api/health").json()["status"] == "ok"
+        answer = http.post("/api/ask", json={"question": "Was ist ein Quartiersfonds?"})
+        assert answer.json()["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
+        asked = http.post("/gespraech", data={"question": "Was ist ein Quartiersfonds?"})
+        assert asked.status_code == 303
+        conversation = asked.headers["location"].split("#")[0]
+        assert "Der Quartiersfonds" in http.get(conversation).text
+        rated = http.post(
+            f"{conversation}/1/rueckmeldung",
+            data={"helpful": "nein", "comment": "Zu knapp – bitte mehr Beispiele"},
+        )
+        assert rated.status_code == 303
+    assert database.stat().st_mode & 0o777 == 0o600  # only the owner may read what users typed
+
+    with running_server(env, port) as http:  # a new process: everything typed before is still there
+        page = http.get(conversation).text
+        assert "Was ist ein Quartiersfonds?" in page and "Der Quartiersfonds" in page
+        assert "ist gespeichert" in page
+    listed = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "feedback", "--csv"], env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0
+    rows = list(csv.reader(io.StringIO(listed.stdout)))
+    assert rows[0][:4] == ["Zeit (UTC)", "Bewertung", "Frage", "Kommentar"]
+    assert rows[1][1:4] == [
+        "nicht hilfreich",
+        "Was ist ein Quartiersfonds?",
+        "Zu knapp – bitte mehr Beispiele",
+    ]

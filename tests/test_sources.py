@@ -30,9 +30,18 @@ def client(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, tiny_
     (extra / "seite.html").write_text(
         "<h1>Seite</h1><p>Fremdes HTML mit Skript.</p><script>alert(1)</script>"
     )
+    (extra / "boese.md").write_text(
+        "---\ntitle: Böse Quelle\n---\n\n# Kapitel\n\n## Abschnitt\n\n"
+        'Text mit <script>alert(1)</script> und "Anführungszeichen" sowie '
+        "[einem Link](javascript:alert(2)) und <img src=x onerror=alert(3)>.\n"
+    )
     (root / "geheim.txt").write_text("Nicht im Index.")
     settings = Settings(
-        corpus_dir=corpus, extra_sources=[extra], index_dir=root / "index", model=str(tiny_model)
+        corpus_dir=corpus,
+        extra_sources=[extra],
+        index_dir=root / "index",
+        model=str(tiny_model),
+        database=root / "var" / "assistant.sqlite3",
     )
     build_index(settings, warn=lambda _: None)
     return TestClient(create_app(settings))
@@ -77,5 +86,55 @@ def test_anything_else_is_not_served(client: TestClient, path: str) -> None:
 
 
 def test_chat_card_links_to_the_source(client: TestClient) -> None:
-    page = client.post("/", data={"question": "Wer vergibt den Quartiersfonds? Jury"})
-    assert 'href="/quellen/' in page.text and "Quelle öffnen" in page.text
+    page = client.post("/gespraech", data={"question": "Wer vergibt den Quartiersfonds? Jury", "k": "10"})
+    assert (
+        'href="/quellen/leitfaden.pdf#page=2"' in page.text
+        and 'href="/ansicht/quartier.md?stelle=' in page.text
+    )
+    assert "Quelle öffnen" in page.text and "Zitat kopieren" in page.text
+
+
+def passage_id(client: TestClient, question: str, section: str) -> str:
+    body = client.post("/api/ask", json={"question": question, "k": 10}).json()
+    return next(p["id"] for p in body["passages"] if p["citation"]["section"] == section)
+
+
+def test_markdown_source_is_rendered_with_the_passage_highlighted(client: TestClient) -> None:
+    pid = passage_id(client, "Wer entscheidet über den Quartiersfonds?", "Der Quartiersfonds")
+    response = client.get(f"/ansicht/quartier.md?stelle={pid}")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    page = response.text
+    passage = page.split('<section id="stelle" class="treffer"', 1)[1].split("</section>", 1)[0]
+    assert "Ein Quartiersfonds ist ein kleines Budget" in passage
+    assert "Büro vor Ort" not in passage and "Bewohnerbeteiligung" not in passage
+    assert "Das Büro vor Ort ist die Anlaufstelle" in page  # the rest of the document is there too
+    assert "<h2>Beteiligung</h2>" in page and "<h3>Der Quartiersfonds</h3>" in page  # under the page's h1
+    assert "title: Testdokument" not in page  # front matter is not shown
+    assert 'href="#stelle"' in page  # the skip link jumps to the passage
+
+
+def test_other_text_sources_are_shown_from_their_blocks(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "Verstetigung", "k": 10}).json()
+    cited = next(p for p in body["passages"] if p["citation"]["url"].startswith("/ansicht/verstetigung.txt"))
+    page = client.get(cited["citation"]["url"].split("#")[0]).text
+    passage = page.split('<section id="stelle" class="treffer"', 1)[1].split("</section>", 1)[0]
+    assert cited["text"].split("\n\n")[0][:60] in passage
+
+
+def test_rendered_sources_cannot_inject_markup(client: TestClient) -> None:
+    page = client.get("/ansicht/boese.md").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page.lower() and "<img src=x" not in page
+    assert "Anführungszeichen" in page
+
+
+def test_stale_or_unknown_places(client: TestClient) -> None:
+    stale = client.get("/ansicht/quartier.md?stelle=0000000000000000")
+    assert (
+        stale.status_code == 200 and "nicht mehr enthalten" in stale.text and 'id="stelle"' not in stale.text
+    )
+    pdf = client.get("/ansicht/leitfaden.pdf", follow_redirects=False)
+    assert pdf.status_code == 303 and pdf.headers["location"] == "/quellen/leitfaden.pdf"
+    for path in ("/ansicht/geheim.txt", "/ansicht/../geheim.txt", "/ansicht/%2e%2e/geheim.txt"):
+        response = client.get(path)
+        assert response.status_code == 404 and "Nicht im Index" not in response.text

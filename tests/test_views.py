@@ -23,33 +23,76 @@ def test_empty_chat_offers_examples_and_names_the_model(client: TestClient, tiny
     assert str(tiny_model) in page.text  # the model in use shows in the footer
 
 
-def test_form_post_without_javascript_renders_the_answer_and_keeps_history(client: TestClient) -> None:
-    first = client.post("/", data={"question": "Was ist ein Quartiersfonds?"})
-    assert first.status_code == 200
-    assert "Beteiligung › Der Quartiersfonds" in first.text
-    assert '<input type="hidden" name="history" value="Was ist ein Quartiersfonds?">' in first.text
-    second = client.post(
-        "/", data={"question": "Wo ist das Büro vor Ort?", "history": ["Was ist ein Quartiersfonds?"]}
+def test_form_post_without_javascript_starts_a_conversation_with_its_own_address(client: TestClient) -> None:
+    first = client.post(
+        "/gespraech", data={"question": "Was ist ein Quartiersfonds?"}, follow_redirects=False
     )
-    assert second.text.count('class="turn"') == 2
-    assert "Organisation › Das Büro vor Ort" in second.text
+    assert first.status_code == 303  # post/redirect/get: a reload does not ask again
+    location = first.headers["location"]
+    assert location.startswith("/gespraech/") and location.endswith("#frage1")
+    conversation = location.split("#")[0]
+    page = client.get(conversation)
+    assert "Beteiligung › Der Quartiersfonds" in page.text
+    assert f'action="{conversation}"' in page.text  # the next question continues this conversation
+
+    second = client.post(conversation, data={"question": "Wer entscheidet darüber?"}, follow_redirects=False)
+    assert second.headers["location"] == f"{conversation}#frage2"
+    page = client.get(conversation).text
+    assert page.count('class="turn"') == 2
+    # The follow-up was searched with the first question's words, taken from the stored conversation.
+    assert "Gesucht wurde: Wer entscheidet darüber? (+ Quartiersfonds)" in page
 
 
-def test_fragment_for_javascript_is_one_turn(client: TestClient) -> None:
-    fragment = client.post("/", data={"question": "Was ist ein Quartiersfonds?", "fragment": "1"})
+def test_fragment_for_javascript_is_one_turn_and_names_the_conversation(client: TestClient) -> None:
+    fragment = client.post("/gespraech", data={"question": "Was ist ein Quartiersfonds?", "fragment": "1"})
     assert fragment.status_code == 200
-    assert fragment.text.lstrip().startswith('<li class="turn">') and "<html" not in fragment.text
+    assert fragment.text.lstrip().startswith('<li class="turn" id="frage1">') and "<html" not in fragment.text
+    assert fragment.headers["x-gespraech"].startswith("/gespraech/")
+
+
+def test_unknown_or_malformed_conversation_is_a_clear_404(client: TestClient) -> None:
+    for address in ("/gespraech/AAAAAAAAAAAAAAAAAAAAAA", "/gespraech/..%2F..%2Fetc", "/gespraech/x"):
+        page = client.get(address)
+        assert page.status_code == 404 and "gibt es nicht" in page.text and "<html" in page.text, address
+    assert client.post("/gespraech/AAAAAAAAAAAAAAAAAAAAAA", data={"question": "Hallo?"}).status_code == 404
+
+
+def test_feedback_form_is_stored_and_shown(client: TestClient, fixture_release: Settings) -> None:
+    from assistant.userdata import UserStore
+
+    conversation = client.post("/gespraech", data={"question": "Wo ist das Büro vor Ort?"}).url.path
+    page = client.get(conversation).text
+    assert "War diese Antwort hilfreich?" in page and 'name="helpful" value="ja"' in page
+    done = client.post(
+        f"{conversation}/1/rueckmeldung",
+        data={"helpful": "ja", "comment": "  Danke\x00, genau das!  "},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"{conversation}#frage1"
+    assert "Ihre Rückmeldung „Hilfreich“ ist gespeichert" in client.get(conversation).text
+    latest = UserStore(fixture_release.database).feedback(limit=1)[0]
+    assert (latest.helpful, latest.comment, latest.question) == (
+        True,
+        "Danke, genau das!",
+        "Wo ist das Büro vor Ort?",
+    )
+    assert latest.conversation == conversation.rsplit("/", 1)[1] and latest.turn == 1 and latest.passages
+
+    assert client.post(f"{conversation}/1/rueckmeldung", data={"helpful": "vielleicht"}).status_code == 422
+    assert client.post(f"{conversation}/7/rueckmeldung", data={"helpful": "ja"}).status_code == 404
+    too_long = client.post(f"{conversation}/1/rueckmeldung", data={"helpful": "ja", "comment": "x" * 2001})
+    assert too_long.status_code == 422 and "Kommentar ist zu lang" in too_long.text
 
 
 def test_empty_question_shows_a_message_not_an_error_page(client: TestClient) -> None:
-    page = client.post("/", data={"question": "  "})
+    page = client.post("/gespraech", data={"question": "  "})
     assert page.status_code == 422 and "Die Frage ist leer." in page.text and "<html" in page.text
 
 
 def test_hostile_question_is_escaped(client: TestClient) -> None:
     hostile = '<script>alert("x")</script>" onmouseover="alert(1)'
-    page = client.post("/", data={"question": hostile})
-    assert "<script>alert" not in page.text
+    page = client.post("/gespraech", data={"question": hostile})
+    assert page.status_code == 200 and "<script>alert" not in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
 
 
@@ -62,7 +105,7 @@ def test_static_assets_and_security_headers(client: TestClient) -> None:
 
 
 def test_short_answer_and_highlighted_words(client: TestClient) -> None:
-    page = client.post("/", data={"question": "Wer entscheidet über den Quartiersfonds?"}).text
+    page = client.post("/gespraech", data={"question": "Wer entscheidet über den Quartiersfonds?"}).text
     assert "Kurzantwort aus den Fundstellen" in page
     assert '<a class="marker" href="#frage1-1"' in page and 'id="frage1-1"' in page
     assert "<mark>Quartiersfonds</mark>" in page and "<mark>entscheidet</mark>" in page

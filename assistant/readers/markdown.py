@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..documents import Document, DocumentError, Heading, assemble, read_text_file, title_from_name
+from ..documents import Document, DocumentError, Heading, Paragraph, assemble, read_text_file, title_from_name
 
 __all__ = ["read_markdown"]
 
@@ -41,26 +41,30 @@ def read_markdown(file: Path, source: str) -> Document:
     if not text:
         raise DocumentError(f"{source}: leer")
     meta, body = _front_matter(text)
-    items: list[Heading | str] = []
+    offset = text[: len(text) - len(body)].count("\n")  # lines taken by the front matter
+    items: list[Heading | Paragraph] = []
     paragraph: list[str] = []
+    first_line = 0
     in_fence = False
 
-    def flush() -> None:
+    def flush(last_line: int) -> None:
         if paragraph:
-            items.append(plain("\n".join(paragraph)))
+            items.append(Paragraph(plain("\n".join(paragraph)), (first_line, last_line)))
             paragraph.clear()
 
-    for line in body.split("\n"):
+    for number, line in enumerate(body.split("\n"), start=offset + 1):
         if line.strip().startswith("```"):
             in_fence = not in_fence
             continue
         match = None if in_fence else _HEADING.match(line)
         if match:
-            flush()
+            flush(number - 1)
             items.append(Heading(len(match.group(1)), plain(match.group(2))))
         elif not line.strip():
-            flush()
+            flush(number - 1)
         else:
+            if not paragraph:
+                first_line = number
             paragraph.append(line.strip())
-    flush()
+    flush(number)
     return assemble(items, source=source, title=meta.get("title", ""), default_title=title_from_name(file))

@@ -1,0 +1,253 @@
+"""What users leave behind: conversations (each question with the answer shown) and feedback.
+
+One SQLite file (``Settings.database``), created on the first write with permissions only its owner
+can read. Every write is a committed transaction before the request that caused it is answered
+(WAL journal, ``synchronous=FULL``), so a restart or a crash loses nothing that was confirmed.
+Connections are opened per operation: the store is shared by FastAPI's worker threads and by
+several server processes without locks of our own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .records import Answer
+
+__all__ = ["Feedback", "StoredTurn", "UserStore", "is_conversation_id", "new_conversation_id"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation TEXT NOT NULL REFERENCES conversations(id),
+    number INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (conversation, number)
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    comment TEXT NOT NULL,
+    question TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    conversation TEXT,
+    turn INTEGER,
+    build_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_turn ON feedback (conversation, turn);
+"""
+_ID_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def new_conversation_id() -> str:
+    """128 random bits, URL-safe: the conversation's address is its only key, so it must not be guessable."""
+    return secrets.token_urlsafe(16)
+
+
+def is_conversation_id(value: str) -> bool:
+    return len(value) == 22 and set(value) <= _ID_ALPHABET
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    number: int  # 1-based within its conversation
+    answer: Answer
+    feedback: bool | None = None  # the latest rating given to this turn, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    id: int
+    created: str  # ISO 8601, UTC
+    helpful: bool
+    comment: str
+    question: str
+    passages: tuple[str, ...]  # ids of the passages that were shown
+    conversation: str | None
+    turn: int | None
+    build_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created": self.created,
+            "helpful": self.helpful,
+            "comment": self.comment,
+            "question": self.question,
+            "passage_ids": list(self.passages),
+            "conversation": self.conversation,
+            "turn": self.turn,
+            "build_id": self.build_id,
+        }
+
+
+class UserStore:
+    """Conversations and feedback in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._schema_ready = False
+
+    # -- connections -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
+        """A connection in a transaction, committed on success; ``None`` when reading a store that
+        was never written (nothing is created just by looking)."""
+        if not write and not self.path.exists():
+            yield None
+            return
+        if write:
+            self._create_file()
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            if write:
+                if not self._schema_ready:
+                    connection.executescript(_SCHEMA)  # idempotent; other processes may race to it
+                    self._schema_ready = True
+                connection.execute("BEGIN IMMEDIATE")
+            yield connection
+            if connection.in_transaction:
+                connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.close()
+
+    def _create_file(self) -> None:
+        if self.path.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Created owner-only before SQLite opens it; SQLite gives its -wal/-shm files the same mode.
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+
+    # -- conversations ---------------------------------------------------------------------------
+
+    def add_turn(self, conversation: str | None, answer: Answer) -> tuple[str, int]:
+        """Store a question with its answer; ``None`` starts a new conversation. Returns (id, number)."""
+        now = _now()
+        with self._connect(write=True) as db:
+            assert db is not None
+            if conversation is None:
+                conversation = new_conversation_id()
+                db.execute("INSERT INTO conversations (id, created) VALUES (?, ?)", (conversation, now))
+            elif db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone() is None:
+                raise KeyError(conversation)
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation,)
+            ).fetchone()
+            number = count + 1
+            db.execute(
+                "INSERT INTO turns (conversation, number, question, answer, created) VALUES (?, ?, ?, ?, ?)",
+                (
+                    conversation,
+                    number,
+                    answer.question,
+                    json.dumps(answer.to_record(), ensure_ascii=False),
+                    now,
+                ),
+            )
+        return conversation, number
+
+    def conversation(self, conversation: str) -> list[StoredTurn] | None:
+        """The turns of a conversation, oldest first; ``None`` when there is no such conversation."""
+        with self._connect(write=False) as db:
+            if db is None or not _has_tables(db):
+                return None
+            if db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone() is None:
+                return None
+            rows = db.execute(
+                """SELECT t.number, t.answer,
+                          (SELECT f.helpful FROM feedback f WHERE f.conversation = t.conversation
+                           AND f.turn = t.number ORDER BY f.id DESC LIMIT 1)
+                   FROM turns t WHERE t.conversation = ? ORDER BY t.number""",
+                (conversation,),
+            ).fetchall()
+        return [
+            StoredTurn(number, Answer.from_record(json.loads(record)), None if rated is None else bool(rated))
+            for number, record, rated in rows
+        ]
+
+    def questions(self, conversation: str) -> list[str] | None:
+        turns = self.conversation(conversation)
+        return None if turns is None else [t.answer.question for t in turns]
+
+    # -- feedback --------------------------------------------------------------------------------
+
+    def add_feedback(
+        self,
+        *,
+        helpful: bool,
+        comment: str,
+        question: str,
+        passages: Sequence[str],
+        build_id: str,
+        conversation: str | None = None,
+        turn: int | None = None,
+    ) -> Feedback:
+        now = _now()
+        with self._connect(write=True) as db:
+            assert db is not None
+            cursor = db.execute(
+                """INSERT INTO feedback
+                   (created, helpful, comment, question, passages, conversation, turn, build_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    now,
+                    int(helpful),
+                    comment,
+                    question,
+                    json.dumps(list(passages)),
+                    conversation,
+                    turn,
+                    build_id,
+                ),
+            )
+            feedback_id = cursor.lastrowid
+        assert feedback_id is not None
+        return Feedback(
+            feedback_id, now, helpful, comment, question, tuple(passages), conversation, turn, build_id
+        )
+
+    def feedback(self, *, limit: int | None = None, offset: int = 0) -> list[Feedback]:
+        """Feedback, newest first."""
+        with self._connect(write=False) as db:
+            if db is None or not _has_tables(db):
+                return []
+            rows = db.execute(
+                """SELECT id, created, helpful, comment, question, passages, conversation, turn, build_id
+                   FROM feedback ORDER BY id DESC LIMIT ? OFFSET ?""",
+                (-1 if limit is None else limit, offset),
+            ).fetchall()
+        return [
+            Feedback(r[0], r[1], bool(r[2]), r[3], r[4], tuple(json.loads(r[5])), r[6], r[7], r[8])
+            for r in rows
+        ]
+
+
+def _has_tables(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone() is not None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
