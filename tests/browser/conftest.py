@@ -55,6 +55,13 @@ def server(fixture_release: Settings) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_screenshots() -> None:
+    """Only this run's screenshots in the folder, so its listing is the list of states checked."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).is_file():
@@ -79,4 +86,5 @@ def shot(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
         page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
         return path
 
+    save.folder = SCREENSHOTS  # type: ignore[attr-defined]
     return save

@@ -23,7 +23,7 @@ def violations(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_chat_states_have_no_axe_violations(browser, server, scheme: str) -> None:
+def test_chat_states_have_no_axe_violations(browser, server, scheme: str, shot) -> None:
     # The test injects axe itself, which the app's CSP would rightly refuse; the app's own pages are
     # checked as served otherwise.
     context = browser.new_context(bypass_csp=True, color_scheme=scheme)
@@ -36,7 +36,14 @@ def test_chat_states_have_no_axe_violations(browser, server, scheme: str) -> Non
     page.fill("#frage", "Rezept für Apfelkuchen")
     page.press("#frage", "Enter")
     page.locator("li.turn").nth(1).wait_for()
-    assert violations(page) == [], "answer and no-match turns"
+    page.locator("li.turn").first.locator("details.copy summary").first.press("Enter")  # copies by keyboard
+    assert violations(page) == [], "answer, no-match turn, open quotation"
+    shot(page, scheme)
+    page.locator("li.turn").first.get_by_role("button", name="Hilfreich", exact=True).click()
+    page.locator("li.turn .thanks").wait_for()
+    assert violations(page) == [], "feedback given"
+    page.reload()
+    assert violations(page) == [], "conversation page after a reload"
     page.goto(server + "/")
     page.fill("#frage", " ")
     page.evaluate("document.getElementById('frage').removeAttribute('required')")
@@ -44,6 +51,32 @@ def test_chat_states_have_no_axe_violations(browser, server, scheme: str) -> Non
         page.evaluate("document.getElementById('frageformular').submit()")
     assert page.locator("#fehler").count() == 1
     assert violations(page) == [], "error message"
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_other_pages_have_no_axe_violations(browser, server, scheme: str, shot) -> None:
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(server + "/")
+    page.fill("#frage", "Wo ist das Büro vor Ort?")
+    page.press("#frage", "Enter")
+    href = page.locator("li.turn a.open").first.get_attribute("href")
+    page.goto(server + href)
+    assert page.locator("#stelle").count() == 1
+    assert violations(page) == [], "source view with the passage highlighted"
+    page.goto(server + "/ansicht/quartier.md?stelle=0000000000000000")
+    assert violations(page) == [], "source view, place no longer there"
+    page.goto(server + "/gespraech/AAAAAAAAAAAAAAAAAAAAAA")
+    assert violations(page) == [], "unknown conversation"
+    page.goto(server + "/gibt-es-nicht")
+    assert violations(page) == [], "404 page"
+    page.goto(server + "/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    page.locator(".swagger-ui .opblock-summary-control").first.click()  # one operation opened
+    page.locator(".swagger-ui .opblock-body").first.wait_for()
+    assert violations(page) == [], "API documentation (Swagger UI)"
+    shot(page, f"docs-{scheme}")
     context.close()
 
 

@@ -1,54 +1,124 @@
-// Progressive enhancement: ask without a page reload. Without JavaScript the form posts normally.
+// Progressive enhancement of the chat. Every action below also works without JavaScript through
+// plain forms and links; the script only saves page loads and adds copying to the clipboard.
 (function () {
   "use strict";
   const form = document.getElementById("frageformular");
   const turns = document.getElementById("verlauf");
   const status = document.getElementById("status");
-  if (!form || !turns || !window.fetch) return;
 
-  async function ask(question) {
-    const data = new FormData(form);
-    data.set("question", question);
-    data.set("fragment", "1");
-    status.textContent = "Suche läuft …";
-    form.setAttribute("aria-busy", "true");
-    try {
-      const response = await fetch(form.action, { method: "POST", body: data });
-      const html = await response.text();
-      if (!response.ok) {
-        status.innerHTML = html;
-        return;
-      }
-      // The fragment is rendered (and escaped) by the server from the same template as full pages.
-      turns.insertAdjacentHTML("beforeend", html);
-      const hidden = document.createElement("input");
-      hidden.type = "hidden";
-      hidden.name = "history";
-      hidden.value = question;
-      form.prepend(hidden);
-      form.elements.question.value = "";
-      status.textContent = "";
-      const examples = document.getElementById("beispiele");
-      if (examples) examples.remove();
-      turns.lastElementChild.scrollIntoView({ behavior: "smooth", block: "start" });
-    } catch (error) {
-      status.textContent = "Die Anfrage ist fehlgeschlagen. Bitte erneut versuchen.";
-    } finally {
-      form.removeAttribute("aria-busy");
-    }
+  function announce(region, text) {
+    // Cleared first so that the same words are announced again.
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
   }
 
-  form.addEventListener("submit", function (event) {
-    const question = form.elements.question.value.trim();
-    if (!question) return;
+  // --- Asking without a page reload -------------------------------------------------------
+  if (form && turns && status && window.fetch) {
+    const button = form.querySelector("button[type=submit]");
+
+    function busy(on) {
+      form.setAttribute("aria-busy", on ? "true" : "false");
+      turns.setAttribute("aria-busy", on ? "true" : "false");
+      button.disabled = on;
+      status.classList.toggle("loading", on);
+    }
+
+    async function ask(question) {
+      const data = new FormData();
+      data.set("question", question);
+      data.set("fragment", "1");
+      busy(true);
+      status.textContent = "Antwort wird gesucht …";
+      try {
+        const response = await fetch(form.action, { method: "POST", body: data });
+        const html = await response.text();
+        if (!response.ok) {
+          // An error fragment, rendered and escaped by the server.
+          status.innerHTML = html;
+          return;
+        }
+        turns.insertAdjacentHTML("beforeend", html);
+        const address = response.headers.get("X-Gespraech");
+        if (address) {
+          // The conversation now has its own address: reloads and bookmarks show it again.
+          form.action = address;
+          if (window.location.pathname !== address) window.history.replaceState(null, "", address);
+        }
+        form.elements.question.value = "";
+        const examples = document.getElementById("beispiele");
+        if (examples) examples.remove();
+        const turn = turns.lastElementChild;
+        const found = turn.querySelectorAll(".passage").length;
+        announce(status, found
+          ? "Antwort erhalten: " + found + (found === 1 ? " Fundstelle." : " Fundstellen.")
+          : "Antwort erhalten: keine passende Stelle.");
+        turn.scrollIntoView({ behavior: "smooth", block: "start" });
+      } catch (error) {
+        status.textContent = "Die Anfrage ist fehlgeschlagen. Bitte erneut versuchen.";
+      } finally {
+        busy(false);
+      }
+    }
+
+    form.addEventListener("submit", function (event) {
+      const question = form.elements.question.value.trim();
+      if (!question) return;
+      event.preventDefault();
+      if (!button.disabled) ask(question);
+    });
+
+    document.querySelectorAll("#beispiele button[name=question]").forEach(function (example) {
+      example.addEventListener("click", function (event) {
+        event.preventDefault();
+        if (!button.disabled) ask(example.value);
+      });
+    });
+  }
+
+  // --- Feedback without a page reload ---------------------------------------------------------
+  document.addEventListener("submit", async function (event) {
+    const feedback = event.target;
+    if (!(feedback instanceof HTMLFormElement) || !feedback.classList.contains("feedback") || !window.fetch) return;
+    const choice = event.submitter;
+    if (!choice || !choice.value) return;
     event.preventDefault();
-    ask(question);
+    const data = new FormData(feedback);
+    data.set("helpful", choice.value);
+    data.set("fragment", "1");
+    feedback.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    try {
+      const response = await fetch(feedback.action, { method: "POST", body: data });
+      const html = await response.text();
+      const area = feedback.parentElement;
+      if (response.ok) {
+        area.innerHTML = html;  // the server's thank-you, a role=status message
+        const thanks = area.firstElementChild;
+        if (thanks) { thanks.setAttribute("tabindex", "-1"); thanks.focus(); }
+        return;
+      }
+      feedback.insertAdjacentHTML("beforeend", html);
+    } catch (error) {
+      feedback.insertAdjacentHTML("beforeend",
+        '<p class="error" role="alert">Die Rückmeldung konnte nicht gesendet werden. Bitte erneut versuchen.</p>');
+    }
+    feedback.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
   });
 
-  document.querySelectorAll("#beispiele button[name=question]").forEach(function (button) {
-    button.addEventListener("click", function (event) {
-      event.preventDefault();
-      ask(button.value);
-    });
+  // --- "Zitat kopieren": straight to the clipboard; without it, the quotation opens to be selected ---
+  document.addEventListener("click", function (event) {
+    const summary = event.target instanceof Element ? event.target.closest("details.copy > summary") : null;
+    if (!summary) return;
+    const details = summary.parentElement;
+    const text = details.querySelector("textarea");
+    const message = details.parentElement.querySelector(".copied");
+    if (details.open || !navigator.clipboard || !window.isSecureContext) {
+      window.setTimeout(function () { if (details.open) text.select(); }, 0);
+      return;
+    }
+    event.preventDefault();
+    navigator.clipboard.writeText(text.value).then(
+      function () { if (message) announce(message, "Zitat kopiert."); },
+      function () { details.open = true; text.select(); }
+    );
   });
 })();
