@@ -4,7 +4,6 @@ feedback, the loading state, the no-JavaScript path, a narrow screen, the keyboa
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -71,18 +70,19 @@ def test_loading_state_while_the_answer_is_on_its_way(browser, server, shot) -> 
     page = browser.new_page()
     page.goto(server + "/")
 
-    def slow(route) -> None:  # type: ignore[no-untyped-def]
-        time.sleep(1.0)
-        route.continue_()
-
-    page.route("**/gespraech", slow)
+    held: list = []  # the request is held back until the page has been checked
+    page.route("**/gespraech", lambda route: held.append(route))
     page.fill("#frage", "Was ist ein Quartiersfonds?")
     page.press("#frage", "Enter")
-    status = page.locator("#status")
-    assert "Antwort wird gesucht" in status.inner_text()
+    page.locator("#status").get_by_text("Antwort wird gesucht").wait_for()
     assert page.locator("#frageformular button[type=submit]").is_disabled()
     assert page.get_attribute("#verlauf", "aria-busy") == "true"
     shot(page, "loading")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    held[0].continue_()
     page.locator("li.turn").first.wait_for()
     assert not page.locator("#frageformular button[type=submit]").is_disabled()
     page.close()
