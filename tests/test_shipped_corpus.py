@@ -34,3 +34,25 @@ def test_shipped_corpus_has_all_parts_and_enough_passages(shipped_release: Setti
         "Glossar",
     ):
         assert any(part in chapter for chapter in chapters), part
+
+
+def test_every_shipped_passage_is_found_and_marked_in_its_source_view(shipped_release: Settings) -> None:
+    """"Quelle öffnen" must find each passage again and mark it from its first to its last words."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from assistant.app import create_app
+
+    assistant = open_assistant(shipped_release)
+    client = TestClient(create_app(shipped_release, assistant=assistant))
+    for passage in assistant.release.passages:
+        assert passage.url is not None
+        page = client.get(passage.url.split("#")[0]).text
+        assert page.count('id="stelle"') == 1, passage.id
+        marked = page.split('id="stelle"', 1)[1].split("</section>", 1)[0]
+        shown = " ".join(re.sub(r"<[^>]+>", " ", marked).split())
+        first_words = " ".join(passage.text.split()[:6])
+        last_words = " ".join(passage.text.split()[-4:])
+        assert first_words in shown.replace("&quot;", '"'), passage.id
+        assert last_words in shown.replace("&quot;", '"'), passage.id
