@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .api import router as api_router
@@ -18,7 +25,7 @@ from .sources import make_router as make_sources_router
 from .userdata import UserStore
 from .views import make_router, relevance
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_app_from_env"]
 
 
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
@@ -28,7 +35,15 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     an already loaded ``assistant``.
     """
     settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Requests run in anyio's worker threads (plain ``def`` endpoints); size that pool as configured.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         docs_url=None,  # served below from vendored assets: no CDN, works offline
         redoc_url=None,
         title="QM-Assistent",
@@ -80,18 +95,49 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         detail = "Ungültige Anfrage – " + "; ".join(problems)
         return await http_problem(request, StarletteHTTPException(422, detail))
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        # Swagger UI sets inline styles, so /docs alone allows them; scripts stay 'self' everywhere.
-        styles = "'self' 'unsafe-inline'" if request.url.path == "/docs" else "'self'"
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            f"default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        )
-        return response
-
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app from ``ASSISTANT_*`` environment variables: the factory each server process calls
+    when ``assistant serve`` runs several workers."""
+    return create_app(Settings())
+
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+class SecurityHeaders:
+    """Security headers on every response, as plain ASGI middleware (no per-request task or copy).
+
+    Swagger UI sets inline styles, so /docs alone allows them; scripts stay 'self' everywhere. A
+    header the endpoint set itself (the sandbox CSP of foreign HTML sources) is kept.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        styles = "'self' 'unsafe-inline'" if scope["path"] == "/docs" else "'self'"
+        defaults = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"content-security-policy", _CSP.format(styles=styles).encode()),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in defaults:
+                    if name.decode() not in headers:
+                        headers.append(name.decode(), value.decode())
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -27,6 +27,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "workers", None):
+        overrides["workers"] = args.workers
+    if getattr(args, "threads", None):
+        overrides["threads"] = args.threads
     if getattr(args, "database", None):
         overrides["database"] = Path(args.database)
     base = Settings()
@@ -72,8 +76,37 @@ def cmd_serve(settings: Settings) -> int:
     except Exception as exc:  # startup problems are reported in one line, not as a traceback
         print(f"Fehler beim Laden des Index: {exc}", file=sys.stderr)
         return 1
-    print(f"QM-Assistent läuft auf http://{settings.host}:{settings.port}/", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    print(
+        f"QM-Assistent läuft auf http://{settings.host}:{settings.port}/ "
+        f"({settings.workers} Prozess(e) × {settings.threads} Threads)",
+        file=sys.stderr,
+    )
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": settings.access_log,
+    }
+    if settings.workers == 1:
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        return 0
+    # Several processes: each builds the app itself from the environment, so the command-line choices
+    # travel there as ASSISTANT_* variables. The release was checked above, in this process.
+    del app
+    for name, value in (
+        ("INDEX_DIR", settings.index_dir),
+        ("CORPUS_DIR", settings.corpus_dir),
+        ("DATABASE", settings.database),
+        ("MODEL", settings.model),
+    ):
+        if value is not None:
+            os.environ[f"ASSISTANT_{name}"] = str(value)
+    uvicorn.run(
+        "assistant.app:create_app_from_env",
+        factory=True,
+        workers=settings.workers,
+        **options,  # type: ignore[arg-type]
+    )
     return 0
 
 
@@ -200,6 +233,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--corpus", help="corpus folder for a first build (ASSISTANT_CORPUS_DIR)")
+    serve.add_argument("--workers", type=int, help="server processes (default 1, ASSISTANT_WORKERS)")
+    serve.add_argument(
+        "--threads", type=int, help="answering threads per process (default 8, ASSISTANT_THREADS)"
+    )
 
     ask = sub.add_parser("ask", help="ask one question on the command line")
     ask.add_argument("question", help="the question, in German")

@@ -101,6 +101,19 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address 'assistant serve' binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port 'assistant serve' listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes for 'assistant serve'; each loads the release (one per core at most).",
+    )
+    threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Threads per process that answer requests (searching runs there, off the event loop).",
+    )
+    access_log: bool = Field(default=True, description="Log every request of 'assistant serve'.")
     keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")
 
     @property

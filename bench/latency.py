@@ -1,0 +1,187 @@
+"""/api/ask latency over loopback at several concurrencies, beside the raw cost of the same work.
+
+Run: .venv/bin/python bench/latency.py [--model PATH] [--seconds 60] [--concurrency 1 8 32]
+                                       [--workers N] [--threads N]
+
+Builds a release of the shipped corpus into .cache/bench/<model>/ once (the real index/ is not touched),
+starts `assistant serve` as its own process on a free loopback port, and for each concurrency keeps
+that many clients posting a fixed mix of practitioner questions (eval/praxisfragen.jsonl, round-robin)
+for --seconds, at most --max-requests per level. "Raw" is the same questions through Assistant.ask in
+this process, one at a time: encode + FAISS + BM25 + fusion + no-match check + extractive answer.
+Prints a Markdown table; the load only ever targets 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from assistant.build import build_index  # noqa: E402
+from assistant.config import Settings, bundled_dir  # noqa: E402
+from assistant.service import open_assistant  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def questions() -> list[str]:
+    with (ROOT / "eval" / "praxisfragen.jsonl").open(encoding="utf-8") as lines:
+        return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def release_for(model: str | None) -> Settings:
+    name = Path(model).name if model else "default"
+    settings = Settings(
+        corpus_dir=bundled_dir("corpus"), index_dir=ROOT / ".cache" / "bench" / name / "index", model=model
+    )
+    if not (settings.index_dir / "CURRENT").exists():
+        build_index(settings, warn=lambda message: print(f"({message})", file=sys.stderr))
+    return settings
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    values = np.array(samples) * 1000
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+def raw_latency(settings: Settings, mix: list[str], seconds: float) -> list[float]:
+    assistant = open_assistant(settings)
+    for question in mix[:10]:  # warm-up
+        assistant.ask(question)
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        assistant.ask(mix[i % len(mix)])
+        samples.append(time.perf_counter() - started)
+        i += 1
+    return samples
+
+
+async def load(
+    base: str, mix: list[str], concurrency: int, seconds: float, limit: int
+) -> tuple[list[float], int]:
+    samples: list[float] = []
+    errors = 0
+    issued = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker(offset: int) -> None:
+            nonlocal errors, issued
+            i = offset
+            while time.perf_counter() < deadline and issued < limit:
+                issued += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/api/ask", json={"question": mix[i % len(mix)]})
+                    if response.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                samples.append(time.perf_counter() - started)
+                i += concurrency
+
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    return samples, errors
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="per concurrency level (default 60)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per level, a bound on the load")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    settings = release_for(args.model)
+    mix = questions()
+    raw = raw_latency(settings, mix, min(args.seconds, 20.0))
+    raw_p = percentiles(raw)
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+            "ASSISTANT_DATABASE": str(Path(tmp) / "bench.sqlite3"),
+            "ASSISTANT_ACCESS_LOG": "false",
+            "ASSISTANT_WORKERS": str(args.workers),
+        }
+        if args.model:
+            env["ASSISTANT_MODEL"] = args.model
+        if args.threads:
+            env["ASSISTANT_THREADS"] = str(args.threads)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    httpx.post(f"{base}/api/ask", json={"question": mix[0]}, timeout=5).raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("server did not start") from None
+                    time.sleep(0.2)
+            asyncio.run(load(base, mix, 4, 3.0, 1000))  # warm-up
+            rows = []
+            for concurrency in args.concurrency:
+                samples, errors = asyncio.run(load(base, mix, concurrency, args.seconds, args.max_requests))
+                p50, p95, p99 = percentiles(samples)
+                rows.append((concurrency, len(samples), errors, len(samples) / args.seconds, p50, p95, p99))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    model = args.model or "default (offline: fallback static model)"
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"Model: {model}; workers {args.workers}; {args.seconds:.0f} s per level; {len(mix)} questions\n")
+    print("| concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 ratio to raw |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        f"| raw, in process | {len(raw)} | 0 | {len(raw) / min(args.seconds, 20.0):.0f} | "
+        f"{raw_p[0]:.2f} | {raw_p[1]:.2f} | {raw_p[2]:.2f} | 1.00 |"
+    )
+    for concurrency, count, errors, rate, p50, p95, p99 in rows:
+        print(
+            f"| {concurrency} | {count} | {errors} | {rate:.0f} | {p50:.2f} | {p95:.2f} | {p99:.2f} | "
+            f"{p50 / raw_p[0]:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
