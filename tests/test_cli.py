@@ -74,10 +74,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], port: int) -> Iterator[httpx.Client]:
+def running_server(env: dict[str, str], port: int, *extra: str) -> Iterator[httpx.Client]:
     """``assistant serve`` as a real process on a loopback port, stopped with SIGTERM afterwards."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -143,3 +143,16 @@ def test_serve_builds_on_first_run_and_keeps_conversations_and_feedback_over_a_r
         "Was ist ein Quartiersfonds?",
         "Zu knapp – bitte mehr Beispiele",
     ]
+
+
+def test_serve_with_two_worker_processes(fixture_release: Settings, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(fixture_release.index_dir),
+        "ASSISTANT_MODEL": str(fixture_release.model),
+        "ASSISTANT_DATABASE": str(tmp_path / "assistant.sqlite3"),
+    }
+    with running_server(env, free_port(), "--workers", "2", "--threads", "2") as http:
+        for _ in range(4):  # spread over both processes by the kernel; each must answer the same
+            body = http.post("/api/ask", json={"question": "Was ist ein Quartiersfonds?"}).json()
+            assert body["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
