@@ -20,6 +20,7 @@ __all__ = [
     "AskRequest",
     "FeedbackRequest",
     "clean_comment",
+    "validate_comment",
     "get_assistant",
     "get_settings",
     "router",
@@ -158,6 +159,16 @@ def clean_comment(text: str) -> str:
     return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
 
 
+def validate_comment(settings: Settings, comment: str) -> str:
+    """A feedback comment cleaned and within the configured length; raises HTTPException(422)."""
+    comment = clean_comment(comment)
+    if len(comment) > settings.max_comment_chars:
+        raise HTTPException(
+            422, f"Der Kommentar ist zu lang (höchstens {settings.max_comment_chars} Zeichen)."
+        )
+    return comment
+
+
 def validate_question(
     settings: Settings, question: str, history: list[str], k: int | None
 ) -> tuple[str, list[str], int]:
@@ -241,11 +252,7 @@ def give_feedback(
     store: Annotated[UserStore, Depends(get_store)],
 ) -> dict[str, Any]:
     question, _, _ = validate_question(settings, body.question, [], None)
-    comment = clean_comment(body.comment)
-    if len(comment) > settings.max_comment_chars:
-        raise HTTPException(
-            422, f"Der Kommentar ist zu lang (höchstens {settings.max_comment_chars} Zeichen)."
-        )
+    comment = validate_comment(settings, body.comment)
     try:
         stored = store.add_feedback(
             helpful=body.helpful,

@@ -23,7 +23,7 @@ from .config import Settings
 from .service import Assistant, open_assistant
 from .sources import make_router as make_sources_router
 from .userdata import UserStore
-from .views import make_router, relevance
+from .views import make_router, relevance, render_problem
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -54,7 +54,14 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.state.assistant = assistant or open_assistant(settings)
     app.state.userdata = UserStore(settings.database)
 
-    templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))  # autoescape is on for .html
+    def served_release(request: Request) -> dict[str, str]:
+        # The footer of every page names the release and model answering now (a reload may swap them).
+        assistant: Assistant = request.app.state.assistant
+        return {"model": assistant.model, "build_id": assistant.build_id}
+
+    templates = Jinja2Templates(  # autoescape is on for .html
+        directory=str(settings.web_dir / "templates"), context_processors=[served_release]
+    )
     templates.env.undefined = StrictUndefined  # a missing template variable is a bug, not an empty string
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
@@ -77,14 +84,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             detail = "Diese Anfrageart ist hier nicht möglich."
         if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
             return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
-        assistant: Assistant = request.app.state.assistant
-        return templates.TemplateResponse(
-            request,
-            "problem.html",
-            {"error": detail, "model": assistant.model, "build_id": assistant.build_id},
-            status_code=exc.status_code,
-            headers=headers,
-        )
+        return render_problem(templates, request, detail, exc.status_code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .api import get_assistant
 from .chunking import locate_passages
@@ -81,7 +81,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return templates.TemplateResponse(
                 request,
                 "source.html",
-                {"key": key, "model": assistant.model, "build_id": assistant.build_id, **context},
+                {"key": key, **context},
                 status_code=status,
             )
 
@@ -175,8 +175,6 @@ def _closing(tokens: list[Token], opening: int) -> int:
 
 def _render_blocks(document: Document, passage: tuple[Block, ...]) -> list[Section]:
     """A non-Markdown source from its reader's blocks: chapter and section headings, paragraphs."""
-    from markupsafe import escape
-
     wanted = {id(b) for b in passage}
     sections: list[Section] = []
     parts: list[str] = []

@@ -188,10 +188,6 @@ class UserStore:
             for number, record, rated in rows
         ]
 
-    def questions(self, conversation: str) -> list[str] | None:
-        turns = self.conversation(conversation)
-        return None if turns is None else [t.answer.question for t in turns]
-
     # -- feedback --------------------------------------------------------------------------------
 
     def add_feedback(

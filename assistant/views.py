@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .api import clean_comment, validate_question
+from .api import validate_comment, validate_question
 from .config import Settings
 from .service import Assistant
 from .userdata import StoredTurn, UserStore, is_conversation_id
 
-__all__ = ["EXAMPLE_QUESTIONS", "make_router", "relevance"]
+__all__ = ["EXAMPLE_QUESTIONS", "make_router", "relevance", "render_problem"]
 
 EXAMPLE_QUESTIONS = (
     "Was ist ein Verfügungsfonds?",
@@ -57,6 +57,19 @@ def relevance(score: float) -> str:
     return f"{score:.2f}".replace(".", ",")
 
 
+def render_problem(
+    templates: Jinja2Templates,
+    request: Request,
+    message: str,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A message for people in a browser, as a page in the site's layout."""
+    return templates.TemplateResponse(
+        request, "problem.html", {"error": message}, status_code=status, headers=headers
+    )
+
+
 def make_router(templates: Jinja2Templates) -> APIRouter:
     templates.env.globals["marked_segments"] = marked_segments
 
@@ -70,7 +83,6 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         error: str | None = None,
         status: int = 200,
     ) -> HTMLResponse:
-        assistant: Assistant = request.app.state.assistant
         return templates.TemplateResponse(
             request,
             "chat.html",
@@ -79,8 +91,6 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 "conversation": conversation,
                 "examples": EXAMPLE_QUESTIONS,
                 "error": error,
-                "model": assistant.model,
-                "build_id": assistant.build_id,
             },
             status_code=status,
         )
@@ -89,13 +99,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         """An error the visitor can act on: a fragment for JavaScript, else a page."""
         if fragment:
             return templates.TemplateResponse(request, "_error.html", {"error": message}, status_code=status)
-        assistant: Assistant = request.app.state.assistant
-        return templates.TemplateResponse(
-            request,
-            "problem.html",
-            {"error": message, "model": assistant.model, "build_id": assistant.build_id},
-            status_code=status,
-        )
+        return render_problem(templates, request, message, status)
 
     def ask(request: Request, conversation: str | None, question: str, fragment: bool) -> Response:
         settings: Settings = request.app.state.settings
@@ -116,9 +120,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 )
         except HTTPException as exc:
             if fragment:
-                return templates.TemplateResponse(
-                    request, "_error.html", {"error": exc.detail}, status_code=exc.status_code
-                )
+                return problem(request, str(exc.detail), exc.status_code, fragment=True)
             # Without JavaScript the whole page comes back with the message and the earlier turns.
             return page(
                 request, turns, conversation=conversation, error=str(exc.detail), status=exc.status_code
@@ -188,10 +190,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return problem(
                 request, "Bitte „Hilfreich“ oder „Nicht hilfreich“ wählen.", 422, fragment=bool(fragment)
             )
-        comment = clean_comment(comment)
-        if len(comment) > settings.max_comment_chars:
-            message = f"Der Kommentar ist zu lang (höchstens {settings.max_comment_chars} Zeichen)."
-            return problem(request, message, 422, fragment=bool(fragment))
+        try:
+            comment = validate_comment(settings, comment)
+        except HTTPException as exc:
+            return problem(request, str(exc.detail), exc.status_code, fragment=bool(fragment))
         answer = turns[number - 1].answer
         try:
             store.add_feedback(

@@ -37,7 +37,7 @@ def test_shipped_corpus_has_all_parts_and_enough_passages(shipped_release: Setti
 
 
 def test_every_shipped_passage_is_found_and_marked_in_its_source_view(shipped_release: Settings) -> None:
-    """"Quelle öffnen" must find each passage again and mark it from its first to its last words."""
+    """ "Quelle öffnen" must find each passage again and mark it from its first to its last words."""
     import re
 
     from fastapi.testclient import TestClient

@@ -35,7 +35,7 @@ def test_conversation_round_trip_keeps_every_detail(tmp_path: Path) -> None:
     turns = store.conversation(conversation)
     assert turns is not None and [t.number for t in turns] == [1, 2]
     assert turns[0].answer == answer("Erste Frage?")  # dataclass equality: nothing lost on the way
-    assert store.questions(conversation) == ["Erste Frage?", "Zweite Frage?"]
+    assert [t.answer.question for t in turns] == ["Erste Frage?", "Zweite Frage?"]
     assert store.conversation("A" * 22) is None
 
 
