@@ -188,6 +188,18 @@ class UserStore:
             for number, record, rated in rows
         ]
 
+    def questions(self, conversation: str) -> list[str] | None:
+        """Just the questions, oldest first (the history of a follow-up), without decoding answers."""
+        with self._connect(write=False) as db:
+            if db is None or not _has_tables(db):
+                return None
+            if db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,)).fetchone() is None:
+                return None
+            rows = db.execute(
+                "SELECT question FROM turns WHERE conversation = ? ORDER BY number", (conversation,)
+            ).fetchall()
+        return [question for (question,) in rows]
+
     # -- feedback --------------------------------------------------------------------------------
 
     def add_feedback(

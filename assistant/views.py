@@ -105,15 +105,16 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         settings: Settings = request.app.state.settings
         assistant: Assistant = request.app.state.assistant
         store: UserStore = request.app.state.userdata
-        turns: list[StoredTurn] = []
+        earlier: list[str] = []
         if conversation is not None:
-            found = _load(store, conversation)
+            # Only the questions: a follow-up needs them, not the stored answers.
+            found = store.questions(conversation) if is_conversation_id(conversation) else None
             if found is None:
                 return problem(request, GONE, 404, fragment=fragment)
-            turns = found
+            earlier = found
         try:
             question, _, k = validate_question(settings, question, [], None)
-            if len(turns) >= settings.max_turns:
+            if len(earlier) >= settings.max_turns:
                 raise HTTPException(
                     422,
                     f"Dieses Gespräch hat {settings.max_turns} Fragen erreicht; bitte ein neues beginnen.",
@@ -122,10 +123,11 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             if fragment:
                 return problem(request, str(exc.detail), exc.status_code, fragment=True)
             # Without JavaScript the whole page comes back with the message and the earlier turns.
+            turns = (_load(store, conversation) or []) if conversation is not None else []
             return page(
                 request, turns, conversation=conversation, error=str(exc.detail), status=exc.status_code
             )
-        history = [t.answer.question for t in turns][-settings.max_history :] if settings.max_history else []
+        history = earlier[-settings.max_history :] if settings.max_history else []
         answer = assistant.ask(question, history=history, k=k)
         try:
             conversation, number = store.add_turn(conversation, answer)

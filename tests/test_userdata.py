@@ -36,6 +36,8 @@ def test_conversation_round_trip_keeps_every_detail(tmp_path: Path) -> None:
     assert turns is not None and [t.number for t in turns] == [1, 2]
     assert turns[0].answer == answer("Erste Frage?")  # dataclass equality: nothing lost on the way
     assert [t.answer.question for t in turns] == ["Erste Frage?", "Zweite Frage?"]
+    assert store.questions(conversation) == ["Erste Frage?", "Zweite Frage?"]
+    assert store.questions("A" * 22) is None
     assert store.conversation("A" * 22) is None
 
 
