@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import unicodedata
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .config import Settings
 from .service import Assistant
-from .userdata import UserStore
+from .userdata import UserStore, UserStoreError
 
 __all__ = [
     "AskRequest",
@@ -261,7 +260,7 @@ def give_feedback(
             passages=body.passage_ids,
             build_id=assistant.build_id,
         )
-    except sqlite3.Error as exc:
+    except UserStoreError as exc:
         raise HTTPException(503, "Die Rückmeldung konnte gerade nicht gespeichert werden.") from exc
     return stored.to_dict()
 
@@ -274,6 +273,7 @@ def give_feedback(
     responses={
         401: {"model": Problem, "description": "Token missing or wrong"},
         403: {"model": Problem, "description": "No admin token is configured"},
+        503: {"model": Problem, "description": "The feedback store cannot be read just now"},
     },
 )
 def read_feedback(

@@ -22,8 +22,8 @@ from .api import router as api_router
 from .config import Settings
 from .service import Assistant, open_assistant
 from .sources import make_router as make_sources_router
-from .userdata import UserStore
-from .views import make_router, relevance, render_problem
+from .userdata import UserStore, UserStoreError, open_user_store
+from .views import NOT_LOADED, make_router, relevance, render_problem
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         # Requests run in anyio's worker threads (plain ``def`` endpoints); size that pool as configured.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
+        store: UserStore = app.state.userdata
+        store.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     )
     app.state.settings = settings
     app.state.assistant = assistant or open_assistant(settings)
-    app.state.userdata = UserStore(settings.database)
+    app.state.userdata = open_user_store(settings)
 
     def served_release(request: Request) -> dict[str, str]:
         # The footer of every page names the release and model answering now (a reload may swap them).
@@ -94,6 +96,12 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             problems.append(f"{where}: {error.get('msg', 'ungültig')}")
         detail = "Ungültige Anfrage – " + "; ".join(problems)
         return await http_problem(request, StarletteHTTPException(422, detail))
+
+    @app.exception_handler(UserStoreError)
+    async def store_unavailable(request: Request, exc: UserStoreError) -> Response:
+        # Reading a conversation or the feedback while the store (a PostgreSQL server elsewhere, say)
+        # is down: a 503 to try again later, never a 500. Writes are answered where they happen.
+        return await http_problem(request, StarletteHTTPException(503, NOT_LOADED))
 
     app.add_middleware(SecurityHeaders)
     return app

@@ -33,6 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["threads"] = args.threads
     if getattr(args, "database", None):
         overrides["database"] = Path(args.database)
+        overrides["database_url"] = None  # the file named on the command line, not ASSISTANT_DATABASE_URL
     base = Settings()
     extra = [Path(p) for p in getattr(args, "sources", None) or []]
     if extra:
@@ -81,11 +82,14 @@ def cmd_serve(settings: Settings) -> int:
         f"({settings.workers} Prozess(e) × {settings.threads} Threads)",
         file=sys.stderr,
     )
+    from .server import NoDelayHTTPProtocol
+
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
         "access_log": settings.access_log,
+        "http": NoDelayHTTPProtocol,
     }
     if settings.workers == 1:
         uvicorn.run(app, **options)  # type: ignore[arg-type]
@@ -169,15 +173,17 @@ def cmd_eval(settings: Settings, xquad: str | None, sets: str | None) -> int:
 
 def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     import csv
-    import sqlite3
 
-    from .userdata import UserStore
+    from .userdata import UserStoreError, open_user_store
 
+    store = open_user_store(settings)
     try:
-        entries = UserStore(settings.database).feedback(limit=limit)
-    except sqlite3.Error as exc:
-        print(f"Fehler: {settings.database} ist nicht lesbar ({exc})", file=sys.stderr)
+        entries = store.feedback(limit=limit)
+    except UserStoreError as exc:
+        print(f"Fehler: {store.where} ist nicht lesbar ({exc})", file=sys.stderr)
         return 1
+    finally:
+        store.close()
     header = ["Zeit (UTC)", "Bewertung", "Frage", "Kommentar", "Fundstellen", "Gespräch", "Index"]
     rows = [
         [
@@ -197,7 +203,7 @@ def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
         writer.writerows(rows)
         return 0
     if not rows:
-        print(f"Noch keine Rückmeldungen in {settings.database}.", file=sys.stderr)
+        print(f"Noch keine Rückmeldungen in {store.where}.", file=sys.stderr)
         return 0
     shown = [[r[0], r[1], _clip(r[2], 50), _clip(r[3], 50)] for r in rows]
     widths = [max(len(row[i]) for row in [header[:4], *shown]) for i in range(4)]
@@ -256,7 +262,9 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("--csv", action="store_true", help="all fields as CSV on stdout")
     feedback.add_argument("--limit", type=int, help="only the newest N entries")
     feedback.add_argument(
-        "--database", help="SQLite file (default: var/assistant.sqlite3, ASSISTANT_DATABASE)"
+        "--database",
+        help="SQLite file (default: var/assistant.sqlite3, ASSISTANT_DATABASE; "
+        "without it ASSISTANT_DATABASE_URL, if set, names a PostgreSQL database)",
     )
     return parser
 

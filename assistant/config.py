@@ -63,6 +63,16 @@ class Settings(BaseSettings):
         le=30,
         description="Seconds allowed to find out whether the model hub can be reached.",
     )
+    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
+        default="torch",
+        description=(
+            "How the transformer runs on the CPU: 'torch'; 'onnx' (ONNX Runtime, same vectors as torch "
+            "within 1e-4); 'onnx-int8' (ONNX Runtime with int8 weights: faster, vectors differ slightly "
+            "and get their own cache key); 'openvino'. The ONNX export is made once into "
+            "<index_dir>/cache/onnx. Needs the 'onnx' (or 'openvino') extra; a static model, a missing "
+            "package or a failed export keeps torch with a warning."
+        ),
+    )
     fusion: Literal["rrf", "score"] = Field(
         default="score",
         description="How dense and BM25 rankings are fused: normalised score sum or reciprocal rank fusion.",
@@ -92,6 +102,23 @@ class Settings(BaseSettings):
         default=Path("var/assistant.sqlite3"),
         description="SQLite file for conversations and feedback; created owner-only on the first write.",
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL (postgresql://user:password@host:5432/dbname) for conversations and "
+            "feedback, for several servers sharing one store; when set it is used instead of 'database'. "
+            "The tables are created on first use."
+        ),
+    )
+    database_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description=(
+            "Seconds a request waits for a PostgreSQL connection before it is answered with 503 "
+            "(server unreachable or every connection busy)."
+        ),
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description=(
@@ -115,6 +142,27 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(default=True, description="Log every request of 'assistant serve'.")
     keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")
+    index_kind: Literal["auto", "flat", "sq8", "hnsw"] = Field(
+        default="auto",
+        description=(
+            "FAISS index of a build: 'flat' searches exactly; 'sq8' scans vectors compressed to 8 bits "
+            "and re-scores the best with the full vectors; 'hnsw' is a graph index whose search depth the "
+            "build tunes towards Recall@10 0.97. 'auto' takes 'flat' up to 'exact_search_limit' passages "
+            "and 'sq8' above (the build records the Recall@10 it measured in the manifest)."
+        ),
+    )
+    search_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description=(
+            "OpenMP threads FAISS uses for one search while serving; 1 suits many requests at once "
+            "(parallel requests come from 'threads' and 'workers')."
+        ),
+    )
+    exact_search_limit: int = Field(
+        default=200_000, ge=1, description="Most passages for which 'auto' still builds an exact index."
+    )
 
     @property
     def web_dir(self) -> Path:
@@ -128,3 +176,8 @@ class Settings(BaseSettings):
     @property
     def model_is_explicit(self) -> bool:
         return self.model is not None
+
+    @property
+    def export_dir(self) -> Path:
+        """Where models exported for the ONNX and OpenVINO backends are kept between runs."""
+        return self.index_dir / "cache" / "onnx"

@@ -42,12 +42,14 @@ class Embedder:
     """A loaded model with its display name; vectors come back L2-normalised float32.
 
     ``fingerprint`` identifies the exact weights (the files of a local folder, or the hub id and the
-    cached snapshot's revision), so cached vectors are never mixed across models.
+    cached snapshot's revision), so cached vectors are never mixed across models; an int8 backend
+    extends it (see ``inference``). ``backend`` is the inference backend actually in use.
     """
 
     model: SentenceTransformer
     name: str
     fingerprint: str = ""
+    backend: str = "torch"
 
     @property
     def dimension(self) -> int:
@@ -123,16 +125,37 @@ def _offline_forced() -> bool:
 
 
 def load_embedder(
-    name_or_path: str, *, probe_timeout: float = 2.0, display_name: str | None = None
+    name_or_path: str,
+    *,
+    probe_timeout: float = 2.0,
+    display_name: str | None = None,
+    backend: str = "torch",
+    export_dir: Path | None = None,
 ) -> Embedder:
-    """Load a sentence-transformers model by local path or hub id (see ``load_model``)."""
+    """Load a sentence-transformers model by local path or hub id (see ``load_model``).
+
+    ``backend`` other than "torch" runs the transformer exported to ONNX (see ``inference``); the
+    export is made once into ``export_dir`` and reused::
+
+        load_embedder("intfloat/multilingual-e5-small", backend="onnx", export_dir=settings.export_dir)
+    """
     from sentence_transformers import SentenceTransformer
 
     def make(source: str, local_only: bool) -> SentenceTransformer:
         return SentenceTransformer(source, device="cpu", local_files_only=local_only)
 
     model, fingerprint = load_model(make, name_or_path, probe_timeout=probe_timeout)
-    return _finish(model, display_name or name_or_path, fingerprint)
+    embedder = _finish(model, display_name or name_or_path, fingerprint)
+    if backend == "torch":
+        return embedder
+    if export_dir is None:
+        raise ValueError(f"backend {backend} needs an export_dir for its exported model")
+    from .inference import switch_backend
+
+    embedder.backend, embedder.fingerprint = switch_backend(
+        model, backend, fingerprint=fingerprint, export_dir=export_dir, name=embedder.name
+    )
+    return embedder
 
 
 def load_model(

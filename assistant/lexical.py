@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ def _stopwords() -> frozenset[str]:
     return frozenset(_fold(w) for w in (*STOPWORDS_GERMAN, *_MORE_STOPWORDS))
 
 
+@lru_cache(maxsize=500_000)
 def _fold(word: str) -> str:
     """Lower case with umlauts and ß folded, also when typed as ae/oe/ue ("Verfuegung" = "Verfügung")."""
     word = word.lower().translate(_FOLD)
@@ -61,16 +63,22 @@ class GermanAnalyzer:
         import Stemmer
 
         self._stemmer = Stemmer.Stemmer("german")
+        self._stem_lock = threading.Lock()
         self._stop = _stopwords()
         self._split = lru_cache(maxsize=200_000)(self._split_uncached)
+        # Words repeat (Zipf): caching each word's terms makes analysing a large corpus several times faster.
+        self._word_terms = lru_cache(maxsize=500_000)(self._word_terms_uncached)
 
     @classmethod
     def for_corpus(cls, texts: Iterable[str]) -> GermanAnalyzer:
         import Stemmer
 
-        counts: Counter[str] = Counter(_fold(w) for text in texts for w in _WORD.findall(text))
+        raw: Counter[str] = Counter()
+        for text in texts:
+            raw.update(_WORD.findall(text))
+        folded = {_fold(w) for w in raw}
         stop = _stopwords()
-        words = {w for w in counts if len(w) >= _MIN_PART and w not in stop and not w.isdigit()}
+        words = {w for w in folded if len(w) >= _MIN_PART and w not in stop and not w.isdigit()}
         # Stems count as words too, so "Wohnungs-" in a compound is known from "Wohnungen" elsewhere.
         stemmer = Stemmer.Stemmer("german")
         stems = {stem for stem in stemmer.stemWords(sorted(words)) if len(stem) >= _MIN_PART}
@@ -84,9 +92,13 @@ class GermanAnalyzer:
         """Stems of the words, each followed by the stems of its compound parts."""
         out: list[str] = []
         for word in self.words(text):
-            out.append(self._stemmer.stemWord(word))
-            out.extend(self._stemmer.stemWord(part) for part in self._split(word))
+            out.extend(self._word_terms(word))
         return out
+
+    def _word_terms_uncached(self, word: str) -> tuple[str, ...]:
+        # A PyStemmer object must not be used by two threads at once; requests share this analyser.
+        with self._stem_lock:
+            return tuple(self._stemmer.stemWords([word, *self._split(word)]))
 
     def _split_uncached(self, word: str) -> tuple[str, ...]:
         """Compound parts of ``word``: a full split into corpus words where one exists; otherwise the
@@ -190,5 +202,6 @@ class LexicalIndex:
 
         cls._quiet()
         vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-        retriever = bm25s.BM25.load(str(folder), mmap=False)
+        # Memory-mapped: the score arrays stay in the page cache, shared by all worker processes.
+        retriever = bm25s.BM25.load(str(folder), mmap=True)
         return cls(GermanAnalyzer(frozenset(vocabulary)), retriever)

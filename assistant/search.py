@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,7 @@ class Searcher:
 
     embedder: Embedder
     index: Any  # faiss.Index, inner product over normalised vectors
-    passages: tuple[Passage, ...]
+    passages: Sequence[Passage]
     threshold: float
     lexical: LexicalIndex | None = None
     lexical_threshold: float = float("inf")
@@ -88,15 +88,19 @@ class Searcher:
         return self.lexical.analyzer if self.lexical is not None else _PLAIN_ANALYZER
 
     def search(self, query: str, k: int) -> list[Hit]:
+        dense_needed = self.mode != "lexical" or self.lexical is None
+        vector = self.embedder.encode_queries([query]) if dense_needed and k > 0 else None
+        return self.rank(query, vector, k)
+
+    def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
+        """``search`` with the query already encoded (``vector``: shape (1, d), None for lexical only)."""
         k = min(k, len(self.passages))
         if k <= 0:
             return []
         n = min(len(self.passages), max(self.candidates, 4 * k))
         ids = np.zeros(0, dtype=np.int64)
         dense = np.zeros(0, dtype=np.float32)
-        vector = None
-        if self.mode != "lexical" or self.lexical is None:
-            vector = self.embedder.encode_queries([query])
+        if vector is not None:
             scores, found = self.index.search(vector, n)
             keep = found[0] >= 0
             ids, dense = found[0][keep].astype(np.int64), scores[0][keep]

@@ -3,10 +3,15 @@
 Layout of ``index_dir``::
 
     CURRENT                 the build id of the served release (replaced atomically)
-    releases/<build_id>/    index.faiss, passages.jsonl, manifest.json, model/ (static fallback only)
+    releases/<build_id>/    index.faiss, passages.jsonl (+ passages.offsets.npy), manifest.json,
+                            sources.json, lexical/, model/ (static fallback only)
     releases/.tmp-<id>/     a build in progress; never served, removed by the next build
 
 A build that dies at any point leaves ``CURRENT`` and the release it names untouched.
+
+Loading is cheap at any size: the FAISS index and the BM25 arrays are memory-mapped, and passages are
+decoded from the memory-mapped ``passages.jsonl`` only when a hit needs them (``PassageFile``), so
+start-up does not grow with the corpus beyond reading the files once for their checksums.
 """
 
 from __future__ import annotations
@@ -15,25 +20,28 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from .lexical import LexicalIndex
 from .records import Passage
+from .vectors import DEFAULT_EXACT_LIMIT, IndexKind, build_vector_index, read_vector_index
 
 __all__ = [
     "MANIFEST_VERSION",
     "BuildLocked",
+    "PassageFile",
     "Release",
     "ReleaseError",
     "corpus_hash",
@@ -56,13 +64,67 @@ class ReleaseError(Exception):
     """No usable release: none built yet, or the one named is missing or damaged."""
 
 
+class PassageFile(Sequence[Passage]):
+    """The passages of a release, read from the memory-mapped ``passages.jsonl`` one at a time.
+
+    ``offsets`` holds the byte offset of every line and the file's length (n + 1 values). Decoding a
+    hit costs microseconds; keeping a million passages as objects would cost gigabytes and seconds.
+    """
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self._offsets = offsets
+        if len(offsets) < 1 or int(offsets[-1]) != size:
+            raise ValueError("line offsets do not match the passages file")
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> Passage: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Passage]: ...
+    def __getitem__(self, i: int | slice) -> Passage | list[Passage]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        i = int(i)
+        if not -n <= i < n:
+            raise IndexError(i)
+        i %= n
+        line = self._map[int(self._offsets[i]) : int(self._offsets[i + 1])]
+        return Passage.from_record(json.loads(line))
+
+
+def _line_offsets(lines: list[bytes]) -> np.ndarray:
+    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum([len(line) for line in lines], out=offsets[1:])
+    return offsets
+
+
+def _scan_offsets(path: Path) -> np.ndarray:
+    """Line offsets of a release written before offsets were stored (read in blocks, not all at once)."""
+    ends: list[np.ndarray] = []
+    position = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            ends.append(np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + position + 1)
+            position += len(block)
+    found = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    if position and (not len(found) or found[-1] != position):
+        found = np.append(found, position)  # a last line without its newline
+    return np.concatenate([[0], found]).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Release:
     """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
 
     path: Path
     manifest: dict[str, Any]
-    passages: tuple[Passage, ...]
+    passages: Sequence[Passage]  # a PassageFile: decoded on access
     index: Any  # faiss.Index
     sources: dict[str, Path]  # citation source → the file it was read from
     lexical: LexicalIndex | None = None
@@ -155,6 +217,8 @@ def publish_release(
     lexical: LexicalIndex | None = None,
     extra: dict[str, Any] | None = None,
     keep: int = 3,
+    index_kind: IndexKind = "auto",
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
 ) -> Path:
     """Write, verify and publish a release from a staging folder; returns the release's path."""
     import faiss
@@ -162,12 +226,17 @@ def publish_release(
     if len(passages) != len(vectors):
         raise ValueError("one vector per passage expected")
     started = time.perf_counter()
-    # Inner product equals cosine similarity on the L2-normalised vectors the embedder returns.
-    index = faiss.IndexFlatIP(int(vectors.shape[1]))
-    index.add(vectors)
+    index, plan = build_vector_index(vectors, kind=index_kind, exact_limit=exact_limit)
     faiss.write_index(index, str(staging / "index.faiss"))
-    lines = "".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in passages)
-    _write_file(staging / "passages.jsonl", lines.encode("utf-8"))
+    del index
+    lines = [(json.dumps(p.to_record(), ensure_ascii=False) + "\n").encode("utf-8") for p in passages]
+    _write_file(staging / "passages.jsonl", b"".join(lines))
+    offsets = _line_offsets(lines)
+    del lines
+    with open(staging / "passages.offsets.npy", "wb") as handle:
+        np.save(handle, offsets)
+        handle.flush()
+        os.fsync(handle.fileno())
     # The source files a citation may link to: the app serves these and nothing else.
     sources = {key: str(path) for key, path in sorted((files or {}).items())}
     _write_file(staging / "sources.json", json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8"))
@@ -181,6 +250,7 @@ def publish_release(
         "model_dir": model_dir,
         "dimension": int(vectors.shape[1]),
         "passage_count": len(passages),
+        "vector_index": plan.to_manifest(),
         "corpus_hash": corpus_hash(passages),
         # Every file of the release is checksummed: index, passages, sources, BM25 index, bundled model.
         "files": {
@@ -268,13 +338,18 @@ def load_release(index_dir: Path) -> Release:
 
 def open_release(path: Path) -> Release:
     """Load a release folder after checking its checksums and that index and passages agree."""
-    import faiss
-
     manifest = verify_release(path)
     try:
-        index = faiss.read_index(str(path / "index.faiss"))
-        with open(path / "passages.jsonl", encoding="utf-8") as handle:
-            passages = tuple(Passage.from_record(json.loads(line)) for line in handle if line.strip())
+        index = read_vector_index(path / "index.faiss", manifest.get("vector_index"))
+        stored_offsets = path / "passages.offsets.npy"
+        offsets = (
+            np.load(stored_offsets, mmap_mode="r")
+            if stored_offsets.is_file()
+            else _scan_offsets(path / "passages.jsonl")
+        )
+        passages = PassageFile(path / "passages.jsonl", offsets)
+        if len(passages):
+            _ = (passages[0], passages[-1])  # the first and last lines must decode
         recorded = json.loads((path / "sources.json").read_text("utf-8"))
         sources = {key: Path(value) for key, value in recorded.items()}
         lexical = LexicalIndex.load(path / "lexical") if (path / "lexical").is_dir() else None

@@ -1,10 +1,18 @@
 """What users leave behind: conversations (each question with the answer shown) and feedback.
 
-One SQLite file (``Settings.database``), created on the first write with permissions only its owner
-can read. Every write is a committed transaction before the request that caused it is answered
-(WAL journal, ``synchronous=FULL``), so a restart or a crash loses nothing that was confirmed.
-Connections are opened per operation: the store is shared by FastAPI's worker threads and by
-several server processes without locks of our own.
+``UserStore`` is the interface the web chat, the API and the CLI use; ``open_user_store(settings)``
+picks the backend: PostgreSQL (``userdata_postgres``) when ``Settings.database_url`` is set, so that
+several servers share one store, else one SQLite file (``Settings.database``, this module).
+
+The SQLite file is created on the first write with permissions only its owner can read. Every write
+is a committed transaction before the request that caused it is answered (WAL journal,
+``synchronous=FULL``), so a restart or a crash loses nothing that was confirmed. Connections are
+opened per operation: the store is shared by FastAPI's worker threads and by several server
+processes without locks of our own.
+
+Exceptions: every backend raises ``UserStoreError`` when it cannot read or write just now (a locked
+or unwritable file, a database server that cannot be reached); callers answer 503 and ask to try
+again. ``add_turn`` raises ``KeyError`` for a conversation that does not exist.
 """
 
 from __future__ import annotations
@@ -13,16 +21,29 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .records import Answer
 
-__all__ = ["Feedback", "StoredTurn", "UserStore", "is_conversation_id", "new_conversation_id"]
+if TYPE_CHECKING:
+    from .config import Settings
+
+__all__ = [
+    "Feedback",
+    "SQLiteUserStore",
+    "StoredTurn",
+    "UserStore",
+    "UserStoreError",
+    "is_conversation_id",
+    "new_conversation_id",
+    "open_user_store",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -50,6 +71,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_turn ON feedback (conversation, turn);
 """
+_BUSY_TIMEOUT = 30.0  # seconds a write waits for another to finish
 _ID_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -95,12 +117,73 @@ class Feedback:
         }
 
 
-class UserStore:
+class UserStoreError(Exception):
+    """The store cannot be read or written just now. The message says why (never with a password);
+    the store's ``where`` says where."""
+
+
+class UserStore(Protocol):
+    """Conversations and feedback, whichever backend keeps them."""
+
+    @property
+    def where(self) -> str:
+        """Where the data lives, for messages: a file, or a database server without credentials."""
+        ...
+
+    def add_turn(self, conversation: str | None, answer: Answer) -> tuple[str, int]: ...
+
+    def conversation(self, conversation: str) -> list[StoredTurn] | None: ...
+
+    def questions(self, conversation: str) -> list[str] | None: ...
+
+    def add_feedback(
+        self,
+        *,
+        helpful: bool,
+        comment: str,
+        question: str,
+        passages: Sequence[str],
+        build_id: str,
+        conversation: str | None = None,
+        turn: int | None = None,
+    ) -> Feedback: ...
+
+    def feedback(self, *, limit: int | None = None, offset: int = 0) -> list[Feedback]: ...
+
+    def close(self) -> None:
+        """Release connections (the app calls this at shutdown); a later use opens them again."""
+        ...
+
+
+def open_user_store(settings: Settings) -> UserStore:
+    """The configured store: PostgreSQL when ``database_url`` is set, else the SQLite file ``database``.
+
+    Nothing is connected or created here; that happens on first use::
+
+        store = open_user_store(Settings(database=tmp_path / "store.sqlite3"))
+    """
+    if settings.database_url is not None:
+        from .userdata_postgres import PostgresUserStore  # psycopg is imported only when configured
+
+        return PostgresUserStore(
+            settings.database_url, max_size=settings.threads, timeout=settings.database_timeout
+        )
+    return SQLiteUserStore(settings.database)
+
+
+class SQLiteUserStore:
     """Conversations and feedback in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._schema_ready = False
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def close(self) -> None:
+        pass  # connections live for one operation
 
     # -- connections -----------------------------------------------------------------------------
 
@@ -108,14 +191,22 @@ class UserStore:
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
         """A connection in a transaction, committed on success; ``None`` when reading a store that
         was never written (nothing is created just by looking)."""
+        try:
+            with self._transaction(write=write) as connection:
+                yield connection
+        except (sqlite3.Error, OSError) as exc:  # locked, unwritable, full disk, not a database
+            raise UserStoreError(str(exc) or type(exc).__name__) from exc
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
         if not write and not self.path.exists():
             yield None
             return
         if write:
             self._create_file()
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             if write:
@@ -251,6 +342,21 @@ class UserStore:
             Feedback(r[0], r[1], bool(r[2]), r[3], r[4], tuple(json.loads(r[5])), r[6], r[7], r[8])
             for r in rows
         ]
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch to the WAL journal (the mode stays in the file). The switch takes an exclusive lock
+    without waiting for it, so processes making their first write to a new file together would fail
+    with 'database is locked': they try again for as long as a busy connection is waited for."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _has_tables(db: sqlite3.Connection) -> bool:

@@ -9,7 +9,6 @@ conversation (post/redirect/get); with ``fragment=1`` the server returns just th
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Annotated
 
@@ -20,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 from .api import validate_comment, validate_question
 from .config import Settings
 from .service import Assistant
-from .userdata import StoredTurn, UserStore, is_conversation_id
+from .userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
 
-__all__ = ["EXAMPLE_QUESTIONS", "make_router", "relevance", "render_problem"]
+__all__ = ["EXAMPLE_QUESTIONS", "NOT_LOADED", "make_router", "relevance", "render_problem"]
 
 EXAMPLE_QUESTIONS = (
     "Was ist ein Verfügungsfonds?",
@@ -108,7 +107,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         earlier: list[str] = []
         if conversation is not None:
             # Only the questions: a follow-up needs them, not the stored answers.
-            found = store.questions(conversation) if is_conversation_id(conversation) else None
+            try:
+                found = store.questions(conversation) if is_conversation_id(conversation) else None
+            except UserStoreError:
+                return problem(request, NOT_LOADED, 503, fragment=fragment)
             if found is None:
                 return problem(request, GONE, 404, fragment=fragment)
             earlier = found
@@ -131,7 +133,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         answer = assistant.ask(question, history=history, k=k)
         try:
             conversation, number = store.add_turn(conversation, answer)
-        except sqlite3.Error:
+        except UserStoreError:
             return problem(request, NOT_SAVED, 503, fragment=fragment)
         except KeyError:  # the conversation vanished between reading and writing
             return problem(request, GONE, 404, fragment=fragment)
@@ -185,7 +187,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
     ) -> Response:
         settings: Settings = request.app.state.settings
         store: UserStore = request.app.state.userdata
-        turns = _load(store, conversation)
+        try:
+            turns = _load(store, conversation)
+        except UserStoreError:
+            return problem(request, NOT_LOADED, 503, fragment=bool(fragment))
         if turns is None or not 1 <= number <= len(turns):
             return problem(request, GONE, 404, fragment=bool(fragment))
         if helpful not in ("ja", "nein"):
@@ -207,7 +212,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 conversation=conversation,
                 turn=number,
             )
-        except sqlite3.Error:
+        except UserStoreError:
             return problem(request, NOT_SAVED, 503, fragment=bool(fragment))
         if fragment:
             return templates.TemplateResponse(request, "_thanks.html", {"helpful": helpful == "ja"})
@@ -218,6 +223,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
 
 GONE = "Dieses Gespräch gibt es nicht (mehr). Bitte ein neues Gespräch beginnen."
 NOT_SAVED = "Die Eingabe konnte gerade nicht gespeichert werden. Bitte später erneut versuchen."
+NOT_LOADED = "Gespräche und Rückmeldungen sind gerade nicht erreichbar. Bitte später erneut versuchen."
 
 
 def _load(store: UserStore, conversation: str) -> list[StoredTurn] | None:

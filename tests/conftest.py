@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -17,6 +19,10 @@ from assistant.config import Settings, bundled_dir
 from assistant.static_model import build_static_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# A PostgreSQL server for the store tests (tests/data/start-postgres.sh starts one). Read here, before
+# clean_env removes every ASSISTANT_* variable from the tests' environment.
+POSTGRES_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL", "")
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +97,28 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory, fixture_corpus:
     return save_random_bert(
         texts, folder, layers=2, hidden=32, heads=2, vocab_size=500, max_length=256, num_labels=1
     )
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty schema on the test PostgreSQL server, dropped afterwards: every test
+    starts without tables, as on a new database."""
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("ASSISTANT_TEST_POSTGRES_URL unset: .ci/run should have started PostgreSQL")
+        pytest.skip(
+            "no PostgreSQL server: export ASSISTANT_TEST_POSTGRES_URL=$(tests/data/start-postgres.sh)"
+        )
+    import psycopg
+    from psycopg import sql
+
+    schema = f"test_{secrets.token_hex(6)}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+        db.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        # libpq's "options" sets the search path of every connection: the store's tables land in there.
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{separator}options={quote(f'-c search_path={schema}')}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+            db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

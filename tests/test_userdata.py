@@ -1,12 +1,20 @@
-"""The SQLite store of conversations and feedback: round trips, order, permissions, no files by reading."""
+"""The store of conversations and feedback, SQLite and PostgreSQL alike: round trips, order, turn numbers
+under concurrent writers, errors; SQLite's file permissions and that reading creates no file."""
 
 from __future__ import annotations
 
 import stat
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from assistant.records import Answer, AnswerSentence, Citation, Hit, Passage
-from assistant.userdata import UserStore, is_conversation_id
+from assistant.userdata import SQLiteUserStore, UserStore, UserStoreError, is_conversation_id
+
+StoreFactory = Callable[[], UserStore]
 
 
 def answer(question: str) -> Answer:
@@ -27,8 +35,33 @@ def answer(question: str) -> Answer:
     )
 
 
-def test_conversation_round_trip_keeps_every_detail(tmp_path: Path) -> None:
-    store = UserStore(tmp_path / "sub" / "store.sqlite3")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Opens stores over one fresh, empty backend; each call is another store object on the same data,
+    as another server process (replica) would have."""
+    opened: list[UserStore] = []
+    if request.param == "sqlite":
+
+        def make() -> UserStore:
+            opened.append(SQLiteUserStore(tmp_path / "sub" / "store.sqlite3"))
+            return opened[-1]
+
+    else:
+        from assistant.userdata_postgres import PostgresUserStore
+
+        url = request.getfixturevalue("postgres_url")
+
+        def make() -> UserStore:
+            opened.append(PostgresUserStore(url, max_size=4, timeout=10))
+            return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_conversation_round_trip_keeps_every_detail(make_store: StoreFactory) -> None:
+    store = make_store()
     conversation, number = store.add_turn(None, answer("Erste Frage?"))
     assert is_conversation_id(conversation) and number == 1
     assert store.add_turn(conversation, answer("Zweite Frage?")) == (conversation, 2)
@@ -39,10 +72,13 @@ def test_conversation_round_trip_keeps_every_detail(tmp_path: Path) -> None:
     assert store.questions(conversation) == ["Erste Frage?", "Zweite Frage?"]
     assert store.questions("A" * 22) is None
     assert store.conversation("A" * 22) is None
+    with pytest.raises(KeyError):
+        store.add_turn("A" * 22, answer("Wohin?"))
+    assert make_store().questions(conversation) == ["Erste Frage?", "Zweite Frage?"]  # committed
 
 
-def test_feedback_newest_first_and_marked_on_its_turn(tmp_path: Path) -> None:
-    store = UserStore(tmp_path / "store.sqlite3")
+def test_feedback_newest_first_and_marked_on_its_turn(make_store: StoreFactory) -> None:
+    store = make_store()
     conversation, _ = store.add_turn(None, answer("Frage?"))
     store.add_feedback(
         helpful=False,
@@ -57,27 +93,99 @@ def test_feedback_newest_first_and_marked_on_its_turn(tmp_path: Path) -> None:
         helpful=True,
         comment="Doch gut",
         question="Frage?",
-        passages=["p1"],
+        passages=["p1", "p2"],
         build_id="b",
         conversation=conversation,
         turn=1,
     )
-    store.add_feedback(helpful=False, comment="API", question="Andere?", passages=[], build_id="b")
-    entries = store.feedback()
+    given = store.add_feedback(helpful=False, comment="API", question="Andere?", passages=[], build_id="b")
+    entries = make_store().feedback()  # what another process reads
     assert [f.comment for f in entries] == ["API", "Doch gut", ""]
+    assert entries[0] == given  # every field read back as it was returned, the time included
+    assert entries[1].passages == ("p1", "p2") and entries[1].helpful is True
+    assert (entries[1].conversation, entries[1].turn) == (conversation, 1)
+    assert entries[0].created.endswith("+00:00") and entries[0].id > entries[1].id
     assert [f.comment for f in store.feedback(limit=1, offset=1)] == ["Doch gut"]
+    assert [f.comment for f in store.feedback(offset=2)] == [""]
     turns = store.conversation(conversation)
     assert turns is not None and turns[0].feedback is True  # the latest rating counts
 
 
+def test_a_new_store_reads_as_empty(make_store: StoreFactory) -> None:
+    store = make_store()
+    assert store.feedback() == []
+    assert store.conversation("A" * 22) is None and store.questions("A" * 22) is None
+
+
+def test_concurrent_turns_and_feedback_lose_nothing(make_store: StoreFactory) -> None:
+    """Several replicas add turns to one conversation at once: numbers stay unique and consecutive,
+    and each writer gets back the number its turn was stored under."""
+    conversation, _ = make_store().add_turn(None, answer("Anfang?"))
+    writers, each = 6, 4
+    stores = [make_store() for _ in range(writers)]
+    start = threading.Barrier(writers)
+
+    def write(worker: int) -> None:
+        store = stores[worker]
+        start.wait()
+        for i in range(each):
+            _, number = store.add_turn(conversation, answer(f"Frage {worker}.{i}?"))
+            store.add_feedback(
+                helpful=i % 2 == 0,
+                comment=f"{worker}.{i}",
+                question=f"Frage {worker}.{i}?",
+                passages=["p1"],
+                build_id="b",
+                conversation=conversation,
+                turn=number,
+            )
+
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(write, range(writers)))  # re-raises a writer's exception here
+
+    turns = make_store().conversation(conversation)
+    assert turns is not None
+    assert [t.number for t in turns] == list(range(1, writers * each + 2))
+    asked = [f"Frage {w}.{i}?" for w in range(writers) for i in range(each)]
+    assert sorted(t.answer.question for t in turns[1:]) == sorted(asked)
+    feedback = make_store().feedback()
+    assert sorted(f.comment for f in feedback) == sorted(q[6:-1] for q in asked)
+    by_number = {t.number: t.answer.question for t in turns}
+    for entry in feedback:  # the number add_turn returned is the turn the question was stored as
+        assert entry.turn is not None and by_number[entry.turn] == entry.question
+
+
+def test_replicas_starting_together_create_the_tables_once(make_store: StoreFactory) -> None:
+    stores = [make_store() for _ in range(4)]
+    start = threading.Barrier(len(stores))
+
+    def first_write(store: UserStore) -> int:
+        start.wait()
+        return store.add_feedback(helpful=True, comment="", question="F?", passages=[], build_id="b").id
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        ids = list(pool.map(first_write, stores))
+    assert len(set(ids)) == len(stores) and len(make_store().feedback()) == len(stores)
+
+
 def test_reading_creates_nothing_and_the_file_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
-    store = UserStore(path)
+    store = SQLiteUserStore(path)
     assert store.feedback() == [] and store.conversation("A" * 22) is None
     assert not path.exists()
     store.add_feedback(helpful=True, comment="", question="F?", passages=[], build_id="b")
     for file in tmp_path.iterdir():  # the database and SQLite's -wal/-shm files alike
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+
+
+def test_an_unusable_sqlite_file_raises_the_store_error(tmp_path: Path) -> None:
+    (tmp_path / "store.sqlite3").mkdir()  # a folder where the file should be
+    store = SQLiteUserStore(tmp_path / "store.sqlite3")
+    with pytest.raises(UserStoreError):
+        store.add_feedback(helpful=True, comment="", question="F?", passages=[], build_id="b")
+    (tmp_path / "not-a-database").write_bytes(b"plain text, not SQLite " * 100)
+    with pytest.raises(UserStoreError):
+        SQLiteUserStore(tmp_path / "not-a-database").feedback()
 
 
 def test_conversation_ids_are_checked_before_any_lookup() -> None:

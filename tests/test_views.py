@@ -58,7 +58,7 @@ def test_unknown_or_malformed_conversation_is_a_clear_404(client: TestClient) ->
 
 
 def test_feedback_form_is_stored_and_shown(client: TestClient, fixture_release: Settings) -> None:
-    from assistant.userdata import UserStore
+    from assistant.userdata import SQLiteUserStore
 
     conversation = client.post("/gespraech", data={"question": "Wo ist das Büro vor Ort?"}).url.path
     page = client.get(conversation).text
@@ -70,7 +70,7 @@ def test_feedback_form_is_stored_and_shown(client: TestClient, fixture_release: 
     )
     assert done.status_code == 303 and done.headers["location"] == f"{conversation}#frage1"
     assert "Ihre Rückmeldung „Hilfreich“ ist gespeichert" in client.get(conversation).text
-    latest = UserStore(fixture_release.database).feedback(limit=1)[0]
+    latest = SQLiteUserStore(fixture_release.database).feedback(limit=1)[0]
     assert (latest.helpful, latest.comment, latest.question) == (
         True,
         "Danke, genau das!",

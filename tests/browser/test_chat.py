@@ -8,7 +8,7 @@ import re
 import pytest
 
 from assistant.config import Settings
-from assistant.userdata import UserStore
+from assistant.userdata import SQLiteUserStore
 
 pytestmark = pytest.mark.browser
 
@@ -152,7 +152,9 @@ def test_give_feedback_with_a_comment(browser, server, fixture_release: Settings
     assert page.evaluate("document.activeElement.classList.contains('thanks')")  # focus is not lost
     shot(page, "feedback")
     conversation = page.url.rsplit("/", 1)[1]
-    stored = next(f for f in UserStore(fixture_release.database).feedback() if f.conversation == conversation)
+    stored = next(
+        f for f in SQLiteUserStore(fixture_release.database).feedback() if f.conversation == conversation
+    )
     assert (stored.helpful, stored.comment, stored.turn) == (False, "Sprechzeiten fehlen", 1)
     page.reload()
     assert "ist gespeichert" in page.locator("li.turn .thanks").inner_text()
@@ -190,7 +192,7 @@ def test_without_javascript_everything_works_through_forms_and_links(
     assert (
         page.url.endswith("#frage2") and "„Hilfreich“ ist gespeichert" in page.locator("#frage2").inner_text()
     )
-    assert any(f.comment == "ohne Skript" for f in UserStore(fixture_release.database).feedback())
+    assert any(f.comment == "ohne Skript" for f in SQLiteUserStore(fixture_release.database).feedback())
     shot(page, "no-js-feedback")
 
     # The source: a plain link.

@@ -1,0 +1,46 @@
+"""Opening the served state: a release with the bundled fallback model starts without torch or network."""
+
+import json
+import os
+import subprocess
+import sys
+
+from assistant.config import Settings
+
+# Runs in a fresh interpreter, because this one has long imported torch. Every outgoing connection
+# (the model hub probe included) is refused and counted.
+_OPEN_AND_ASK = """
+import json, socket, sys
+attempts = []
+def refuse(address, *args, **kwargs):
+    attempts.append(address)
+    raise OSError("no network in this test")
+socket.create_connection = refuse
+from assistant.config import Settings
+from assistant.service import open_assistant
+assistant = open_assistant(Settings())
+answer = assistant.ask("Was ist ein Verfügungsfonds?")
+print(json.dumps({
+    "connections": len(attempts),
+    "torch": "torch" in sys.modules,
+    "sentence_transformers": "sentence_transformers" in sys.modules,
+    "section": answer.hits[0].passage.citation.section,
+    "backend_model": type(assistant.searcher.embedder.model).__name__,
+}))
+"""
+
+
+def test_fallback_release_is_served_without_torch_and_without_probing_the_hub(
+    shipped_release: Settings,
+) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
+    env["ASSISTANT_INDEX_DIR"] = str(shipped_release.index_dir)
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_AND_ASK], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["connections"] == 0
+    assert not result["torch"] and not result["sentence_transformers"]
+    assert result["backend_model"] == "StaticEncoder"
+    assert "Verfügungsfonds" in result["section"]
