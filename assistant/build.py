@@ -228,6 +228,8 @@ def embedder_for_corpus(
             f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({exc}); "
             "verwende ein aus dem Korpus gebautes statisches Modell"
         )
+    if settings.backend != "torch":
+        log.warning("backend %s does not apply to the static model (no transformer module)", settings.backend)
     if reuse is not None and still_fits(reuse, texts):
         shutil.copytree(reuse, target)
     else:

@@ -78,7 +78,12 @@ def open_assistant(settings: Settings) -> Assistant:
             f"release {release.build_id} was built with {release.model_name}, "
             f"but the configured model is {settings.model}: run 'assistant build'"
         )
-    embedder = _bundled_static_embedder(release) or load_embedder(
+    embedder = _bundled_static_embedder(release)
+    if embedder is not None and settings.backend != "torch":
+        log.warning(
+            "backend %s does not apply to %s (no transformer module)", settings.backend, embedder.name
+        )
+    embedder = embedder or load_embedder(
         release.model_path,
         probe_timeout=settings.network_probe_timeout,
         display_name=release.model_name,

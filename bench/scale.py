@@ -189,7 +189,7 @@ def main() -> None:
     print(
         "| passages | build | build peak RSS | release on disk (index / passages / BM25) | load | "
         "RSS after load+search (private / shared file) | search p50 / p95 / p99 | dense p95 | BM25 p95 | "
-        "index (efSearch) | Recall@10 |"
+        "index | Recall@10 |"
     )
     print("|" + " --- |" * 11)
     for _size, built, peak, disk, s in rows:

@@ -181,6 +181,19 @@ def test_static_model_keeps_torch_and_says_why(
     assert not any(tmp_path.iterdir())
 
 
+def test_fallback_build_and_its_release_say_once_that_the_backend_does_not_apply(
+    fixture_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, backend="onnx")
+    with caplog.at_level(logging.WARNING):
+        assert build_index(settings, warn=lambda _: None).fallback
+        assistant = open_assistant(settings)
+    lines = [r.getMessage() for r in caplog.records if "does not apply" in r.getMessage()]
+    assert len(lines) == 2 and all("backend onnx" in line for line in lines)  # one at build, one at serve
+    assert assistant.ask("Wer entscheidet über den Quartiersfonds?").hits
+    assert not settings.export_dir.exists()
+
+
 def test_missing_onnxruntime_keeps_torch_with_the_install_hint(
     bert_transformer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
