@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -76,9 +77,9 @@ def raw_latency(settings: Settings, mix: list[str], seconds: float) -> list[floa
 
 async def load(
     base: str, mix: list[str], concurrency: int, seconds: float, limit: int
-) -> tuple[list[float], int]:
+) -> tuple[list[float], Counter[str]]:
     samples: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     issued = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -86,7 +87,7 @@ async def load(
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
         async def worker(offset: int) -> None:
-            nonlocal errors, issued
+            nonlocal issued
             i = offset
             while time.perf_counter() < deadline and issued < limit:
                 issued += 1
@@ -94,9 +95,9 @@ async def load(
                 try:
                     response = await client.post("/api/ask", json={"question": mix[i % len(mix)]})
                     if response.status_code != 200:
-                        errors += 1
-                except httpx.HTTPError:
-                    errors += 1
+                        errors[f"HTTP {response.status_code}"] += 1
+                except httpx.HTTPError as exc:
+                    errors[type(exc).__name__] += 1
                 samples.append(time.perf_counter() - started)
                 i += concurrency
 
@@ -128,7 +129,8 @@ def main() -> None:
     raw_p = percentiles(raw)
 
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
+    log_path = ROOT / ".cache" / "bench" / "latency-server.log"  # the server's own messages, for errors
+    with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as server_log:
         env = {
             **os.environ,
             "ASSISTANT_INDEX_DIR": str(settings.index_dir),
@@ -144,7 +146,7 @@ def main() -> None:
             [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=server_log,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -178,9 +180,12 @@ def main() -> None:
     )
     for concurrency, count, errors, rate, p50, p95, p99 in rows:
         print(
-            f"| {concurrency} | {count} | {errors} | {rate:.0f} | {p50:.2f} | {p95:.2f} | {p99:.2f} | "
-            f"{p50 / raw_p[0]:.2f} |"
+            f"| {concurrency} | {count} | {errors.total()} | {rate:.0f} | {p50:.2f} | {p95:.2f} | "
+            f"{p99:.2f} | {p50 / raw_p[0]:.2f} |"
         )
+    for concurrency, _, errors, *_ in rows:
+        if errors:
+            print(f"\nErrors at concurrency {concurrency}: {dict(errors)} (server log: {log_path})")
 
 
 if __name__ == "__main__":
