@@ -19,6 +19,7 @@ __all__ = [
     "AskRequest",
     "FeedbackRequest",
     "clean_comment",
+    "has_control_characters",
     "validate_comment",
     "get_assistant",
     "get_settings",
@@ -168,6 +169,11 @@ def validate_comment(settings: Settings, comment: str) -> str:
     return comment
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character other than whitespace (a null byte, say)."""
+    return any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text)
+
+
 def validate_question(
     settings: Settings, question: str, history: list[str], k: int | None
 ) -> tuple[str, list[str], int]:
@@ -177,8 +183,14 @@ def validate_question(
         raise HTTPException(422, "Die Frage ist leer.")
     if len(cleaned) > settings.max_question_chars:
         raise HTTPException(422, f"Die Frage ist zu lang (höchstens {settings.max_question_chars} Zeichen).")
+    # No text typed by a person holds a null byte or another control character; refused with a message
+    # rather than passed on, where PostgreSQL cannot store a null byte at all.
+    if has_control_characters(cleaned):
+        raise HTTPException(422, "Die Frage enthält Steuerzeichen (etwa ein Nullbyte).")
     if len(history) > settings.max_history:
         raise HTTPException(422, f"Zu viele frühere Fragen (höchstens {settings.max_history}).")
+    if any(has_control_characters(h) for h in history):
+        raise HTTPException(422, "Eine frühere Frage enthält Steuerzeichen (etwa ein Nullbyte).")
     history = [" ".join(h.split())[: settings.max_question_chars] for h in history if h.strip()]
     if k is None:
         k = settings.top_k
@@ -191,7 +203,10 @@ def validate_question(
     "/ask",
     response_model=AskResponse,
     summary="Ask a question, get cited passages",
-    responses={422: {"model": Problem, "description": "Invalid question, history, k or body"}},
+    responses={
+        413: {"model": Problem, "description": "Body larger than ASSISTANT_MAX_BODY_BYTES"},
+        422: {"model": Problem, "description": "Invalid question, history, k or body"},
+    },
 )
 def ask(
     body: AskRequest,
@@ -240,6 +255,7 @@ def require_admin(
     status_code=201,
     summary="Rate an answer ('Hilfreich' / 'Nicht hilfreich'), optionally with a comment",
     responses={
+        413: {"model": Problem, "description": "Body larger than ASSISTANT_MAX_BODY_BYTES"},
         422: {"model": Problem, "description": "Invalid question, comment or body"},
         503: {"model": Problem, "description": "The feedback store cannot be written just now"},
     },
@@ -252,6 +268,8 @@ def give_feedback(
 ) -> dict[str, Any]:
     question, _, _ = validate_question(settings, body.question, [], None)
     comment = validate_comment(settings, body.comment)
+    if any(has_control_characters(p) for p in body.passage_ids):
+        raise HTTPException(422, "Eine Passagen-ID enthält Steuerzeichen.")
     try:
         stored = store.add_feedback(
             helpful=body.helpful,
@@ -273,6 +291,7 @@ def give_feedback(
     responses={
         401: {"model": Problem, "description": "Token missing or wrong"},
         403: {"model": Problem, "description": "No admin token is configured"},
+        422: {"model": Problem, "description": "Invalid limit or offset"},
         503: {"model": Problem, "description": "The feedback store cannot be read just now"},
     },
 )

@@ -84,6 +84,12 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             detail = "Diese Seite gibt es nicht."
         elif exc.status_code == 405 and detail == "Method Not Allowed":
             detail = "Diese Anfrageart ist hier nicht möglich."
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 (a UnicodeDecodeError): the same mistake as
+            # invalid JSON, which gets 422 with a German message, so it gets the same here.
+            return await http_problem(
+                request, StarletteHTTPException(422, "Ungültige Anfrage – der Inhalt ist kein JSON in UTF-8.")
+            )
         if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
             return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
         return render_problem(templates, request, detail, exc.status_code, headers)
@@ -103,7 +109,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         # is down: a 503 to try again later, never a 500. Writes are answered where they happen.
         return await http_problem(request, StarletteHTTPException(503, NOT_LOADED))
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last, so it runs first: the 413 gets the headers too
     return app
 
 
@@ -149,3 +156,60 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, as plain ASGI middleware.
+
+    The body is counted while the app reads it, so a chunked body (no Content-Length) is limited too;
+    a declared Content-Length over the limit is refused at the first read, before anything is read.
+    The refusal is a 413 HTTPException raised from ``receive``, which FastAPI passes on unchanged from
+    body parsing to the app's handler (JSON for the API, a page for the web chat), so no request makes
+    the server hold more than ``max_bytes`` of body.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = _BodyTooLarge(self.max_bytes)
+        declared = next(
+            (int(value) for name, value in scope["headers"] if name == b"content-length" and value.isdigit()),
+            0,
+        )
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            if declared > self.max_bytes:
+                raise too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            # Raised where no handler of the app catches it (outside FastAPI's body parsing).
+            if not started:
+                response = JSONResponse({"detail": too_large.detail}, status_code=too_large.status_code)
+                await response(scope, receive, send)
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Die Anfrage ist zu groß (höchstens {limit} Bytes).")

@@ -89,6 +89,7 @@ def cmd_serve(settings: Settings) -> int:
         "port": settings.port,
         "log_level": "info",
         "access_log": settings.access_log,
+        "timeout_keep_alive": settings.keep_alive_timeout,
         "http": NoDelayHTTPProtocol,
     }
     if settings.workers == 1:

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Most questions in one conversation of the web chat."
     )
     max_comment_chars: int = Field(default=2000, ge=1, description="Longest accepted feedback comment.")
+    # 256 KiB holds the largest valid request with the default limits even when every character is
+    # sent as a JSON escaped surrogate pair: 21 questions of 1000 characters at 12 bytes each.
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest accepted request body in bytes; a larger one is refused with 413.",
+    )
     database: Path = Field(
         default=Path("var/assistant.sqlite3"),
         description="SQLite file for conversations and feedback; created owner-only on the first write.",
@@ -141,6 +148,16 @@ class Settings(BaseSettings):
         description="Threads per process that answer requests (searching runs there, off the event loop).",
     )
     access_log: bool = Field(default=True, description="Log every request of 'assistant serve'.")
+    keep_alive_timeout: int = Field(
+        default=75,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds 'assistant serve' keeps an idle HTTP connection open. Longer than the idle time of the "
+            "clients and proxies in front (httpx 5 s, nginx upstream 60 s, load balancers 60 s), so they "
+            "close first: a server closing at the moment a client reuses the connection fails that request."
+        ),
+    )
     keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")
     index_kind: Literal["auto", "flat", "sq8", "hnsw"] = Field(
         default="auto",

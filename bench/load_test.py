@@ -1,0 +1,239 @@
+"""A sustained mixed load over loopback: errors by kind, throughput, latency and the server's memory.
+
+Run: .venv/bin/python bench/load_test.py [--seconds 300] [--concurrency 32] [--max-requests 500000]
+                                         [--model PATH] [--workers N] [--threads N]
+
+Starts `assistant serve` on a free loopback port against a bench release of the shipped corpus (built
+once into .cache/bench/<model>/, as bench/latency.py does) and keeps --concurrency clients busy for
+--seconds, at most --max-requests requests in all. Each client repeats a fixed mix: /api/ask with a
+practitioner question (eval/praxisfragen.jsonl), /api/ask as a follow-up with the earlier questions as
+history, a web chat turn (GET /, POST /gespraech, follow the 303 to the conversation page, sometimes a
+follow-up POST /gespraech/<id>) and GET /api/health. The server's resident memory (VmRSS of its process
+and children, from /proc) is sampled at start, every 30 s and at the end. Prints Markdown tables; the
+load only ever targets 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+# bench/ is on sys.path when this file runs as a script: the helpers of the latency benchmark.
+from latency import ROOT, free_port, percentiles, questions, release_for
+
+# One client's round: each entry is one step; "chat" is a web chat turn of two or three requests.
+ROUND = ("ask", "ask", "follow-up", "ask", "chat", "ask", "follow-up", "ask", "chat", "health")
+SAMPLE_EVERY = 30.0
+
+
+def resident_kib(pid: int) -> int:
+    """VmRSS of ``pid`` and all its descendants in KiB (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+class Load:
+    """Counters shared by the clients of one run."""
+
+    def __init__(self, limit: int, deadline: float) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.issued = 0
+        self.samples: dict[str, list[float]] = {}
+        self.errors: Counter[str] = Counter()
+
+    def more(self) -> bool:
+        return time.perf_counter() < self.deadline and self.issued < self.limit
+
+    async def request(
+        self, client: httpx.AsyncClient, kind: str, method: str, url: str, **kwargs: object
+    ) -> httpx.Response | None:
+        """One request, timed under ``kind``; a failure is counted and answered with None."""
+        self.issued += 1
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            self.errors[f"{kind}: {type(exc).__name__}"] += 1
+            return None
+        finally:
+            self.samples.setdefault(kind, []).append(time.perf_counter() - started)
+        if response.status_code != (303 if kind.startswith("POST /gespraech") else 200):
+            self.errors[f"{kind}: HTTP {response.status_code}"] += 1
+            return None
+        return response
+
+
+async def client_loop(
+    load: Load, client: httpx.AsyncClient, mix: list[str], offset: int, stride: int
+) -> None:
+    i = offset
+    step = offset
+    while load.more():
+        question = mix[i % len(mix)]
+        kind = ROUND[step % len(ROUND)]
+        if kind == "ask":
+            await load.request(client, "POST /api/ask", "POST", "/api/ask", json={"question": question})
+        elif kind == "follow-up":
+            history = [mix[(i - stride) % len(mix)], mix[(i - 2 * stride) % len(mix)]]
+            body = {"question": "Und wer ist dafür zuständig?", "history": history}
+            await load.request(client, "POST /api/ask (follow-up)", "POST", "/api/ask", json=body)
+        elif kind == "health":
+            await load.request(client, "GET /api/health", "GET", "/api/health")
+        else:
+            await chat_turn(load, client, question, follow_up=step % 20 == 8)
+        i += stride
+        step += 1
+
+
+async def chat_turn(load: Load, client: httpx.AsyncClient, question: str, *, follow_up: bool) -> None:
+    """GET /, POST /gespraech and follow its 303 (as a browser would), sometimes a follow-up turn."""
+    if await load.request(client, "GET /", "GET", "/") is None:
+        return
+    posted = await load.request(client, "POST /gespraech", "POST", "/gespraech", data={"question": question})
+    if posted is None:
+        return
+    page = posted.headers["location"].split("#")[0]
+    if await load.request(client, "GET /gespraech/<id>", "GET", page) is None or not follow_up:
+        return
+    again = await load.request(
+        client, "POST /gespraech/<id>", "POST", page, data={"question": "Gibt es dazu eine Frist?"}
+    )
+    if again is not None:
+        await load.request(client, "GET /gespraech/<id>", "GET", again.headers["location"].split("#")[0])
+
+
+async def run_load(
+    base: str, mix: list[str], concurrency: int, seconds: float, limit: int, server_pid: int
+) -> tuple[Load, list[tuple[float, int]]]:
+    load = Load(limit, time.perf_counter() + seconds)
+    memory = [(0.0, resident_kib(server_pid))]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def sample_memory() -> None:
+        started = time.perf_counter()
+        while load.more():
+            await asyncio.sleep(min(SAMPLE_EVERY, max(load.deadline - time.perf_counter(), 0.0)))
+            if load.more():
+                memory.append((time.perf_counter() - started, resident_kib(server_pid)))
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        sampler = asyncio.create_task(sample_memory())
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(load, client, mix, n, concurrency) for n in range(concurrency)))
+        memory.append((time.perf_counter() - started, resident_kib(server_pid)))
+        sampler.cancel()
+    return load, memory
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=300.0, help="length of the run (default 300)")
+    parser.add_argument("--concurrency", type=int, default=32, help="clients at once (default 32)")
+    parser.add_argument("--max-requests", type=int, default=500_000, help="a bound on the load")
+    parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    settings = release_for(args.model)
+    mix = questions()
+    port = free_port()
+    log_path = ROOT / ".cache" / "bench" / "load-test-server.log"  # the server's own messages, for errors
+    with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as server_log:
+        env = {
+            **os.environ,
+            "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+            "ASSISTANT_DATABASE": str(Path(tmp) / "bench.sqlite3"),
+            "ASSISTANT_ACCESS_LOG": "false",
+            "ASSISTANT_WORKERS": str(args.workers),
+        }
+        if args.model:
+            env["ASSISTANT_MODEL"] = args.model
+        if args.threads:
+            env["ASSISTANT_THREADS"] = str(args.threads)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=server_log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    httpx.get(f"{base}/api/health", timeout=5).raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("server did not start") from None
+                    time.sleep(0.2)
+            load, memory = asyncio.run(
+                run_load(base, mix, args.concurrency, args.seconds, args.max_requests, server.pid)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    every = [sample for samples in load.samples.values() for sample in samples]
+    count = len(every)
+    p50, p95, p99 = percentiles(every)
+    model = args.model or "default (offline: fallback static model)"
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"Model: {model}; workers {args.workers}; concurrency {args.concurrency}; "
+        f"{args.seconds:.0f} s; {len(mix)} questions\n"
+    )
+    print("| requests | errors | req/s | p50 ms | p95 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    rate = count / args.seconds
+    print(f"| {count} | {load.errors.total()} | {rate:.0f} | {p50:.2f} | {p95:.2f} | {p99:.2f} |")
+    print("\n| request | count | p50 ms | p95 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- |")
+    for kind, samples in sorted(load.samples.items()):
+        k50, k95, k99 = percentiles(samples)
+        print(f"| {kind} | {len(samples)} | {k50:.2f} | {k95:.2f} | {k99:.2f} |")
+    print("\n| time s | server RSS MiB |")
+    print("| --- | --- |")
+    for at, kib in memory:
+        print(f"| {at:.0f} | {kib / 1024:.1f} |")
+    if load.errors:
+        print(f"\nErrors by kind: {dict(load.errors)} (server log: {log_path})")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
