@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -105,31 +107,18 @@ async def load(
     return samples, errors
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _ask(base: str, question: str) -> None:
+    httpx.post(f"{base}/api/ask", json={"question": question}, timeout=5).raise_for_status()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="per concurrency level (default 60)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--max-requests", type=int, default=200_000, help="per level, a bound on the load")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-
-    settings = release_for(args.model)
-    mix = questions()
-    raw = raw_latency(settings, mix, min(args.seconds, 20.0))
-    raw_p = percentiles(raw)
-
+@contextmanager
+def serving(
+    settings: Settings, args: argparse.Namespace, log_path: Path, *, probe: Callable[[str], None]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`assistant serve` on a free loopback port as its own process (workers, threads and model from
+    ``args``), ready once ``probe(base)`` succeeds; yields the base URL and the process. The server's
+    own messages go to ``log_path``, for errors."""
     port = free_port()
-    log_path = ROOT / ".cache" / "bench" / "latency-server.log"  # the server's own messages, for errors
     with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as server_log:
         env = {
             **os.environ,
@@ -153,21 +142,49 @@ def main() -> None:
             deadline = time.monotonic() + 120
             while True:
                 try:
-                    httpx.post(f"{base}/api/ask", json={"question": mix[0]}, timeout=5).raise_for_status()
+                    probe(base)
                     break
                 except httpx.HTTPError:
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise SystemExit("server did not start") from None
                     time.sleep(0.2)
-            asyncio.run(load(base, mix, 4, 3.0, 1000))  # warm-up
-            rows = []
-            for concurrency in args.concurrency:
-                samples, errors = asyncio.run(load(base, mix, concurrency, args.seconds, args.max_requests))
-                p50, p95, p99 = percentiles(samples)
-                rows.append((concurrency, len(samples), errors, len(samples) / args.seconds, p50, p95, p99))
+            yield base, server
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="per concurrency level (default 60)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per level, a bound on the load")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    settings = release_for(args.model)
+    mix = questions()
+    raw = raw_latency(settings, mix, min(args.seconds, 20.0))
+    raw_p = percentiles(raw)
+
+    log_path = ROOT / ".cache" / "bench" / "latency-server.log"
+    with serving(settings, args, log_path, probe=lambda base: _ask(base, mix[0])) as (base, _):
+        asyncio.run(load(base, mix, 4, 3.0, 1000))  # warm-up
+        rows = []
+        for concurrency in args.concurrency:
+            samples, errors = asyncio.run(load(base, mix, concurrency, args.seconds, args.max_requests))
+            p50, p95, p99 = percentiles(samples)
+            rows.append((concurrency, len(samples), errors, len(samples) / args.seconds, p50, p95, p99))
 
     model = args.model or "default (offline: fallback static model)"
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")

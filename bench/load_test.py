@@ -19,9 +19,7 @@ import argparse
 import asyncio
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import httpx
 
 # bench/ is on sys.path when this file runs as a script: the helpers of the latency benchmark.
-from latency import ROOT, free_port, percentiles, questions, release_for
+from latency import ROOT, percentiles, questions, release_for, serving
 
 # One client's round: each entry is one step; "chat" is a web chat turn of two or three requests.
 ROUND = ("ask", "ask", "follow-up", "ask", "chat", "ask", "follow-up", "ask", "chat", "health")
@@ -170,43 +168,12 @@ def main() -> None:
 
     settings = release_for(args.model)
     mix = questions()
-    port = free_port()
-    log_path = ROOT / ".cache" / "bench" / "load-test-server.log"  # the server's own messages, for errors
-    with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as server_log:
-        env = {
-            **os.environ,
-            "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-            "ASSISTANT_DATABASE": str(Path(tmp) / "bench.sqlite3"),
-            "ASSISTANT_ACCESS_LOG": "false",
-            "ASSISTANT_WORKERS": str(args.workers),
-        }
-        if args.model:
-            env["ASSISTANT_MODEL"] = args.model
-        if args.threads:
-            env["ASSISTANT_THREADS"] = str(args.threads)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=server_log,
+    health = lambda base: httpx.get(f"{base}/api/health", timeout=5).raise_for_status()  # noqa: E731
+    log_path = ROOT / ".cache" / "bench" / "load-test-server.log"
+    with serving(settings, args, log_path, probe=health) as (base, server):
+        load, memory = asyncio.run(
+            run_load(base, mix, args.concurrency, args.seconds, args.max_requests, server.pid)
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    httpx.get(f"{base}/api/health", timeout=5).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("server did not start") from None
-                    time.sleep(0.2)
-            load, memory = asyncio.run(
-                run_load(base, mix, args.concurrency, args.seconds, args.max_requests, server.pid)
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
     every = [sample for samples in load.samples.values() for sample in samples]
     count = len(every)
