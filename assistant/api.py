@@ -141,6 +141,21 @@ class Health(BaseModel):
     passages: int
 
 
+#: The rate limit's refusal (``assistant.ratelimit``), documented on every counted operation.
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "description": "Too many requests from this client (ASSISTANT_RATE_LIMIT_PER_MINUTE)",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before the next request.",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
+
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -206,6 +221,7 @@ def validate_question(
     responses={
         413: {"model": Problem, "description": "Body larger than ASSISTANT_MAX_BODY_BYTES"},
         422: {"model": Problem, "description": "Invalid question, history, k or body"},
+        **TOO_MANY,
     },
 )
 def ask(
@@ -258,6 +274,7 @@ def require_admin(
         413: {"model": Problem, "description": "Body larger than ASSISTANT_MAX_BODY_BYTES"},
         422: {"model": Problem, "description": "Invalid question, comment or body"},
         503: {"model": Problem, "description": "The feedback store cannot be written just now"},
+        **TOO_MANY,
     },
 )
 def give_feedback(
@@ -293,6 +310,7 @@ def give_feedback(
         403: {"model": Problem, "description": "No admin token is configured"},
         422: {"model": Problem, "description": "Invalid limit or offset"},
         503: {"model": Problem, "description": "The feedback store cannot be read just now"},
+        **TOO_MANY,
     },
 )
 def read_feedback(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,23 +10,32 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import __version__
 from .api import router as api_router
 from .config import Settings
-from .service import Assistant, open_assistant
+from .ratelimit import RateLimit, TokenBuckets
+from .service import Assistant, ReleaseWatcher, open_assistant
 from .sources import make_router as make_sources_router
 from .userdata import UserStore, UserStoreError, open_user_store
 from .views import NOT_LOADED, make_router, relevance, render_problem
 
-__all__ = ["create_app", "create_app_from_env"]
+__all__ = ["INTERNAL_ERROR", "create_app", "create_app_from_env"]
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = (
+    "Interner Fehler – die Anfrage konnte nicht beantwortet werden. Bitte später erneut versuchen."
+)
 
 
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
@@ -40,7 +50,11 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Requests run in anyio's worker threads (plain ``def`` endpoints); size that pool as configured.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        yield
+        async with anyio.create_task_group() as tasks:
+            if settings.reload_interval > 0:
+                tasks.start_soon(watch_releases, app, ReleaseWatcher(settings), settings.reload_interval)
+            yield
+            tasks.cancel_scope.cancel()
         store: UserStore = app.state.userdata
         store.close()
 
@@ -90,7 +104,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             return await http_problem(
                 request, StarletteHTTPException(422, "Ungültige Anfrage – der Inhalt ist kein JSON in UTF-8.")
             )
-        if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        if is_api(request):
             return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
         return render_problem(templates, request, detail, exc.status_code, headers)
 
@@ -109,9 +123,71 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         # is down: a 503 to try again later, never a 500. Writes are answered where they happen.
         return await http_problem(request, StarletteHTTPException(503, NOT_LOADED))
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        """Anything unexpected: a 500 with a German message and nothing of the exception (its text may
+        name paths or secrets); the traceback goes to the server's log only.
+
+        Starlette calls this from its ServerErrorMiddleware, outside every middleware added below, so
+        the security headers are set here; it re-raises the exception afterwards (for the server).
+        """
+        log.error("internal error answering %s %s", request.method, request.url.path, exc_info=exc)
+        headers = dict(security_headers(request.url.path))
+        if is_api(request):
+            return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500, headers=headers)
+        try:
+            if request.headers.get("sec-fetch-mode", "navigate") != "navigate":
+                # The chat's fetch() (see app.js) inserts the answer into the page: a fragment then.
+                return templates.TemplateResponse(
+                    request, "_error.html", {"error": INTERNAL_ERROR}, status_code=500, headers=headers
+                )
+            return render_problem(templates, request, INTERNAL_ERROR, 500, headers)
+        except Exception:  # noqa: BLE001 - the page itself fails (before routing, say): plain text then
+            log.exception("the error page failed too")
+            return PlainTextResponse(INTERNAL_ERROR, status_code=500, headers=headers)
+
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute > 0:
+
+        async def too_many(scope: Scope, message: str, headers: dict[str, str]) -> Response:
+            request = Request(scope)
+            if is_api(request):
+                return JSONResponse({"detail": message}, status_code=429, headers=headers)
+            return render_problem(templates, request, message, 429, headers)
+
+        buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        app.add_middleware(RateLimit, buckets=buckets, refuse=too_many)
+    # The client a rate is counted for: the address a trusted reverse proxy forwarded, if any. Done
+    # here rather than by uvicorn, so it holds however the app is served (``cmd_serve`` turns
+    # uvicorn's own proxy handling off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    if settings.cors_origins:  # no CORS headers at all unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+            allow_credentials=False,
+        )
     app.add_middleware(SecurityHeaders)  # added last, so it runs first: the 413 gets the headers too
     return app
+
+
+async def watch_releases(app: FastAPI, watcher: ReleaseWatcher, interval: float) -> None:
+    """Hot reload: every ``interval`` seconds, swap ``app.state.assistant`` for a newly published
+    release. Loading runs in its own thread, so requests keep being answered meanwhile; each request
+    took one reference to the assistant when it started (``get_assistant``) and finishes on it."""
+    loader = anyio.CapacityLimiter(1)  # not one of the request threads
+    while True:
+        await anyio.sleep(interval)
+        fresh = await anyio.to_thread.run_sync(watcher.check, app.state.assistant, limiter=loader)
+        if fresh is not None:
+            app.state.assistant = fresh
+
+
+def is_api(request: Request) -> bool:
+    """Whether a request is answered in JSON (the API) rather than with a page."""
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
 def create_app_from_env() -> FastAPI:
@@ -124,6 +200,16 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+def security_headers(path: str) -> list[tuple[str, str]]:
+    """The headers ``SecurityHeaders`` adds to every response for ``path``."""
+    styles = "'self' 'unsafe-inline'" if path == "/docs" else "'self'"
+    return [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("content-security-policy", _CSP.format(styles=styles)),
+    ]
 
 
 class SecurityHeaders:
@@ -140,19 +226,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        styles = "'self' 'unsafe-inline'" if scope["path"] == "/docs" else "'self'"
-        defaults = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"content-security-policy", _CSP.format(styles=styles).encode()),
-        ]
+        defaults = security_headers(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in defaults:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                    if name not in headers:
+                        headers.append(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -90,6 +90,9 @@ def cmd_serve(settings: Settings) -> int:
         "log_level": "info",
         "access_log": settings.access_log,
         "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_connections,
+        # The app reads X-Forwarded-For itself, from the configured trusted proxies only (create_app).
+        "proxy_headers": False,
         "http": NoDelayHTTPProtocol,
     }
     if settings.workers == 1:
@@ -103,6 +106,7 @@ def cmd_serve(settings: Settings) -> int:
         ("CORPUS_DIR", settings.corpus_dir),
         ("DATABASE", settings.database),
         ("MODEL", settings.model),
+        ("THREADS", settings.threads),
     ):
         if value is not None:
             os.environ[f"ASSISTANT_{name}"] = str(value)

@@ -133,6 +133,15 @@ class Settings(BaseSettings):
             "unset means the feedback can be read only with 'assistant feedback' on the server."
         ),
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins of other web sites whose pages may call the API from the browser (CORS), as a JSON "
+            "list (ASSISTANT_CORS_ORIGINS='[\"https://intranet.example\"]'): GET and POST with the headers "
+            "Content-Type and Authorization, without cookies. Empty (the default) sends no CORS headers at "
+            "all, so only pages of the app itself can read its answers."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address 'assistant serve' binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port 'assistant serve' listens on.")
     workers: int = Field(
@@ -156,6 +165,45 @@ class Settings(BaseSettings):
             "Seconds 'assistant serve' keeps an idle HTTP connection open. Longer than the idle time of the "
             "clients and proxies in front (httpx 5 s, nginx upstream 60 s, load balancers 60 s), so they "
             "close first: a server closing at the moment a client reuses the connection fails that request."
+        ),
+    )
+    max_connections: int = Field(
+        default=512,
+        ge=1,
+        le=100_000,
+        description=(
+            "Most open connections (idle keep-alive ones included) per 'assistant serve' process; "
+            "beyond it new requests get 503 (uvicorn's limit_concurrency)."
+        ),
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "Requests a minute one client address (an IPv6 /64) may send after its burst; more get 429 "
+            "with Retry-After. 0 switches the limit off. Counted per server process; static files and "
+            "/api/health are not counted."
+        ),
+    )
+    rate_limit_burst: int = Field(
+        default=120, ge=1, description="Requests one client may send at once before the rate applies."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description=(
+            "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names the real client, "
+            "as a JSON list (ASSISTANT_TRUSTED_PROXIES='[\"10.0.0.0/8\"]'); the rightmost address not in "
+            "this list counts as the client. Requests from anywhere else are taken at their own address."
+        ),
+    )
+    reload_interval: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds between checks whether a build published a new release; the server then loads it "
+            "and swaps to it between requests (a broken release is refused and the served one kept). "
+            "0 switches the check off."
         ),
     )
     keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")

@@ -14,9 +14,9 @@ from .records import Answer
 from .rerank import Reranker, load_reranker
 from .search import Searcher
 from .static_model import load_static_embedder
-from .store import Release, load_release
+from .store import Release, ReleaseError, current_build_id, load_release
 
-__all__ = ["Assistant", "ModelMismatch", "open_assistant", "reranker_for"]
+__all__ = ["Assistant", "ModelMismatch", "ReleaseWatcher", "open_assistant", "reranker_for"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ class Assistant:
 
     @property
     def model(self) -> str:
-        return self.release.model_name
+        """The model as answers, /api/health and the page footer name it: a local path only by its
+        folder's name (``release.model_name`` is what the build recorded, for the mismatch check)."""
+        return self.release.model_display_name
 
     @property
     def build_id(self) -> str:
@@ -60,8 +62,13 @@ class Assistant:
         )
 
 
-def open_assistant(settings: Settings) -> Assistant:
-    """Load the current release and the model it was built with."""
+def open_assistant(settings: Settings, *, previous: Assistant | None = None) -> Assistant:
+    """Load the current release and the model it was built with.
+
+    ``previous``, the assistant served until now, lends its transformer and reranker when the new
+    release was built with the same model, so a reload does not load them again (a static fallback
+    model belongs to its release and is always loaded from there).
+    """
     import faiss
 
     # Requests are answered in parallel by threads and processes; FAISS's own OpenMP threads on top of
@@ -69,11 +76,9 @@ def open_assistant(settings: Settings) -> Assistant:
     # two OpenMP threads, 0.4 ms with one), so a served search uses one.
     faiss.omp_set_num_threads(settings.search_threads)
     release = load_release(settings.index_dir)
-    if (
-        settings.model_is_explicit
-        and release.manifest.get("model_dir") is None
-        and release.model_name != settings.model
-    ):
+    # A configured model must be the one the release was built with; a release of the offline fallback
+    # model (bundled in the release) does not match a configured model either.
+    if settings.model_is_explicit and release.model_name != settings.model:
         raise ModelMismatch(
             f"release {release.build_id} was built with {release.model_name}, "
             f"but the configured model is {settings.model}: run 'assistant build'"
@@ -83,6 +88,8 @@ def open_assistant(settings: Settings) -> Assistant:
         log.warning(
             "backend %s does not apply to %s (no transformer module)", settings.backend, embedder.name
         )
+    if embedder is None and previous is not None and _same_transformer(previous.release, release):
+        embedder = previous.searcher.embedder
     embedder = embedder or load_embedder(
         release.model_path,
         probe_timeout=settings.network_probe_timeout,
@@ -99,7 +106,7 @@ def open_assistant(settings: Settings) -> Assistant:
         lexical_threshold=float(release.manifest.get("lexical_no_match_threshold", float("inf"))),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
-        reranker=reranker_for(settings),
+        reranker=previous.searcher.reranker if previous is not None else reranker_for(settings),
     )
     log.info(
         "serving release %s: %d passages, model %s",
@@ -108,6 +115,54 @@ def open_assistant(settings: Settings) -> Assistant:
         release.model_name,
     )
     return Assistant(release=release, searcher=searcher)
+
+
+def _same_transformer(old: Release, new: Release) -> bool:
+    return (
+        old.manifest.get("model_dir") is None
+        and new.manifest.get("model_dir") is None
+        and old.model_name == new.model_name
+        and old.manifest.get("model_fingerprint") == new.manifest.get("model_fingerprint")
+    )
+
+
+class ReleaseWatcher:
+    """Hot reload: notices when a build has published a new release and loads it for swapping in.
+
+    ``check(served)`` is cheap while nothing changed (it reads the one-line ``CURRENT``). When
+    ``CURRENT`` names another release, that release is loaded completely (checksums, index, model)
+    before anything is swapped; the caller then replaces its reference, so requests already running
+    finish on the release they started with. A release that cannot be loaded (damaged, or built with
+    another model) is refused with one logged error and the served one is kept; it is not retried, so a
+    large broken release is not checksummed again every few seconds. The next build is tried anew.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.refused: dict[str, str] = {}  # build id -> why it was refused
+
+    def check(self, served: Assistant) -> Assistant | None:
+        """The assistant for a newly published release, or None to keep serving ``served``."""
+        build_id = current_build_id(self.settings.index_dir)
+        if build_id is None or build_id == served.build_id or build_id in self.refused:
+            return None
+        try:
+            fresh = open_assistant(self.settings, previous=served)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks a release must not stop serving
+            self.refused[build_id] = str(exc)
+            expected = isinstance(exc, (ReleaseError, ModelMismatch))  # a traceback only for surprises
+            log.error(
+                "release %s refused, still serving %s: %s",
+                build_id,
+                served.build_id,
+                exc,
+                exc_info=None if expected else exc,
+            )
+            return None
+        if fresh.build_id != build_id:  # another build published while this one loaded: next round
+            log.info("release %s replaced by %s while loading", build_id, fresh.build_id)
+        log.info("swapped from release %s to %s", served.build_id, fresh.build_id)
+        return fresh
 
 
 def _bundled_static_embedder(release: Release) -> Embedder | None:

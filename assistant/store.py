@@ -22,6 +22,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import shutil
 import time
 import uuid
@@ -29,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
@@ -47,6 +49,7 @@ __all__ = [
     "corpus_hash",
     "current_build_id",
     "build_lock",
+    "display_model_name",
     "load_release",
     "new_staging_dir",
     "open_release",
@@ -135,13 +138,39 @@ class Release:
 
     @property
     def model_name(self) -> str:
+        """The model as recorded by the build: a hub id, the fallback's name, or a local path."""
         return str(self.manifest["model"])
+
+    @cached_property
+    def model_display_name(self) -> str:
+        """The model as shown in responses (see ``display_model_name``): never a path on the server."""
+        return display_model_name(self.model_name)
 
     @property
     def model_path(self) -> str:
         """What to load the model from: a folder inside the release, or the model's own name or path."""
         bundled = self.manifest.get("model_dir")
         return str(self.path / bundled) if bundled else self.model_name
+
+
+def display_model_name(name: str) -> str:
+    """A model name fit to show to anyone: a local folder by its last component, anything else as is.
+
+    ``/srv/models/e5-small`` → ``e5-small``; ``intfloat/multilingual-e5-small`` (a hub id: one slash,
+    no leading one) and the fallback's name stay unchanged. A name that is a folder here counts as a
+    path whatever its form, so a relative ``models/e5`` shows as ``e5`` too.
+    """
+    parts = [part for part in re.split(r"[\\/]", name) if part]
+    if not parts:
+        return name
+    is_path = (
+        name.startswith(("/", "\\", ".", "~"))
+        or "\\" in name
+        or re.match(r"[A-Za-z]:", name) is not None  # C:\models\e5
+        or len(parts) > 2
+        or Path(name).is_dir()
+    )
+    return parts[-1] if is_path else name
 
 
 def corpus_hash(passages: list[Passage]) -> str:
@@ -316,9 +345,15 @@ def verify_release(path: Path) -> dict[str, Any]:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ReleaseError(f"release {path.name}: manifest missing or unreadable") from exc
+    if not isinstance(manifest, dict):
+        raise ReleaseError(f"release {path.name}: manifest damaged (not a JSON object)")
     if manifest.get("manifest_version") != MANIFEST_VERSION:
         raise ReleaseError(f"release {path.name}: unsupported manifest version")
-    for name, expected in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    # Without its checksums a release could not be verified at all: a damaged manifest, not an empty one.
+    if not isinstance(files, dict) or not {"index.faiss", "passages.jsonl"} <= files.keys():
+        raise ReleaseError(f"release {path.name}: manifest damaged (checksums of the index files missing)")
+    for name, expected in files.items():
         file = path / name
         if not file.is_file() or _sha256(file) != expected:
             raise ReleaseError(f"release {path.name}: {name} is missing or damaged (checksum mismatch)")

@@ -113,15 +113,21 @@ def _ask(base: str, question: str) -> None:
 
 @contextmanager
 def serving(
-    settings: Settings, args: argparse.Namespace, log_path: Path, *, probe: Callable[[str], None]
+    settings: Settings,
+    args: argparse.Namespace,
+    log_path: Path,
+    *,
+    probe: Callable[[str], None],
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`assistant serve` on a free loopback port as its own process (workers, threads and model from
-    ``args``), ready once ``probe(base)`` succeeds; yields the base URL and the process. The server's
-    own messages go to ``log_path``, for errors."""
+    ``args``, further ``ASSISTANT_*`` settings in ``env``), ready once ``probe(base)`` succeeds; yields
+    the base URL and the process. The server's own messages go to ``log_path``, for errors."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, log_path.open("w") as server_log:
         env = {
             **os.environ,
+            **(env or {}),
             "ASSISTANT_INDEX_DIR": str(settings.index_dir),
             "ASSISTANT_DATABASE": str(Path(tmp) / "bench.sqlite3"),
             "ASSISTANT_ACCESS_LOG": "false",
@@ -178,7 +184,10 @@ def main() -> None:
     raw_p = percentiles(raw)
 
     log_path = ROOT / ".cache" / "bench" / "latency-server.log"
-    with serving(settings, args, log_path, probe=lambda base: _ask(base, mix[0])) as (base, _):
+    # No rate limit: every request of this benchmark comes from one loopback address, and it measures
+    # the answering path (bench/load_test.py runs with the limiter on, one address per client).
+    no_limit = {"ASSISTANT_RATE_LIMIT_PER_MINUTE": "0"}
+    with serving(settings, args, log_path, probe=lambda base: _ask(base, mix[0]), env=no_limit) as (base, _):
         asyncio.run(load(base, mix, 4, 3.0, 1000))  # warm-up
         rows = []
         for concurrency in args.concurrency:

@@ -1,14 +1,17 @@
 """A sustained mixed load over loopback: errors by kind, throughput, latency and the server's memory.
 
 Run: .venv/bin/python bench/load_test.py [--seconds 300] [--concurrency 32] [--max-requests 500000]
-                                         [--model PATH] [--workers N] [--threads N]
+                                         [--model PATH] [--workers N] [--threads N] [--rebuild-at S]
 
 Starts `assistant serve` on a free loopback port against a bench release of the shipped corpus (built
 once into .cache/bench/<model>/, as bench/latency.py does) and keeps --concurrency clients busy for
 --seconds, at most --max-requests requests in all. Each client repeats a fixed mix: /api/ask with a
 practitioner question (eval/praxisfragen.jsonl), /api/ask as a follow-up with the earlier questions as
 history, a web chat turn (GET /, POST /gespraech, follow the 303 to the conversation page, sometimes a
-follow-up POST /gespraech/<id>) and GET /api/health. The server's resident memory (VmRSS of its process
+follow-up POST /gespraech/<id>) and GET /api/health; each client sends from its own forwarded address, so
+the rate limiter runs as it would behind a reverse proxy. Halfway through, `assistant build --full`
+rebuilds the served index and the server must swap to the new release without a failed request (hot
+reload). The server's resident memory (VmRSS of its process
 and children, from /proc) is sampled at start, every 30 s and at the end. Prints Markdown tables; the
 load only ever targets 127.0.0.1.
 """
@@ -28,6 +31,8 @@ import httpx
 
 # bench/ is on sys.path when this file runs as a script: the helpers of the latency benchmark.
 from latency import ROOT, percentiles, questions, release_for, serving
+
+from assistant.config import Settings
 
 # One client's round: each entry is one step; "chat" is a web chat turn of two or three requests.
 ROUND = ("ask", "ask", "follow-up", "ask", "chat", "ask", "follow-up", "ask", "chat", "health")
@@ -95,40 +100,96 @@ class Load:
 async def client_loop(
     load: Load, client: httpx.AsyncClient, mix: list[str], offset: int, stride: int
 ) -> None:
+    # Each client comes from its own address, as the trusted proxy in front would forward it: the rate
+    # limiter counts every client separately, as in production behind a reverse proxy.
+    who = {"X-Forwarded-For": f"198.18.{offset // 250}.{offset % 250 + 1}"}
     i = offset
     step = offset
     while load.more():
         question = mix[i % len(mix)]
         kind = ROUND[step % len(ROUND)]
         if kind == "ask":
-            await load.request(client, "POST /api/ask", "POST", "/api/ask", json={"question": question})
+            await load.request(
+                client, "POST /api/ask", "POST", "/api/ask", json={"question": question}, headers=who
+            )
         elif kind == "follow-up":
             history = [mix[(i - stride) % len(mix)], mix[(i - 2 * stride) % len(mix)]]
             body = {"question": "Und wer ist dafür zuständig?", "history": history}
-            await load.request(client, "POST /api/ask (follow-up)", "POST", "/api/ask", json=body)
+            await load.request(
+                client, "POST /api/ask (follow-up)", "POST", "/api/ask", json=body, headers=who
+            )
         elif kind == "health":
-            await load.request(client, "GET /api/health", "GET", "/api/health")
+            await load.request(client, "GET /api/health", "GET", "/api/health", headers=who)
         else:
-            await chat_turn(load, client, question, follow_up=step % 20 == 8)
+            await chat_turn(load, client, question, follow_up=step % 20 == 8, headers=who)
         i += stride
         step += 1
 
 
-async def chat_turn(load: Load, client: httpx.AsyncClient, question: str, *, follow_up: bool) -> None:
+async def chat_turn(
+    load: Load, client: httpx.AsyncClient, question: str, *, follow_up: bool, headers: dict[str, str]
+) -> None:
     """GET /, POST /gespraech and follow its 303 (as a browser would), sometimes a follow-up turn."""
-    if await load.request(client, "GET /", "GET", "/") is None:
+    if await load.request(client, "GET /", "GET", "/", headers=headers) is None:
         return
-    posted = await load.request(client, "POST /gespraech", "POST", "/gespraech", data={"question": question})
+    posted = await load.request(
+        client, "POST /gespraech", "POST", "/gespraech", data={"question": question}, headers=headers
+    )
     if posted is None:
         return
     page = posted.headers["location"].split("#")[0]
-    if await load.request(client, "GET /gespraech/<id>", "GET", page) is None or not follow_up:
+    if (
+        await load.request(client, "GET /gespraech/<id>", "GET", page, headers=headers) is None
+        or not follow_up
+    ):
         return
     again = await load.request(
-        client, "POST /gespraech/<id>", "POST", page, data={"question": "Gibt es dazu eine Frist?"}
+        client,
+        "POST /gespraech/<id>",
+        "POST",
+        page,
+        data={"question": "Gibt es dazu eine Frist?"},
+        headers=headers,
     )
     if again is not None:
-        await load.request(client, "GET /gespraech/<id>", "GET", again.headers["location"].split("#")[0])
+        later = again.headers["location"].split("#")[0]
+        await load.request(client, "GET /gespraech/<id>", "GET", later, headers=headers)
+
+
+async def rebuild(base: str, settings: Settings, model: str | None, after: float, log_path: Path) -> str:
+    """After ``after`` seconds, run `assistant build --full` on the served index (as an operator would
+    while people use the chat) and wait until the server answers from the new release."""
+    await asyncio.sleep(after)
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir)}
+    if model:
+        env["ASSISTANT_MODEL"] = model
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        before = (await client.get("/api/health")).json()["build_id"]
+        with log_path.open("w") as build_log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "assistant.cli",
+                "build",
+                "--full",
+                env=env,
+                stdout=build_log,
+                stderr=build_log,
+            )
+            if await process.wait() != 0:
+                return f"rebuild failed (exit {process.returncode}, log: {log_path})"
+        built = time.perf_counter()
+        published = (settings.index_dir / "CURRENT").read_text().strip()
+        while (served := (await client.get("/api/health")).json()["build_id"]) != published:
+            if time.perf_counter() - built > 60:
+                return f"the server did not swap to {published} within 60 s (still {served})"
+            await asyncio.sleep(0.1)
+    swapped = time.perf_counter()
+    return (
+        f"Rebuild under load at {after:.0f} s: release {before} → {published}; "
+        f"build {built - started:.1f} s, served {swapped - built:.1f} s after publishing"
+    )
 
 
 async def run_load(
@@ -164,16 +225,37 @@ def main() -> None:
     parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--rebuild-at",
+        type=float,
+        default=None,
+        help="seconds into the run to rebuild the served index (default: halfway; 0: no rebuild)",
+    )
     args = parser.parse_args()
+    rebuild_at = args.seconds / 2 if args.rebuild_at is None else args.rebuild_at
 
     settings = release_for(args.model)
     mix = questions()
     health = lambda base: httpx.get(f"{base}/api/health", timeout=5).raise_for_status()  # noqa: E731
     log_path = ROOT / ".cache" / "bench" / "load-test-server.log"
-    with serving(settings, args, log_path, probe=health) as (base, server):
-        load, memory = asyncio.run(
-            run_load(base, mix, args.concurrency, args.seconds, args.max_requests, server.pid)
+    # The rate limiter on, as in production: 32 clients behind one trusted proxy (loopback), each with
+    # its own address and a limit none of them reaches, so its cost is in the figures but no 429.
+    limits = {"ASSISTANT_RATE_LIMIT_PER_MINUTE": "6000"}
+    rebuilt = "No rebuild during the run."
+
+    async def load_and_rebuild(base: str, pid: int) -> tuple[Load, list[tuple[float, int]]]:
+        nonlocal rebuilt
+        running = run_load(base, mix, args.concurrency, args.seconds, args.max_requests, pid)
+        if rebuild_at <= 0:
+            return await running
+        build_log = ROOT / ".cache" / "bench" / "load-test-build.log"
+        result, rebuilt = await asyncio.gather(
+            running, rebuild(base, settings, args.model, rebuild_at, build_log)
         )
+        return result
+
+    with serving(settings, args, log_path, probe=health, env=limits) as (base, server):
+        load, memory = asyncio.run(load_and_rebuild(base, server.pid))
 
     every = [sample for samples in load.samples.values() for sample in samples]
     count = len(every)
@@ -193,11 +275,12 @@ def main() -> None:
     for kind, samples in sorted(load.samples.items()):
         k50, k95, k99 = percentiles(samples)
         print(f"| {kind} | {len(samples)} | {k50:.2f} | {k95:.2f} | {k99:.2f} |")
+    print(f"\n{rebuilt}")
     print("\n| time s | server RSS MiB |")
     print("| --- | --- |")
     for at, kib in memory:
         print(f"| {at:.0f} | {kib / 1024:.1f} |")
-    if load.errors:
+    if load.errors or not rebuilt.startswith(("Rebuild under load", "No rebuild")):
         print(f"\nErrors by kind: {dict(load.errors)} (server log: {log_path})")
         sys.exit(1)
 

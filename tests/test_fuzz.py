@@ -56,10 +56,13 @@ def api_schema(
     fixture_release: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> schemathesis.BaseSchema:
     # An admin token, so that the authenticated GET /api/feedback answers with data, not just 403;
-    # a private database, so that fuzzed feedback lands in a temp dir.
+    # a private database, so that fuzzed feedback lands in a temp dir; no rate limit, so that every
+    # generated request reaches the app instead of a 429 (tests/test_ratelimit.py tests the limit).
     database: Path = tmp_path_factory.mktemp("fuzz") / "assistant.sqlite3"
     app = create_app(
-        fixture_release.model_copy(update={"admin_token": SecretStr(TOKEN), "database": database})
+        fixture_release.model_copy(
+            update={"admin_token": SecretStr(TOKEN), "database": database, "rate_limit_per_minute": 0}
+        )
     )
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
 from assistant.app import create_app
 from assistant.config import Settings
+
+from ..serving import free_port, wait_until_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".cache" / "screenshots"
@@ -33,26 +33,26 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def server(fixture_release: Settings) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(fixture_release), host="127.0.0.1", port=port, log_level="warning")
+    # The whole browser session is one client address; tests/test_ratelimit.py covers the rate limit.
+    with serving(fixture_release.model_copy(update={"rate_limit_per_minute": 0})) as base:
+        yield base
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app for ``settings`` served on a free loopback port; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{base}/api/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    yield base
-    instance.should_exit = True
-    thread.join(timeout=10)
+    wait_until_healthy(base)
+    try:
+        yield base
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session", autouse=True)
