@@ -89,6 +89,20 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     def api_docs(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "docs.html", {})
 
+    def problem(
+        request: Request, message: str, status: int, headers: dict[str, str] | None = None
+    ) -> Response:
+        """An error in the caller's terms: JSON for the API; for a browser, the small fragment the
+        chat's fetch() (app.js) puts into its status line, or a page in the site's layout when the
+        browser navigates (a form post, a link; also any client that sends no Sec-Fetch-Mode)."""
+        if is_api(request):
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        if request.headers.get("sec-fetch-mode", "navigate") != "navigate":
+            return templates.TemplateResponse(
+                request, "_error.html", {"error": message}, status_code=status, headers=headers
+            )
+        return render_problem(templates, request, message, status, headers)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
         """JSON for the API, a page in the site's layout for people in a browser."""
@@ -104,9 +118,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             return await http_problem(
                 request, StarletteHTTPException(422, "Ungültige Anfrage – der Inhalt ist kein JSON in UTF-8.")
             )
-        if is_api(request):
-            return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
-        return render_problem(templates, request, detail, exc.status_code, headers)
+        return problem(request, detail, exc.status_code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -133,15 +145,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         """
         log.error("internal error answering %s %s", request.method, request.url.path, exc_info=exc)
         headers = dict(security_headers(request.url.path))
-        if is_api(request):
-            return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500, headers=headers)
         try:
-            if request.headers.get("sec-fetch-mode", "navigate") != "navigate":
-                # The chat's fetch() (see app.js) inserts the answer into the page: a fragment then.
-                return templates.TemplateResponse(
-                    request, "_error.html", {"error": INTERNAL_ERROR}, status_code=500, headers=headers
-                )
-            return render_problem(templates, request, INTERNAL_ERROR, 500, headers)
+            return problem(request, INTERNAL_ERROR, 500, headers)
         except Exception:  # noqa: BLE001 - the page itself fails (before routing, say): plain text then
             log.exception("the error page failed too")
             return PlainTextResponse(INTERNAL_ERROR, status_code=500, headers=headers)
@@ -150,10 +155,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     if settings.rate_limit_per_minute > 0:
 
         async def too_many(scope: Scope, message: str, headers: dict[str, str]) -> Response:
-            request = Request(scope)
-            if is_api(request):
-                return JSONResponse({"detail": message}, status_code=429, headers=headers)
-            return render_problem(templates, request, message, 429, headers)
+            return problem(Request(scope), message, 429, headers)
 
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
         app.add_middleware(RateLimit, buckets=buckets, refuse=too_many)
@@ -180,7 +182,11 @@ async def watch_releases(app: FastAPI, watcher: ReleaseWatcher, interval: float)
     loader = anyio.CapacityLimiter(1)  # not one of the request threads
     while True:
         await anyio.sleep(interval)
-        fresh = await anyio.to_thread.run_sync(watcher.check, app.state.assistant, limiter=loader)
+        try:
+            fresh = await anyio.to_thread.run_sync(watcher.check, app.state.assistant, limiter=loader)
+        except Exception:  # noqa: BLE001 - CURRENT unreadable for a moment, say: serving goes on
+            log.exception("checking for a new release failed; trying again in %s s", interval)
+            continue
         if fresh is not None:
             app.state.assistant = fresh
 

@@ -114,6 +114,19 @@ def test_the_web_chat_gets_a_page_and_static_files_and_health_are_not_counted(li
     assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
+def test_the_chat_script_gets_a_fragment_for_its_status_line(limited: Settings) -> None:
+    """app.js posts with fetch() (Sec-Fetch-Mode: cors) and puts an error answer into its status line."""
+    with client_for(limited) as client:
+        fetches = [
+            client.post(
+                "/gespraech", data={"question": "Fonds", "fragment": "1"}, headers={"Sec-Fetch-Mode": "cors"}
+            )
+            for _ in range(4)
+        ]
+    assert [r.status_code for r in fetches] == [200, 200, 200, 429]
+    assert "Zu viele Anfragen" in fetches[-1].text and "<html" not in fetches[-1].text
+
+
 def test_clients_are_limited_separately(limited: Settings) -> None:
     app = create_app(limited)
     first = client_for(app, "198.51.100.1")

@@ -12,10 +12,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import anyio
 import httpx
 import pytest
 
+from assistant.app import watch_releases
 from assistant.build import build_index
 from assistant.config import Settings
 from assistant.service import ModelMismatch, ReleaseWatcher, open_assistant
@@ -189,3 +192,26 @@ def test_a_release_of_the_fallback_model_does_not_match_a_configured_model(shipp
     with pytest.raises(ModelMismatch, match="configured model is intfloat/multilingual-e5-small"):
         open_assistant(shipped_release.model_copy(update={"model": "intfloat/multilingual-e5-small"}))
     assert open_assistant(shipped_release).ask("Was ist ein Verfügungsfonds?").hits  # unconfigured: served
+
+
+def test_a_failing_check_does_not_stop_watching(caplog: pytest.LogCaptureFixture) -> None:
+    """An error while checking (CURRENT unreadable for a moment, say) is logged; the next check swaps."""
+    calls: list[str] = []
+
+    class Flaky:
+        def check(self, served: str) -> str | None:
+            calls.append(served)
+            if len(calls) == 1:
+                raise PermissionError("CURRENT cannot be read")
+            return "fresh" if served == "old" else None
+
+    app = SimpleNamespace(state=SimpleNamespace(assistant="old"))
+
+    async def watch_briefly() -> None:
+        with anyio.move_on_after(0.5):
+            await watch_releases(app, Flaky(), 0.01)  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.ERROR, logger="assistant.app"):
+        anyio.run(watch_briefly)
+    assert app.state.assistant == "fresh" and calls[:2] == ["old", "old"] and calls[2] == "fresh"
+    assert "checking for a new release failed" in caplog.text
