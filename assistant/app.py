@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         # Requests run in anyio's worker threads (plain ``def`` endpoints); size that pool as configured.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         async with anyio.create_task_group() as tasks:
-            if settings.reload_interval > 0:
+            if settings.reload_interval > 0 and assistant is None:  # a handed-in assistant stays
                 tasks.start_soon(watch_releases, app, ReleaseWatcher(settings), settings.reload_interval)
             yield
             tasks.cancel_scope.cancel()

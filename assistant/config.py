@@ -167,13 +167,15 @@ class Settings(BaseSettings):
             "close first: a server closing at the moment a client reuses the connection fails that request."
         ),
     )
-    max_connections: int = Field(
-        default=512,
+    max_connections: int | None = Field(
+        default=None,
         ge=1,
         le=100_000,
         description=(
-            "Most open connections (idle keep-alive ones included) per 'assistant serve' process; "
-            "beyond it new requests get 503 (uvicorn's limit_concurrency)."
+            "Most open connections per 'assistant serve' process, beyond which new requests get 503 "
+            "(uvicorn's limit_concurrency); unset means no limit. It counts connections that never send "
+            "a request too, so a single host holding that many open shuts everyone else out: set it only "
+            "behind a reverse proxy, which then holds the connections from the public."
         ),
     )
     rate_limit_per_minute: int = Field(
@@ -191,9 +193,11 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
         description=(
-            "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names the real client, "
-            "as a JSON list (ASSISTANT_TRUSTED_PROXIES='[\"10.0.0.0/8\"]'); the rightmost address not in "
-            "this list counts as the client. Requests from anywhere else are taken at their own address."
+            "Addresses (or CIDR networks) of the reverse proxies whose X-Forwarded-For names the real "
+            "client, as a JSON list (ASSISTANT_TRUSTED_PROXIES='[\"10.0.0.5\"]'); the rightmost address in "
+            "the header that is not in this list counts as the client. List the proxies only, never a "
+            "network clients are in: a client whose own address is trusted can name any address it likes. "
+            "Requests from anywhere else are taken at their own address."
         ),
     )
     reload_interval: float = Field(

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from time import monotonic
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["RateLimit", "TokenBuckets", "client_key"]
 
-#: Paths whose requests are not counted.
-EXEMPT_PREFIXES = ("/static/", "/api/health")
+#: Requests not counted: static files (by prefix) and the health check (this path exactly).
+EXEMPT_PREFIX = "/static/"
+EXEMPT_PATHS = frozenset({"/api/health"})
 
 Refusal = Callable[[Scope, str, dict[str, str]], Awaitable[Response]]
 
@@ -59,14 +60,14 @@ class TokenBuckets:
         burst: int,
         *,
         max_clients: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if per_minute <= 0 or burst < 1:
             raise ValueError("per_minute must be positive and burst at least 1")
         self.rate = per_minute / 60.0  # tokens per second
         self.burst = float(burst)
         self.max_clients = max_clients
-        self.clock = clock
+        self.clock = clock or monotonic
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, time)
 
     def __len__(self) -> int:
@@ -101,7 +102,11 @@ class RateLimit:
         self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if (
+            scope["type"] != "http"
+            or scope["path"] in EXEMPT_PATHS
+            or scope["path"].startswith(EXEMPT_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
@@ -110,6 +115,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         seconds = max(1, math.ceil(wait))
-        message = f"Zu viele Anfragen – bitte in {seconds} Sekunden erneut versuchen."
+        unit = "Sekunde" if seconds == 1 else "Sekunden"
+        message = f"Zu viele Anfragen – bitte in {seconds} {unit} erneut versuchen."
         response = await self.refuse(scope, message, {"Retry-After": str(seconds)})
         await response(scope, receive, send)

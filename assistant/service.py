@@ -62,8 +62,10 @@ class Assistant:
         )
 
 
-def open_assistant(settings: Settings, *, previous: Assistant | None = None) -> Assistant:
-    """Load the current release and the model it was built with.
+def open_assistant(
+    settings: Settings, *, previous: Assistant | None = None, build_id: str | None = None
+) -> Assistant:
+    """Load the current release (or the published release ``build_id``) and the model it was built with.
 
     ``previous``, the assistant served until now, lends its transformer and reranker when the new
     release was built with the same model, so a reload does not load them again (a static fallback
@@ -75,7 +77,7 @@ def open_assistant(settings: Settings, *, previous: Assistant | None = None) -> 
     # them only spin against each other (p95 of a 10,000-passage exact search under load: 43 ms with
     # two OpenMP threads, 0.4 ms with one), so a served search uses one.
     faiss.omp_set_num_threads(settings.search_threads)
-    release = load_release(settings.index_dir)
+    release = load_release(settings.index_dir, build_id)
     # A configured model must be the one the release was built with; a release of the offline fallback
     # model (bundled in the release) does not match a configured model either.
     if settings.model_is_explicit and release.model_name != settings.model:
@@ -147,7 +149,8 @@ class ReleaseWatcher:
         if build_id is None or build_id == served.build_id or build_id in self.refused:
             return None
         try:
-            fresh = open_assistant(self.settings, previous=served)
+            # This very release: the id refused below is the one that failed, even if CURRENT moves on.
+            fresh = open_assistant(self.settings, previous=served, build_id=build_id)
         except Exception as exc:  # noqa: BLE001 - whatever breaks a release must not stop serving
             self.refused[build_id] = str(exc)
             expected = isinstance(exc, (ReleaseError, ModelMismatch))  # a traceback only for surprises
@@ -159,8 +162,6 @@ class ReleaseWatcher:
                 exc_info=None if expected else exc,
             )
             return None
-        if fresh.build_id != build_id:  # another build published while this one loaded: next round
-            log.info("release %s replaced by %s while loading", build_id, fresh.build_id)
         log.info("swapped from release %s to %s", served.build_id, fresh.build_id)
         return fresh
 

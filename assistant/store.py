@@ -360,9 +360,9 @@ def verify_release(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_release(index_dir: Path) -> Release:
-    """Load the release named by ``CURRENT``."""
-    build_id = current_build_id(index_dir)
+def load_release(index_dir: Path, build_id: str | None = None) -> Release:
+    """Load the release named by ``CURRENT`` (or the published release ``build_id``)."""
+    build_id = build_id or current_build_id(index_dir)
     if build_id is None:
         raise ReleaseError(f"no release in {index_dir}: run 'assistant build' first")
     path = index_dir / _RELEASES / build_id

@@ -111,6 +111,8 @@ def test_builds_killed_at_random_points_leave_the_served_release_intact(index_co
         assert (releases / now).is_dir() and not now.startswith(".tmp-"), context
         assert_serves(index_copy, context)
 
+    # The kills must have hit builds in the middle of their work, not only before they began writing.
+    assert "staging" in phases, f"seed {BUILD_SEED}, delays {delays}: no kill landed mid-build ({phases})"
     # The next normal build clears what the killed ones left behind and publishes.
     report = build_index(index_copy)
     assert current_build_id(index_dir) == report.build_id, f"seed {BUILD_SEED}, delays {delays}"
@@ -471,6 +473,7 @@ def test_serve_passes_keep_alive_and_the_nodelay_protocol_to_uvicorn(
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append((args, kwargs)))
     for name in ("INDEX_DIR", "CORPUS_DIR", "DATABASE", "MODEL"):  # set by the several-workers path
         monkeypatch.setenv(f"ASSISTANT_{name}", "restored after the test")
+    monkeypatch.setenv("ASSISTANT_THREADS", "8")  # a number: Settings() below reads it
     settings = index_copy.model_copy(update={"keep_alive_timeout": 17, "workers": workers, "port": 8123})
     assert cmd_serve(settings) == 0
     assert len(calls) == 1

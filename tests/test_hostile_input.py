@@ -131,11 +131,11 @@ def test_invalid_json_is_refused(client: TestClient, path: str, body: bytes) -> 
 def test_an_oversized_body_is_refused_before_it_is_parsed(client: TestClient) -> None:
     body = json.dumps({"question": "Frage", "history": ["x" * 1000] * 300}).encode()
     assert len(body) > 256 * 1024
-    refused(
-        client.post("/api/ask", content=body, headers={"Content-Type": "application/json"}),
-        413,
-        "Die Anfrage ist zu groß (höchstens 262144 Bytes)",
-    )
+    response = client.post("/api/ask", content=body, headers={"Content-Type": "application/json"})
+    refused(response, 413, "Die Anfrage ist zu groß (höchstens 262144 Bytes)")
+    # The refusal carries the security headers like every other response.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
 def test_an_oversized_chunked_body_without_content_length_is_refused(client: TestClient) -> None:

@@ -37,6 +37,12 @@ def test_a_bucket_lets_the_burst_through_then_tells_how_long_to_wait() -> None:
     assert [buckets.take("a") for _ in range(4)][:3] == [0.0, 0.0, 0.0]  # refilled to the burst, no more
 
 
+def test_health_is_exempt_by_its_exact_path_only(limited: Settings) -> None:
+    with client_for(limited) as client:
+        assert {client.get("/api/health").status_code for _ in range(10)} == {200}
+        assert [client.get("/api/health-x").status_code for _ in range(4)] == [404, 404, 404, 429]
+
+
 def test_the_number_of_remembered_clients_is_bounded() -> None:
     clock = FakeClock()
     buckets = TokenBuckets(per_minute=60, burst=1, max_clients=100, clock=clock)
@@ -69,13 +75,22 @@ def test_buckets_refuse_nonsense_settings() -> None:
         TokenBuckets(per_minute=0, burst=1)
 
 
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The limiter's clock stands still in these tests: no token comes back while a test runs, however
+    slow the machine, so the statuses below do not depend on timing."""
+    clock = FakeClock()
+    monkeypatch.setattr("assistant.ratelimit.monotonic", clock)
+    return clock
+
+
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ratelimit") / "assistant.sqlite3"
 
 
 def client_for(settings: Settings | FastAPI, address: str = "127.0.0.1") -> TestClient:
-    """A client calling from ``address`` (no lifespan: nothing here needs the reload task)."""
+    """A test client calling from ``address``."""
     app = settings if isinstance(settings, FastAPI) else create_app(settings)
     return TestClient(app, client=(address, 40000))
 
@@ -97,8 +112,11 @@ def test_over_the_rate_the_api_gets_429_with_retry_after_in_german(limited: Sett
     assert refused.status_code == 429
     assert refused.headers["content-type"] == "application/json"
     assert refused.headers["retry-after"] == "1"
-    assert refused.json() == {"detail": "Zu viele Anfragen – bitte in 1 Sekunden erneut versuchen."}
-    assert refused.headers["x-content-type-options"] == "nosniff"  # security headers on refusals too
+    assert refused.json() == {"detail": "Zu viele Anfragen – bitte in 1 Sekunde erneut versuchen."}
+    # Security headers on refusals too.
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
+    assert refused.headers["referrer-policy"] == "no-referrer"
 
 
 def test_the_web_chat_gets_a_page_and_static_files_and_health_are_not_counted(limited: Settings) -> None:
@@ -168,7 +186,7 @@ def test_on_by_default_and_can_be_switched_off(fixture_release: Settings, databa
         statuses = [
             client.get("/api/openapi-probe").status_code for _ in range(defaults.rate_limit_burst + 5)
         ]
-    assert statuses.count(429) >= 4 and 429 not in statuses[: defaults.rate_limit_burst - 1]
+    assert statuses == [404] * defaults.rate_limit_burst + [429] * 5
     off = fixture_release.model_copy(update={"database": database, "rate_limit_per_minute": 0})
     with client_for(off) as client:
         assert {client.get("/api/openapi-probe").status_code for _ in range(300)} == {404}

@@ -121,7 +121,11 @@ def live_server(index_copy: Settings, tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         log.close()
 
 
