@@ -216,6 +216,9 @@ def test_a_failing_check_does_not_stop_watching(caplog: pytest.LogCaptureFixture
             await watch_releases(app, Flaky(), 0.01)  # type: ignore[arg-type]
 
     with caplog.at_level(logging.ERROR, logger="assistant.app"):
-        anyio.run(watch_briefly)
+        # In a thread of its own: the browser tests' Playwright keeps an event loop in the main thread.
+        thread = threading.Thread(target=anyio.run, args=(watch_briefly,))
+        thread.start()
+        thread.join(timeout=10)
     assert app.state.assistant == "fresh" and calls[:2] == ["old", "old"] and calls[2] == "fresh"
     assert "checking for a new release failed" in caplog.text
