@@ -199,7 +199,15 @@ def is_api(request: Request) -> bool:
 def create_app_from_env() -> FastAPI:
     """The app from ``ASSISTANT_*`` environment variables: the factory each server process calls
     when ``assistant serve`` runs several workers."""
+    log_serving()
     return create_app(Settings())
+
+
+def log_serving() -> None:
+    """What a server operator sees: warnings from everything, and the assistant's own messages from
+    INFO up (which release is served, which one a reload swapped in or refused)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("assistant").setLevel(logging.INFO)
 
 
 _CSP = (

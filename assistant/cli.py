@@ -65,8 +65,10 @@ def cmd_build(settings: Settings, *, full: bool = False) -> int:
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, log_serving
     from .store import current_build_id
+
+    log_serving()
 
     if current_build_id(settings.index_dir) is None:
         print("Noch kein Index vorhanden – er wird jetzt gebaut …", file=sys.stderr)

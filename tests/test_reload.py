@@ -189,6 +189,8 @@ def test_rebuild_under_load_swaps_releases_without_a_failed_request(
     answer = httpx.post(f"{live_server}/api/ask", json={"question": "Was ist das Kiezradio?"}).json()
     assert "Kiezradio" in answer["passages"][0]["text"] and answer["build_id"] == last
     assert load_release(index_copy.index_dir).build_id == last
+    # The operator sees the swaps in the server's output.
+    assert f"to {last}" in (tmp_path / "server.log").read_text(encoding="utf-8")
 
 
 def test_a_release_of_the_fallback_model_does_not_match_a_configured_model(shipped_release: Settings) -> None:
