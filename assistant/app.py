@@ -27,7 +27,7 @@ from .ratelimit import RateLimit, TokenBuckets
 from .service import Assistant, ReleaseWatcher, open_assistant
 from .sources import make_router as make_sources_router
 from .userdata import UserStore, UserStoreError, open_user_store
-from .views import NOT_LOADED, make_router, relevance, render_problem
+from .views import NOT_LOADED, make_router, relevance, render_error
 
 __all__ = ["INTERNAL_ERROR", "create_app", "create_app_from_env"]
 
@@ -97,11 +97,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         browser navigates (a form post, a link; also any client that sends no Sec-Fetch-Mode)."""
         if is_api(request):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
-        if request.headers.get("sec-fetch-mode", "navigate") != "navigate":
-            return templates.TemplateResponse(
-                request, "_error.html", {"error": message}, status_code=status, headers=headers
-            )
-        return render_problem(templates, request, message, status, headers)
+        fetched = request.headers.get("sec-fetch-mode", "navigate") != "navigate"
+        return render_error(templates, request, message, status, fragment=fetched, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:

@@ -21,7 +21,7 @@ from .config import Settings
 from .service import Assistant
 from .userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
 
-__all__ = ["EXAMPLE_QUESTIONS", "NOT_LOADED", "make_router", "relevance", "render_problem"]
+__all__ = ["EXAMPLE_QUESTIONS", "NOT_LOADED", "make_router", "relevance", "render_error", "render_problem"]
 
 EXAMPLE_QUESTIONS = (
     "Was ist ein Verfügungsfonds?",
@@ -69,6 +69,24 @@ def render_problem(
     )
 
 
+def render_error(
+    templates: Jinja2Templates,
+    request: Request,
+    message: str,
+    status: int,
+    *,
+    fragment: bool,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """An error the visitor can act on: the fragment the chat's script puts into its status line, or
+    a page in the site's layout."""
+    if fragment:
+        return templates.TemplateResponse(
+            request, "_error.html", {"error": message}, status_code=status, headers=headers
+        )
+    return render_problem(templates, request, message, status, headers)
+
+
 def make_router(templates: Jinja2Templates) -> APIRouter:
     templates.env.globals["marked_segments"] = marked_segments
 
@@ -95,10 +113,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         )
 
     def problem(request: Request, message: str, status: int, *, fragment: bool) -> HTMLResponse:
-        """An error the visitor can act on: a fragment for JavaScript, else a page."""
-        if fragment:
-            return templates.TemplateResponse(request, "_error.html", {"error": message}, status_code=status)
-        return render_problem(templates, request, message, status)
+        return render_error(templates, request, message, status, fragment=fragment)
 
     def ask(request: Request, conversation: str | None, question: str, fragment: bool) -> Response:
         settings: Settings = request.app.state.settings
