@@ -4,10 +4,8 @@ import csv
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +15,8 @@ import pytest
 
 from assistant.cli import main
 from assistant.config import Settings
+
+from .serving import free_port, wait_until_healthy
 
 
 def run_cli(args: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
@@ -67,12 +67,6 @@ def test_build_takes_extra_files(
     assert "Passagen aus 3 Dokumenten" in capsys.readouterr().out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_server(env: dict[str, str], port: int, *extra: str) -> Iterator[httpx.Client]:
     """``assistant serve`` as a real process on a loopback port, stopped with SIGTERM afterwards."""
@@ -83,18 +77,15 @@ def running_server(env: dict[str, str], port: int, *extra: str) -> Iterator[http
         stderr=subprocess.PIPE,
         text=True,
     )
+    base = f"http://127.0.0.1:{port}"
+
+    def alive() -> None:
+        if server.poll() is not None:
+            raise AssertionError(server.stderr.read() if server.stderr else "server did not start")
+
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    http.get("/api/health")
-                    break
-                except httpx.TransportError as exc:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        reason = server.stderr.read() if server.stderr else "server did not start"
-                        raise AssertionError(reason) from exc
-                    time.sleep(0.2)
+        wait_until_healthy(base, seconds=60, alive=alive)
+        with httpx.Client(base_url=base, timeout=5) as http:
             yield http
     finally:
         server.terminate()

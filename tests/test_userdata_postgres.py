@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import socket
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from assistant.cli import main
 from assistant.config import Settings
 from assistant.userdata import UserStoreError
 from assistant.userdata_postgres import PostgresUserStore
+from tests.serving import free_port
 from tests.test_userdata import answer
 
 PASSWORD = "Geheimnis-4711"
@@ -26,10 +26,7 @@ PASSWORD = "Geheimnis-4711"
 
 def closed_port_url() -> str:
     """A PostgreSQL URL with a password whose port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"postgresql://qm:{PASSWORD}@127.0.0.1:{port}/qm"
+    return f"postgresql://qm:{PASSWORD}@127.0.0.1:{free_port()}/qm"
 
 
 def test_chat_and_api_keep_conversations_and_feedback_in_postgres(
