@@ -141,7 +141,7 @@ class ReleaseWatcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.refused: dict[str, str] = {}  # build id -> why it was refused
+        self.refused: set[str] = set()  # build ids that failed to load (the log says why)
 
     def check(self, served: Assistant) -> Assistant | None:
         """The assistant for a newly published release, or None to keep serving ``served``."""
@@ -152,7 +152,7 @@ class ReleaseWatcher:
             # This very release: the id refused below is the one that failed, even if CURRENT moves on.
             fresh = open_assistant(self.settings, previous=served, build_id=build_id)
         except Exception as exc:  # noqa: BLE001 - whatever breaks a release must not stop serving
-            self.refused[build_id] = str(exc)
+            self.refused.add(build_id)
             expected = isinstance(exc, (ReleaseError, ModelMismatch))  # a traceback only for surprises
             log.error(
                 "release %s refused, still serving %s: %s",
