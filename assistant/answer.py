@@ -3,21 +3,59 @@ passages with the words that matched, or an honest "nothing found". No text is g
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
+from .embedding import Embedder
 from .records import Answer, AnswerSentence, Hit
 from .text import split_sentences
 
-__all__ = ["NO_MATCH_MESSAGE", "extract_sentences", "highlight_words", "make_answer"]
+__all__ = ["NO_MATCH_MESSAGE", "SentenceScorer", "extract_sentences", "highlight_words", "make_answer"]
+
+log = logging.getLogger(__name__)
 
 NO_MATCH_MESSAGE = "Dazu enthält der Leitfaden keine passende Stelle."
 _MAX_SENTENCES = 2
 _MIN_COVERAGE = 0.34  # share of the question's (weighted) terms a sentence must contain
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
+_MEANING_WEIGHT = 0.5  # share of the model's similarity in a sentence's score (shared words: the rest)
+
 Terms = Callable[[str], list[str]]  # text → analysed terms (stems and compound parts)
+
+
+class SentenceScorer:
+    """How close candidate sentences are to a question in the model's meaning: the cosine between the
+    question's vector and each sentence's, encoded as a passage. Sentence vectors are kept in a bounded
+    cache (least recently used out first), since the same top passages come back again and again."""
+
+    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, query_vector: np.ndarray, sentences: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            known = {s: self._cache[s] for s in sentences if s in self._cache}
+            for s in known:
+                self._cache.move_to_end(s)
+        missing = list(dict.fromkeys(s for s in sentences if s not in known))
+        if missing:
+            fresh = self.embedder.encode_documents(missing, batch_size=len(missing))
+            with self._lock:
+                for s, vector in zip(missing, fresh, strict=True):
+                    self._cache[s] = known[s] = vector
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        matrix = np.stack([known[s] for s in sentences])
+        return matrix @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
 
 
 def make_answer(
@@ -30,8 +68,13 @@ def make_answer(
     history: Sequence[str] = (),
     searched: str | None = None,
     terms: Terms | None = None,
+    query_vector: np.ndarray | None = None,
+    scorer: SentenceScorer | None = None,
 ) -> Answer:
-    """Without a match no passages are returned: noise presented as an answer misleads more than silence."""
+    """Without a match no passages are returned: noise presented as an answer misleads more than silence.
+
+    With ``scorer`` and the searched text's ``query_vector`` the short answer's sentences are chosen by
+    meaning as well as by shared words."""
     query = searched_text = searched or question
     if not matched:
         hits = ()
@@ -39,7 +82,12 @@ def make_answer(
     highlights: tuple[tuple[str, ...], ...] = tuple(() for _ in hits)
     if terms is not None and hits:
         query_terms = set(terms(_strip_shown(query)))
-        sentences = tuple(extract_sentences(query_terms, hits, terms))
+        meaning = None if scorer is None or query_vector is None else (lambda ss: scorer(query_vector, ss))
+        try:
+            sentences = tuple(extract_sentences(query_terms, hits, terms, meaning=meaning))
+        except Exception:  # noqa: BLE001 - the short answer is an aid: without the model, shared words do
+            log.exception("choosing the short answer's sentences by meaning failed; shared words only")
+            sentences = tuple(extract_sentences(query_terms, hits, terms))
         highlights = tuple(tuple(sorted(highlight_words(h.passage.text, query_terms, terms))) for h in hits)
     return Answer(
         question=question,
@@ -61,30 +109,48 @@ def _strip_shown(shown: str) -> str:
 
 
 def extract_sentences(
-    query_terms: set[str], hits: Sequence[Hit], terms: Terms, *, top: int = 3
+    query_terms: set[str],
+    hits: Sequence[Hit],
+    terms: Terms,
+    *,
+    top: int = 3,
+    meaning: Callable[[list[str]], np.ndarray] | None = None,
 ) -> list[AnswerSentence]:
-    """The sentences of the top passages that cover most of the question's terms, rarer terms
-    weighing more (weights from how many candidate sentences contain a term)."""
-    if not query_terms:
-        return []
+    """The sentences of the top passages that answer the question best.
+
+    Shared words: the share of the question's terms a sentence contains, rarer terms weighing more
+    (weights from how many candidate sentences contain a term); a sentence needs a third of them. With
+    ``meaning`` (sentences → cosine to the question) a sentence's score is half that similarity (scaled
+    over the candidates) and half its shared words, and the sentence closest in meaning qualifies even
+    when it words things differently from the question."""
     candidates: list[tuple[int, int, str, set[str]]] = []  # (hit rank, position, sentence, terms)
     for rank, hit in enumerate(hits[:top]):
         for position, sentence in enumerate(split_sentences(hit.passage.text)):
             candidates.append((rank, position, sentence, set(terms(sentence))))
-    if not candidates:
+    if not candidates or (not query_terms and meaning is None):
         return []
     containing = {t: sum(t in c[3] for c in candidates) for t in query_terms}
     weight = {t: math.log(1 + len(candidates) / (1 + containing[t])) for t in query_terms}
     total = sum(weight.values()) or 1.0
-    scored = []
-    for rank, position, sentence, sentence_terms in candidates:
-        coverage = sum(weight[t] for t in query_terms & sentence_terms) / total
-        if coverage >= _MIN_COVERAGE:
-            scored.append((-coverage, rank, position, sentence))
-    scored.sort()
+    coverage = [sum(weight[t] for t in query_terms & c[3]) / total for c in candidates]
+    score = list(coverage)
+    eligible = [c >= _MIN_COVERAGE for c in coverage]
+    if meaning is not None:
+        similarity = np.asarray(meaning([c[2] for c in candidates]), dtype=np.float64)
+        span = float(similarity.max() - similarity.min())
+        scaled = (similarity - similarity.min()) / span if span > 1e-9 else np.ones_like(similarity)
+        score = [
+            _MEANING_WEIGHT * m + (1 - _MEANING_WEIGHT) * c for m, c in zip(scaled, coverage, strict=True)
+        ]
+        eligible[int(np.argmax(similarity))] = True
+    ranked = sorted(
+        (-score[i], rank, position, sentence)
+        for i, (rank, position, sentence, _) in enumerate(candidates)
+        if eligible[i]
+    )
     return [
         AnswerSentence(text=sentence, passage_id=hits[rank].passage.id, marker=rank + 1)
-        for _, rank, _, sentence in scored[:_MAX_SENTENCES]
+        for _, rank, _, sentence in ranked[:_MAX_SENTENCES]
     ]
 
 

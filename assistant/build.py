@@ -19,7 +19,7 @@ from .embedding import Embedder, ModelUnavailable, _folder_fingerprint, load_emb
 from .lexical import LexicalIndex
 from .offline_e5 import ConversionError
 from .records import Passage
-from .search import calibrate_lexical_threshold, calibrate_threshold
+from .search import calibrate
 from .static_model import build_static_model, load_static_embedder, still_fits
 from .store import BuildLocked, build_lock, current_build_id, new_staging_dir, publish_release
 
@@ -30,6 +30,7 @@ __all__ = [
     "build_index",
     "collect_passages",
     "embedder_for_corpus",
+    "static_embedder",
 ]
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def _build(
         model_dir = "model" if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
             vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
-            threshold = calibrate_threshold(embedder, vectors)
+            calibration = calibrate(embedder, vectors)
             lexical = LexicalIndex.build(texts)
             path = publish_release(
                 settings.index_dir,
@@ -161,8 +162,7 @@ def _build(
                     "documents": documents,
                     "fallback_model": fallback,
                     "model_fingerprint": embedder.fingerprint,
-                    "no_match_threshold": threshold,
-                    "lexical_no_match_threshold": calibrate_lexical_threshold(lexical),
+                    "no_match": calibration.to_dict(),
                     "reused_vectors": reused,
                     "build_seconds": round(time.perf_counter() - started, 3),
                 },
@@ -228,7 +228,7 @@ def embedder_for_corpus(
         embedder = load_embedder(
             settings.model_name,
             probe_timeout=settings.network_probe_timeout,
-            backend=settings.backend,
+            backend=settings.transformer_backend,
             export_dir=settings.export_dir,
         )
         return embedder, False
@@ -247,7 +247,15 @@ def embedder_for_corpus(
         f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({unavailable}; Offline-Kopie: {offline}); "
         "verwende ein aus dem Korpus gebautes statisches Modell"
     )
-    if settings.backend != "torch":
+    return static_embedder(settings, texts, target, reuse=reuse), True
+
+
+def static_embedder(
+    settings: Settings, texts: list[str], target: Path, *, reuse: Path | None = None
+) -> Embedder:
+    """The static model built from ``texts`` into ``target`` (or copied from ``reuse`` while it still
+    fits them), run without torch."""
+    if settings.backend not in ("auto", "torch"):
         log.warning("backend %s does not apply to the static model (no transformer module)", settings.backend)
     if reuse is not None and still_fits(reuse, texts):
         shutil.copytree(reuse, target)
@@ -256,7 +264,7 @@ def embedder_for_corpus(
     # Passages are encoded the way the server encodes questions, without torch (see StaticEncoder): the
     # vectors sentence-transformers gives, in less than half its time.
     static = load_static_embedder(target, name=STATIC_MODEL_NAME, fingerprint=_folder_fingerprint(target))
-    return static or load_embedder(str(target), display_name=STATIC_MODEL_NAME), True
+    return static or load_embedder(str(target), display_name=STATIC_MODEL_NAME)
 
 
 def _current_static_model(index_dir: Path) -> Path | None:

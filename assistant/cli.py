@@ -167,7 +167,9 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
     return 0
 
 
-def cmd_eval(settings: Settings, xquad: str | None, sets: str | None) -> int:
+def cmd_eval(settings: Settings, xquad: str | None, sets: str | None, *, fit: bool = False) -> int:
+    """Every set for the configured model (the offline default included), then for the static model
+    built from each corpus, the last fallback."""
     import tempfile
 
     from .evaluation import evaluate
@@ -175,10 +177,17 @@ def cmd_eval(settings: Settings, xquad: str | None, sets: str | None) -> int:
     repo = Path(__file__).resolve().parents[1]
     xquad_path = Path(xquad) if xquad else repo.parent / "shared" / "eval" / "xquad.de.json"
     sets_path = Path(sets) if sets else repo / "eval"
-    with tempfile.TemporaryDirectory() as workdir:
-        evaluate(
-            settings, xquad=xquad_path, sets=sets_path if sets_path.is_dir() else None, workdir=Path(workdir)
-        )
+    for static in (False, True):
+        print(f"## {'Static fallback model' if static else 'Configured model'}\n")
+        with tempfile.TemporaryDirectory() as workdir:
+            evaluate(
+                settings,
+                xquad=xquad_path,
+                sets=sets_path if sets_path.is_dir() else None,
+                workdir=Path(workdir),
+                static=static,
+                fit=fit,
+            )
     return 0
 
 
@@ -269,6 +278,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--corpus", help="corpus folder for the practitioner sets (default: the shipped one)"
     )
+    evaluation.add_argument(
+        "--fit-no-match",
+        action="store_true",
+        help="also fit the no-match rule on the team's sets and show its error rates",
+    )
     feedback = sub.add_parser("feedback", help="show the feedback given in the chat and over the API")
     feedback.add_argument("--csv", action="store_true", help="all fields as CSV on stdout")
     feedback.add_argument("--limit", type=int, help="only the newest N entries")
@@ -294,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         return cmd_build(settings, full=args.full)
     if args.command == "eval":
-        return cmd_eval(settings, args.xquad, args.sets)
+        return cmd_eval(settings, args.xquad, args.sets, fit=args.fit_no_match)
     if args.command == "feedback":
         return cmd_feedback(settings, as_csv=args.csv, limit=args.limit)
     if args.command == "ask":

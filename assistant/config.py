@@ -78,10 +78,12 @@ class Settings(BaseSettings):
         le=30,
         description="Seconds allowed to find out whether the model hub can be reached.",
     )
-    backend: Literal["torch", "onnx", "onnx-int8", "openvino"] = Field(
-        default="torch",
+    backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
+        default="auto",
         description=(
-            "How the transformer runs on the CPU: 'torch'; 'onnx' (ONNX Runtime, same vectors as torch "
+            "How the transformer runs on the CPU: 'auto' (the default: 'onnx' where ONNX Runtime and onnx "
+            "are installed, as they are with 'make run', else 'torch'); 'torch'; 'onnx' (ONNX Runtime, same "
+            "vectors as torch "
             "within 1e-4); 'onnx-int8' (ONNX Runtime with int8 weights: faster, vectors differ slightly "
             "and get their own cache key); 'openvino'. The ONNX export is made once into "
             "<index_dir>/cache/onnx. Needs the 'onnx' (or 'openvino') extra; a static model, a missing "
@@ -93,7 +95,7 @@ class Settings(BaseSettings):
         description="How dense and BM25 rankings are fused: normalised score sum or reciprocal rank fusion.",
     )
     dense_weight: float = Field(
-        default=0.5,
+        default=0.6,
         ge=0.0,
         le=1.0,
         description="Weight of the dense ranking in the fusion (BM25 gets the rest).",
@@ -260,6 +262,16 @@ class Settings(BaseSettings):
     @property
     def model_is_explicit(self) -> bool:
         return self.model is not None
+
+    @property
+    def transformer_backend(self) -> str:
+        """The backend a transformer runs on: 'auto' resolved (multilingual-e5-small on 2 cores: one
+        question in 12 ms on ONNX Runtime against 32 ms on torch, the same vectors)."""
+        if self.backend != "auto":
+            return self.backend
+        from importlib.util import find_spec
+
+        return "onnx" if find_spec("onnxruntime") and find_spec("onnx") else "torch"
 
     @property
     def offline_models_dir(self) -> Path:

@@ -182,7 +182,7 @@ def load_offline_embedder(settings: Settings, *, say: Callable[[str], None] = lo
         return load_embedder(
             str(folder),
             display_name=OFFLINE_E5_NAME,
-            backend=settings.backend,
+            backend=settings.transformer_backend,
             export_dir=settings.export_dir,
             fingerprint=offline_fingerprint(folder),
         )

