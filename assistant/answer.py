@@ -32,16 +32,37 @@ Terms = Callable[[str], list[str]]  # text → analysed terms (stems and compoun
 
 class SentenceScorer:
     """How close candidate sentences are to a question in the model's meaning: the cosine between the
-    question's vector and each sentence's, encoded as a passage. Sentence vectors are kept in a bounded
-    cache (least recently used out first), since the same top passages come back again and again."""
+    question's vector and each sentence's, encoded as a passage. A release stores every passage's
+    sentence vectors (``stored``: passage row → its sentences' vectors); sentences it does not hold are
+    encoded on demand and kept in a bounded cache (least recently used out first)."""
 
-    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        size: int = 20_000,
+        stored: Callable[[int], np.ndarray | None] | None = None,
+    ) -> None:
         self.embedder = embedder
         self.size = size
+        self.stored = stored
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, query_vector: np.ndarray, sentences: Sequence[str]) -> np.ndarray:
+    def __call__(self, query_vector: np.ndarray, hit: Hit, sentences: Sequence[str]) -> np.ndarray:
+        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        if self.stored is not None and hit.row >= 0:
+            matrix = self.stored(hit.row)
+            if matrix is not None and len(matrix) == len(sentences):
+                return np.asarray(matrix @ query)
+        return self.encoded(sentences) @ query
+
+    def with_stored(self, stored: Callable[[int], np.ndarray | None] | None) -> SentenceScorer:
+        """A scorer for another release of the same model, sharing this one's cache."""
+        other = SentenceScorer(self.embedder, self.size, stored)
+        other._cache, other._lock = self._cache, self._lock
+        return other
+
+    def encoded(self, sentences: Sequence[str]) -> np.ndarray:
         with self._lock:
             known = {s: self._cache[s] for s in sentences if s in self._cache}
             for s in known:
@@ -54,8 +75,7 @@ class SentenceScorer:
                     self._cache[s] = known[s] = vector
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
-        matrix = np.stack([known[s] for s in sentences])
-        return matrix @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        return np.stack([known[s] for s in sentences])
 
 
 def make_answer(
@@ -82,7 +102,9 @@ def make_answer(
     highlights: tuple[tuple[str, ...], ...] = tuple(() for _ in hits)
     if terms is not None and hits:
         query_terms = set(terms(_strip_shown(query)))
-        meaning = None if scorer is None or query_vector is None else (lambda ss: scorer(query_vector, ss))
+        meaning = None
+        if scorer is not None and query_vector is not None:
+            meaning = lambda hit, ss: scorer(query_vector, hit, ss)  # noqa: E731
         try:
             sentences = tuple(extract_sentences(query_terms, hits, terms, meaning=meaning))
         except Exception:  # noqa: BLE001 - the short answer is an aid: without the model, shared words do
@@ -114,19 +136,23 @@ def extract_sentences(
     terms: Terms,
     *,
     top: int = 3,
-    meaning: Callable[[list[str]], np.ndarray] | None = None,
+    meaning: Callable[[Hit, list[str]], np.ndarray] | None = None,
 ) -> list[AnswerSentence]:
     """The sentences of the top passages that answer the question best.
 
     Shared words: the share of the question's terms a sentence contains, rarer terms weighing more
     (weights from how many candidate sentences contain a term); a sentence needs a third of them. With
-    ``meaning`` (sentences → cosine to the question) a sentence's score is half that similarity (scaled
-    over the candidates) and half its shared words, and the sentence closest in meaning qualifies even
-    when it words things differently from the question."""
+    ``meaning`` (a hit and its sentences → their cosines to the question) a sentence's score is half
+    that similarity (scaled over the candidates) and half its shared words, and the sentence closest in
+    meaning qualifies even when it words things differently from the question."""
     candidates: list[tuple[int, int, str, set[str]]] = []  # (hit rank, position, sentence, terms)
+    similarities: list[float] = []
     for rank, hit in enumerate(hits[:top]):
-        for position, sentence in enumerate(split_sentences(hit.passage.text)):
+        split = split_sentences(hit.passage.text)
+        for position, sentence in enumerate(split):
             candidates.append((rank, position, sentence, set(terms(sentence))))
+        if meaning is not None and split:
+            similarities.extend(float(x) for x in meaning(hit, split))
     if not candidates or (not query_terms and meaning is None):
         return []
     containing = {t: sum(t in c[3] for c in candidates) for t in query_terms}
@@ -136,7 +162,7 @@ def extract_sentences(
     score = list(coverage)
     eligible = [c >= _MIN_COVERAGE for c in coverage]
     if meaning is not None:
-        similarity = np.asarray(meaning([c[2] for c in candidates]), dtype=np.float64)
+        similarity = np.asarray(similarities, dtype=np.float64)
         span = float(similarity.max() - similarity.min())
         scaled = (similarity - similarity.min()) / span if span > 1e-9 else np.ones_like(similarity)
         score = [

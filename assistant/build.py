@@ -21,7 +21,15 @@ from .offline_e5 import ConversionError
 from .records import Passage
 from .search import calibrate
 from .static_model import build_static_model, load_static_embedder, still_fits
-from .store import BuildLocked, build_lock, current_build_id, new_staging_dir, publish_release
+from .store import (
+    BuildLocked,
+    build_lock,
+    current_build_id,
+    new_staging_dir,
+    publish_release,
+    write_sentence_vectors,
+)
+from .text import split_sentences
 
 __all__ = [
     "BuildError",
@@ -30,6 +38,7 @@ __all__ = [
     "build_index",
     "collect_passages",
     "embedder_for_corpus",
+    "sentences_of",
     "static_embedder",
 ]
 
@@ -146,6 +155,10 @@ def _build(
         model_dir = "model" if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
             vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
+            # The short answer ranks each top passage's sentences by meaning; encoded here, not per question.
+            sentences, offsets = sentences_of(passages)
+            sentence_vectors, _ = _embed(embedder, sentences, cache, progress=progress, use_cache=not full)
+            write_sentence_vectors(staging, sentence_vectors, offsets)
             calibration = calibrate(embedder, vectors)
             lexical = LexicalIndex.build(texts)
             path = publish_release(
@@ -170,7 +183,7 @@ def _build(
                 index_kind=settings.index_kind,
                 exact_limit=settings.exact_search_limit,
             )
-            cache.keep_only(embedder.fingerprint, (text_key(t) for t in texts))
+            cache.keep_only(embedder.fingerprint, (text_key(t) for t in [*texts, *sentences]))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -187,10 +200,22 @@ def _build(
     )
 
 
+def sentences_of(passages: list[Passage]) -> tuple[list[str], np.ndarray]:
+    """Every passage's sentences in order, and where each passage's run of them starts and ends."""
+    sentences: list[str] = []
+    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+    for i, passage in enumerate(passages):
+        sentences.extend(split_sentences(passage.text))
+        offsets[i + 1] = len(sentences)
+    return sentences, offsets
+
+
 def _embed(
     embedder: Embedder, texts: list[str], cache: EmbeddingCache, *, progress: bool, use_cache: bool
 ) -> tuple[np.ndarray, int]:
     """Vectors for all texts, in order: cached ones reused, the rest encoded and cached."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
     keys = [text_key(t) for t in texts]
     known = cache.get(embedder.fingerprint, keys) if use_cache else {}
     missing = [i for i, key in enumerate(keys) if key not in known]

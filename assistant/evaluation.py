@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 
 from .answer import SentenceScorer, make_answer
-from .build import collect_passages, embedder_for_corpus, static_embedder
+from .build import collect_passages, embedder_for_corpus, sentences_of, static_embedder
 from .config import Settings
 from .embedding import Embedder
 from .followup import contextual_query
@@ -28,6 +28,7 @@ from .lexical import LexicalIndex
 from .records import Citation, Passage
 from .search import FEATURES, NO_MATCH_RULES, NoMatchRule, Searcher, calibrate, rule_for
 from .service import reranker_for
+from .store import SentenceVectors
 
 __all__ = [
     "EvalQuery",
@@ -292,9 +293,10 @@ def evaluate(
         kind = "static" if searcher.rule is NO_MATCH_RULES["static"] else "transformer"
         report(f"Fitted no-match rule ({kind}): {rule!r}\n")
         _no_match_rates(replace(searcher, rule=rule), answerable, unanswerable, report)
+    scorer = _scorer(searcher)
     if (sets / "blind" / "antwortsaetze.jsonl").is_file():
-        _short_answers(searcher, passages, sets / "blind", report)
-    _latency(searcher, [*answerable.get("Praxisfragen", []), *followups], report)
+        _short_answers(searcher, scorer, sets / "blind", report)
+    _latency(searcher, scorer, [*answerable.get("Praxisfragen", []), *followups], report)
     return results
 
 
@@ -390,8 +392,16 @@ def fit_rule(
     )
 
 
+def _scorer(searcher: Searcher) -> SentenceScorer:
+    """The short answer's scorer with every passage's sentence vectors stored, as a build makes them."""
+    inner = searcher.embedder.inner if isinstance(searcher.embedder, _CachedEmbedder) else searcher.embedder
+    sentences, offsets = sentences_of(list(searcher.passages))
+    vectors = inner.encode_documents(sentences) if sentences else np.zeros((0, 1), dtype=np.float32)
+    return SentenceScorer(inner, stored=SentenceVectors(vectors.astype(np.float16), offsets).of)
+
+
 def _short_answers(
-    searcher: Searcher, passages: Sequence[Passage], folder: Path, report: Callable[[str], None]
+    searcher: Searcher, scorer: SentenceScorer, folder: Path, report: Callable[[str], None]
 ) -> None:
     """How often the short answer's first sentence is one labelled as answering the question: by shared
     words alone, and with the model's meaning (as served)."""
@@ -400,7 +410,6 @@ def _short_answers(
         for line in (folder / "antwortsaetze.jsonl").read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    scorer = SentenceScorer(searcher.embedder)
     counts = {"shared words": 0, "meaning + shared words": 0}
     empty = dict.fromkeys(counts, 0)
     for item in items:
@@ -429,14 +438,15 @@ def _short_answers(
     report("")
 
 
-def _latency(searcher: Searcher, queries: Sequence[EvalQuery], report: Callable[[str], None]) -> None:
+def _latency(
+    searcher: Searcher, scorer: SentenceScorer, queries: Sequence[EvalQuery], report: Callable[[str], None]
+) -> None:
     """Per-query cost of each stage (p50/p95 in milliseconds): dense search alone, hybrid search with
     the no-match features, follow-up handling and the extractive answer; three rounds. Query vectors
     are encoded anew (the evaluation's cache is bypassed)."""
     inner = searcher.embedder.inner if isinstance(searcher.embedder, _CachedEmbedder) else searcher.embedder
     searcher = replace(searcher, embedder=inner)
     dense_only = replace(searcher, mode="dense", reranker=None)
-    scorer = SentenceScorer(inner)
     times: dict[str, list[float]] = {name: [] for name in ("dense", "hybrid", "followup", "answer", "total")}
     for query in list(queries) * 3:
         started = time.perf_counter()
@@ -468,7 +478,7 @@ def _latency(searcher: Searcher, queries: Sequence[EvalQuery], report: Callable[
         "dense": "dense search alone (encode + FAISS)",
         "hybrid": "hybrid search + no-match features",
         "followup": "follow-up handling",
-        "answer": "Kurzantwort (sentence vectors cached after round 1) + highlights",
+        "answer": "Kurzantwort (stored sentence vectors) + highlights",
         "total": "whole answer (follow-up + hybrid + answer)",
     }
     report(f"#### Latency per query in ms ({len(queries)} questions × 3)\n")

@@ -96,12 +96,14 @@ class Passage:
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A passage found for a question: ``score`` ranks (the fused score in hybrid search), ``dense``
-    is the cosine similarity and ``lexical`` the BM25 score behind it."""
+    is the cosine similarity and ``lexical`` the BM25 score behind it; ``row`` finds its stored
+    sentence vectors."""
 
     passage: Passage
     score: float
     dense: float = 0.0
     lexical: float = 0.0
+    row: int = -1  # the passage's row in its release (-1: not known)
 
 
 @dataclass(frozen=True, slots=True)

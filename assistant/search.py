@@ -224,7 +224,13 @@ class Searcher:
         depth = max(k, self.reranker.depth) if self.reranker is not None else k
         order = np.argsort(-fused, kind="stable")[:depth]
         hits = [
-            Hit(self.passages[ids[i]], float(fused[i]), dense=float(dense[i]), lexical=float(lexical[i]))
+            Hit(
+                self.passages[ids[i]],
+                float(fused[i]),
+                dense=float(dense[i]),
+                lexical=float(lexical[i]),
+                row=int(ids[i]),
+            )
             for i in order
         ]
         if self.reranker is not None:

@@ -128,7 +128,11 @@ def open_assistant(
     )
     # A reused model keeps its cache of sentence vectors too.
     reused = previous is not None and previous.searcher.embedder is embedder
-    scorer = previous.scorer if reused and previous is not None else SentenceScorer(embedder)
+    stored = release.sentences.of if release.sentences is not None else None
+    if reused and previous is not None:  # the same model: its cached sentence vectors stay valid
+        scorer = previous.scorer.with_stored(stored)
+    else:
+        scorer = SentenceScorer(embedder, stored=stored)
     return Assistant(release=release, searcher=searcher, scorer=scorer)
 
 

@@ -46,10 +46,12 @@ __all__ = [
     "PassageFile",
     "Release",
     "ReleaseError",
+    "SentenceVectors",
     "corpus_hash",
     "current_build_id",
     "build_lock",
     "display_model_name",
+    "write_sentence_vectors",
     "load_release",
     "new_staging_dir",
     "open_release",
@@ -122,6 +124,29 @@ def _scan_offsets(path: Path) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class SentenceVectors:
+    """The vectors of every passage's sentences (``text.split_sentences``, in order), memory-mapped:
+    rows ``offsets[i]`` to ``offsets[i + 1]`` belong to passage row ``i``."""
+
+    vectors: np.ndarray  # float16, (sentences, dimension)
+    offsets: np.ndarray  # int64, (passages + 1,)
+
+    def of(self, row: int) -> np.ndarray | None:
+        if not 0 <= row < len(self.offsets) - 1:
+            return None
+        return np.asarray(self.vectors[int(self.offsets[row]) : int(self.offsets[row + 1])], dtype=np.float32)
+
+
+def write_sentence_vectors(staging: Path, vectors: np.ndarray, offsets: np.ndarray) -> None:
+    """Store sentence vectors (as float16: the short answer only ranks a passage's few sentences)."""
+    for name, array in (("sentences.npy", vectors.astype(np.float16)), ("sentences.offsets.npy", offsets)):
+        with open(staging / name, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
 class Release:
     """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
 
@@ -131,6 +156,7 @@ class Release:
     index: Any  # faiss.Index
     sources: dict[str, Path]  # citation source → the file it was read from
     lexical: LexicalIndex | None = None
+    sentences: SentenceVectors | None = None
 
     @property
     def build_id(self) -> str:
@@ -388,10 +414,27 @@ def open_release(path: Path) -> Release:
         recorded = json.loads((path / "sources.json").read_text("utf-8"))
         sources = {key: Path(value) for key, value in recorded.items()}
         lexical = LexicalIndex.load(path / "lexical") if (path / "lexical").is_dir() else None
+        sentences = None
+        if (path / "sentences.npy").is_file():
+            sentences = SentenceVectors(
+                np.load(path / "sentences.npy", mmap_mode="r"), np.load(path / "sentences.offsets.npy")
+            )
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise ReleaseError(f"release {path.name}: cannot be read ({exc})") from exc
     if index.ntotal != len(passages) or index.d != manifest["dimension"]:
         raise ReleaseError(f"release {path.name}: index and passages do not match")
+    if sentences is not None and (
+        len(sentences.offsets) != len(passages) + 1
+        or int(sentences.offsets[-1]) != len(sentences.vectors)
+        or sentences.vectors.shape[1] != index.d
+    ):
+        raise ReleaseError(f"release {path.name}: sentence vectors and passages do not match")
     return Release(
-        path=path, manifest=manifest, passages=passages, index=index, sources=sources, lexical=lexical
+        path=path,
+        manifest=manifest,
+        passages=passages,
+        index=index,
+        sources=sources,
+        lexical=lexical,
+        sentences=sentences,
     )

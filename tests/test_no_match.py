@@ -94,10 +94,17 @@ def test_sentence_vectors_are_cached_and_the_cache_is_bounded() -> None:
     embedder = _Counting()
     scorer = SentenceScorer(embedder, size=2)  # type: ignore[arg-type]
     query = np.eye(4, dtype=np.float32)[1]
-    assert list(scorer(query, ["a", "bb", "a"])) == [1.0, 0.0, 1.0]
+    hit = Hit(Passage("p", "a. bb.", Citation("D")), 1.0)
+    assert list(scorer(query, hit, ["a", "bb", "a"])) == [1.0, 0.0, 1.0]
     assert embedder.encoded == ["a", "bb"]
-    scorer(query, ["a", "ccc"])  # "bb" is the least recently used: it goes
-    scorer(query, ["a", "bb"])
+    scorer(query, hit, ["a", "ccc"])  # "bb" is the least recently used: it goes
+    scorer(query, hit, ["a", "bb"])
+    assert embedder.encoded == ["a", "bb", "ccc", "bb"]
+    # A release's stored vectors are used for the passage row they belong to, nothing is encoded.
+    stored = SentenceScorer(
+        embedder, stored=lambda row: np.eye(4, dtype=np.float32)[[1, 1]] if row == 3 else None
+    )  # type: ignore[arg-type]
+    assert list(stored(query, replace(hit, row=3), ["x", "y"])) == [1.0, 1.0]
     assert embedder.encoded == ["a", "bb", "ccc", "bb"]
 
 
@@ -108,7 +115,7 @@ def test_a_sentence_close_in_meaning_leads_even_without_shared_words() -> None:
     question = set(analyzer.terms("Wer bestimmt, wofür das Geld ausgegeben wird?"))
     assert extract_sentences(question, hits, analyzer.terms) == []  # no shared words at all
 
-    def meaning(sentences: list[str]) -> np.ndarray:
+    def meaning(hit: Hit, sentences: list[str]) -> np.ndarray:
         return np.array([0.9 if "Quartiersrat" in s else 0.2 for s in sentences])
 
     [first] = extract_sentences(question, hits, analyzer.terms, meaning=meaning)
@@ -134,3 +141,17 @@ def test_issue_examples_on_the_shipped_corpus(shipped_release: Settings) -> None
     assert any(
         "Wohnungsunternehmen" in s for s in sections("Welche Rolle spielen Wohnungsbaugesellschaften?")
     )
+
+
+def test_a_release_stores_the_vectors_of_each_passage_s_sentences(fixture_release: Settings) -> None:
+    from assistant.text import split_sentences
+
+    release = load_release(fixture_release.index_dir)
+    embedder = open_assistant(fixture_release).searcher.embedder
+    assert release.sentences is not None
+    for row in (0, len(release.passages) - 1):
+        sentences = split_sentences(release.passages[row].text)
+        stored = release.sentences.of(row)
+        assert stored is not None and len(stored) == len(sentences)
+        np.testing.assert_allclose(stored, embedder.encode_documents(sentences), atol=2e-3)  # float16
+    assert release.sentences.of(len(release.passages)) is None
