@@ -133,7 +133,7 @@ def test_old_releases_are_pruned(index_copy: Settings) -> None:
 def test_rebuild_reuses_cached_vectors_and_reembeds_only_changed_passages(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(bundled_dir("corpus"), corpus)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")  # offline: fallback model
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", offline_model=False)  # static
     first = build_index(settings, warn=lambda _: None)
     assert first.embedded == first.passages
 
