@@ -80,6 +80,7 @@ def test_eval_command_prints_tables(tmp_path: Path, fixture_corpus: Path, monkey
     path = tmp_path / "xquad.json"
     path.write_text(json.dumps(xquad), encoding="utf-8")
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(fixture_corpus))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))  # the ONNX export goes there
     assert main(["eval", "--xquad", str(path), "--sets", str(tmp_path / "keine")]) == 0
     out = capsys.readouterr().out
     assert "### XQuAD German (3 paragraphs, 3 questions)" in out
