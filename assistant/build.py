@@ -253,7 +253,7 @@ def embedder_for_corpus(
         embedder = load_embedder(
             settings.model_name,
             probe_timeout=settings.network_probe_timeout,
-            backend=settings.transformer_backend,
+            backend=settings.backend,
             export_dir=settings.export_dir,
         )
         return embedder, False

@@ -265,16 +265,6 @@ class Settings(BaseSettings):
         return self.model is not None
 
     @property
-    def transformer_backend(self) -> str:
-        """The backend a transformer runs on: 'auto' resolved (multilingual-e5-small on 2 cores: one
-        question in 12 ms on ONNX Runtime against 32 ms on torch, the same vectors)."""
-        if self.backend != "auto":
-            return self.backend
-        from importlib.util import find_spec
-
-        return "onnx" if find_spec("onnxruntime") and find_spec("onnx") else "torch"
-
-    @property
     def offline_models_dir(self) -> Path:
         """Where the offline copy of the default model is converted to (once, then reused)."""
         return self.models_dir or self.index_dir / "cache" / "models"

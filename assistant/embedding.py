@@ -185,7 +185,7 @@ def load_offline_embedder(
         return load_embedder(
             str(folder),
             display_name=OFFLINE_E5_NAME,
-            backend=settings.transformer_backend,
+            backend=settings.backend,
             export_dir=settings.export_dir,
             fingerprint=offline_fingerprint(folder),
         )

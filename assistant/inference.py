@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
 import platform
@@ -105,6 +106,9 @@ def switch_backend(
     fp32 backends, a derived one for int8. Where the backend cannot be used the model stays on torch
     and the torch fingerprint comes back, with one warning saying why.
     """
+    if backend == "auto":  # ONNX Runtime where it is installed and there is a transformer to run
+        installed = importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx")
+        backend = "onnx" if installed and _transformer_holder(model) is not None else "torch"
     if backend not in BACKENDS:
         raise ValueError(f"unknown inference backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "torch":

@@ -102,7 +102,7 @@ def open_assistant(
         release.model_path,
         probe_timeout=settings.network_probe_timeout,
         display_name=release.model_name,
-        backend=settings.transformer_backend,
+        backend=settings.backend,
         export_dir=settings.export_dir,
     )
     if isinstance(release.manifest.get("no_match"), dict):

@@ -210,7 +210,7 @@ def test_missing_onnxruntime_keeps_torch_with_the_install_hint(
 
 def test_settings_accept_the_backends_and_reject_others(monkeypatch: pytest.MonkeyPatch) -> None:
     assert get_args(Settings.model_fields["backend"].annotation) == ("auto", *BACKENDS)
-    assert Settings().backend == "auto" and Settings().transformer_backend == "onnx"  # installed here
+    assert Settings().backend == "auto"
     monkeypatch.setenv("ASSISTANT_BACKEND", "onnx-int8")
     assert Settings().backend == "onnx-int8"
     with pytest.raises(ValidationError, match="backend"):
@@ -235,3 +235,12 @@ def test_builds_reuse_vectors_across_fp32_backends_but_never_mix_int8_ones(
     assert assistant.searcher.search(
         "Wer entscheidet über den Quartiersfonds?", 5
     )  # random weights: no judgement
+
+
+def test_auto_runs_a_transformer_on_onnx_and_a_static_model_quietly_on_torch(
+    bert_transformer: Path, tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        static = load_embedder(str(tiny_model), backend="auto", export_dir=tmp_path)
+    assert static.backend == "torch" and not caplog.records
+    assert load_embedder(str(bert_transformer), backend="auto", export_dir=tmp_path).backend == "onnx"

@@ -100,7 +100,7 @@ def test_example_question_button(browser, server) -> None:
 def test_open_the_source_at_the_passage(browser, server, shot) -> None:
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(server + "/")
-    turn = ask(page, "Wer steuert in der Verwaltung?", 1)
+    turn = ask(page, "Wie ist die Steuerung in der Verwaltung organisiert?", 1)
     card = turn.locator(".passage").first
     wanted = card.locator(".citation").inner_text()
     with page.context.expect_page() as opened:
