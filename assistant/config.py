@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         description="How dense and BM25 rankings are fused: normalised score sum or reciprocal rank fusion.",
     )
     dense_weight: float = Field(
-        default=0.6,
+        default=0.65,
         ge=0.0,
         le=1.0,
         description="Weight of the dense ranking in the fusion (BM25 gets the rest).",

@@ -23,10 +23,10 @@ from .answer import SentenceScorer, make_answer
 from .build import collect_passages, embedder_for_corpus, sentences_of, static_embedder
 from .config import Settings
 from .embedding import Embedder
-from .followup import contextual_query
+from .followup import SearchQuery, contextual_query
 from .lexical import LexicalIndex
 from .records import Citation, Passage
-from .search import FEATURES, NO_MATCH_RULES, NoMatchRule, Searcher, calibrate, rule_for
+from .search import FEATURES, NO_MATCH_RULES, Found, NoMatchRule, Searcher, calibrate, rule_for
 from .service import reranker_for
 from .store import SentenceVectors
 
@@ -195,15 +195,16 @@ def searcher_for(
     )
 
 
-def _query(searcher: Searcher, q: EvalQuery, use_history: bool = True) -> str:
-    return contextual_query(q.question, q.history, searcher.analyzer).text if use_history else q.question
+def _query(searcher: Searcher, q: EvalQuery, use_history: bool = True) -> SearchQuery:
+    return contextual_query(q.question, q.history if use_history else (), searcher.analyzer)
 
 
 def rankings(
     searcher: Searcher, queries: Sequence[EvalQuery], *, use_history: bool = True
 ) -> list[list[str]]:
     return [
-        [hit.passage.id for hit in searcher.search(_query(searcher, q, use_history), 10)] for q in queries
+        [hit.passage.id for hit in _find(searcher, _query(searcher, q, use_history), 10).hits]
+        for q in queries
     ]
 
 
@@ -214,6 +215,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "hybrid, score 0.4": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.4},
     "hybrid, score 0.5": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.5},
     "hybrid, score 0.6": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.6},
+    "hybrid, score 0.65": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.65},
     "hybrid, score 0.7": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.7},
 }
 
@@ -329,10 +331,19 @@ def _table(
     return out
 
 
-def _judged(searcher: Searcher, questions: Sequence[str]) -> list[tuple[bool, tuple[float, ...]]]:
+def _find(searcher: Searcher, query: SearchQuery, k: int) -> Found:
+    """As the assistant searches: BM25 over the question with borrowed words, the model over the
+    question with its context."""
+    return searcher.find(query.text, k, dense_text=query.dense_text)
+
+
+def _judged(
+    searcher: Searcher, questions: Sequence[str | SearchQuery]
+) -> list[tuple[bool, tuple[float, ...]]]:
     out = []
     for question in questions:
-        found = searcher.find(question, 5)
+        query = question if isinstance(question, SearchQuery) else SearchQuery(question)
+        found = _find(searcher, query, 5)
         out.append((found.matched, found.features))
     return out
 
@@ -456,7 +467,7 @@ def _latency(
         started = time.perf_counter()
         contextual = contextual_query(query.question, query.history, searcher.analyzer)
         after_followup = time.perf_counter()
-        found = searcher.find(contextual.text, 5)
+        found = _find(searcher, contextual, 5)
         after_search = time.perf_counter()
         make_answer(
             query.question,

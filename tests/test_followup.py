@@ -23,6 +23,8 @@ def test_questions_that_point_back_borrow_the_earlier_topic(question, history, b
     query = contextual_query(question, history, ANALYZER)
     assert query.borrowed == borrowed
     assert query.text.startswith(question) and query.shown == f"{question} (+ {' '.join(borrowed)})"
+    # The model reads the follow-up after the (at most two) questions before it.
+    assert query.dense_text == " ".join([*history[-2:], question])
 
 
 @pytest.mark.parametrize(
@@ -35,8 +37,14 @@ def test_questions_that_point_back_borrow_the_earlier_topic(question, history, b
 )
 def test_self_contained_questions_are_searched_as_they_are(question) -> None:
     query = contextual_query(question, ["Was ist ein Verfügungsfonds?"], ANALYZER)
-    assert query.borrowed == () and query.text == question == query.shown
+    assert query.borrowed == () and query.text == question == query.shown == query.dense_text
 
 
 def test_without_history_nothing_is_borrowed() -> None:
     assert contextual_query("Und wer entscheidet darüber?", [], ANALYZER).borrowed == ()
+
+
+def test_only_the_last_two_earlier_questions_are_read_with_a_follow_up() -> None:
+    history = ["Was ist BIWAQ?", "Was ist ein Verfügungsfonds?", "Wer sitzt im Quartiersrat?"]
+    query = contextual_query("Und wie lange?", history, ANALYZER)
+    assert query.dense_text == "Was ist ein Verfügungsfonds? Wer sitzt im Quartiersrat? Und wie lange?"
