@@ -45,6 +45,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 STATIC_MODEL_NAME = "qm-static (aus dem Korpus gebaut)"
+#: Releases of up to this many passages store their sentences' vectors (about 8 sentences a passage,
+#: 768 bytes each with 384 dimensions: some 300 MB at the limit).
+SENTENCE_VECTOR_LIMIT = 50_000
 
 
 class BuildError(Exception):
@@ -155,10 +158,16 @@ def _build(
         model_dir = "model" if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
             vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
-            # The short answer ranks each top passage's sentences by meaning; encoded here, not per question.
-            sentences, offsets = sentences_of(passages)
-            sentence_vectors, _ = _embed(embedder, sentences, cache, progress=progress, use_cache=not full)
-            write_sentence_vectors(staging, sentence_vectors, offsets)
+            # The short answer ranks each top passage's sentences by meaning; encoded here, not per question
+            # (up to a size: beyond it they take more disk than the index, and are encoded when asked for).
+            sentences, offsets = (
+                sentences_of(passages) if len(passages) <= SENTENCE_VECTOR_LIMIT else ([], None)
+            )
+            if offsets is not None:
+                sentence_vectors, _ = _embed(
+                    embedder, sentences, cache, progress=progress, use_cache=not full
+                )
+                write_sentence_vectors(staging, sentence_vectors, offsets)
             calibration = calibrate(embedder, vectors)
             lexical = LexicalIndex.build(texts)
             path = publish_release(

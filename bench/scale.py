@@ -3,8 +3,9 @@
 Run: .venv/bin/python bench/scale.py [--sizes 10000 100000 1000000] [--queries 500] [--clean]
 
 For each size a deterministic synthetic corpus (bench/synthetic_corpus.py) is written under
-.cache/bench/scale/<size>/ and built with the real `build_index` and the offline default model (the
-static model the build trains from the corpus; HF_HUB_OFFLINE=1), in a child process whose peak memory
+.cache/bench/scale/<size>/ and built with the real `build_index` and the static fallback model (the
+static model the build trains from the corpus; HF_HUB_OFFLINE=1, ASSISTANT_OFFLINE_MODEL=false), in a
+child process whose peak memory
 is read from the kernel. A second child process loads the release like `assistant serve` does
 (`open_assistant`: checksums, memory-mapped FAISS and BM25, passages decoded on access) and times
 `Searcher.rank` (dense + BM25 + fusion; the queries are encoded before the clock starts). Recall@10 is
@@ -53,6 +54,7 @@ def _settings(folder: Path):  # type: ignore[no-untyped-def]
         index_dir=folder / "index",
         database=folder / "assistant.sqlite3",
         network_probe_timeout=0.5,
+        offline_model=False,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,16 @@ def test_a_release_stores_the_vectors_of_each_passage_s_sentences(fixture_releas
         assert stored is not None and len(stored) == len(sentences)
         np.testing.assert_allclose(stored, embedder.encode_documents(sentences), atol=2e-3)  # float16
     assert release.sentences.of(len(release.passages)) is None
+
+
+def test_above_the_limit_a_release_holds_no_sentence_vectors_and_they_are_encoded_on_demand(
+    fixture_corpus: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import build
+
+    monkeypatch.setattr(build, "SENTENCE_VECTOR_LIMIT", 1)
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path / "index", model=str(tiny_model))
+    build.build_index(settings)
+    assert load_release(settings.index_dir).sentences is None
+    assert not (load_release(settings.index_dir).path / "sentences.npy").exists()
+    assert open_assistant(settings).ask("Wer entscheidet über den Quartiersfonds?").sentences
