@@ -32,9 +32,9 @@ Terms = Callable[[str], list[str]]  # text → analysed terms (stems and compoun
 
 class SentenceScorer:
     """How close candidate sentences are to a question in the model's meaning: the cosine between the
-    question's vector and each sentence's, encoded as a passage. A release stores every passage's
-    sentence vectors (``stored``: passage row → its sentences' vectors); sentences it does not hold are
-    encoded on demand and kept in a bounded cache (least recently used out first)."""
+    question's vector and each sentence's, encoded as a passage. A release of up to 50,000 passages
+    stores its passages' sentence vectors (``stored``: passage row → its sentences' vectors); sentences
+    it does not hold are encoded on demand and kept in a bounded cache (least recently used out first)."""
 
     def __init__(
         self,
@@ -93,8 +93,8 @@ def make_answer(
 ) -> Answer:
     """Without a match no passages are returned: noise presented as an answer misleads more than silence.
 
-    With ``scorer`` and the searched text's ``query_vector`` the short answer's sentences are chosen by
-    meaning as well as by shared words."""
+    With ``scorer`` and the ``query_vector`` of what was asked (a follow-up with its borrowed words) the
+    short answer's sentences are chosen by meaning as well as by shared words."""
     query = searched_text = searched or question
     if not matched:
         hits = ()

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 STATIC_MODEL_NAME = "qm-static (aus dem Korpus gebaut)"
 #: Releases of up to this many passages store their sentences' vectors (about 8 sentences a passage,
-#: 768 bytes each with 384 dimensions: some 300 MB at the limit).
+#: 768 bytes each with 384 dimensions: some 300 MB a release at the limit, plus their float32 copies in
+#: the embedding cache; the build encodes every text twice over, as passage and as sentences).
 SENTENCE_VECTOR_LIMIT = 50_000
 
 

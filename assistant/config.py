@@ -87,8 +87,9 @@ class Settings(BaseSettings):
             "vectors as torch "
             "within 1e-4); 'onnx-int8' (ONNX Runtime with int8 weights: faster, vectors differ slightly "
             "and get their own cache key); 'openvino'. The ONNX export is made once into "
-            "<index_dir>/cache/onnx. 'openvino' needs the 'openvino' extra; a static model, a missing "
-            "package or a failed export keeps torch with a warning."
+            "<index_dir>/cache/onnx. 'openvino' needs the 'openvino' extra. A missing package or a failed "
+            "export keeps torch with a warning; a static model has no transformer to export and stays as "
+            "it is (with a warning only when a backend was named)."
         ),
     )
     fusion: Literal["rrf", "score"] = Field(

@@ -468,6 +468,9 @@ def _latency(
         contextual = contextual_query(query.question, query.history, searcher.analyzer)
         after_followup = time.perf_counter()
         found = _find(searcher, contextual, 5)
+        vector = found.vector
+        if vector is not None and contextual.dense_text != contextual.text:  # as the assistant does
+            vector = searcher.embedder.encode_queries([contextual.text])
         after_search = time.perf_counter()
         make_answer(
             query.question,
@@ -477,7 +480,7 @@ def _latency(
             build_id="",
             searched=contextual.shown,
             terms=searcher.analyzer.terms,
-            query_vector=found.vector,
+            query_vector=vector,
             scorer=scorer,
         )
         done = time.perf_counter()

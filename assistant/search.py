@@ -143,7 +143,7 @@ class Found:
     hits: list[Hit]
     matched: bool
     features: tuple[float, ...]
-    vector: np.ndarray | None = None  # the searched text's query vector (None in lexical mode)
+    vector: np.ndarray | None = None  # the vector of the text the model embedded (None in lexical mode)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Searcher:
     rule: NoMatchRule
     lexical: LexicalIndex | None = None
     fusion: FusionMethod = "score"
-    dense_weight: float = 0.6
+    dense_weight: float = 0.65
     mode: str = "hybrid"
     candidates: int = 100
     reranker: Reranker | None = None

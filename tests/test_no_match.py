@@ -102,10 +102,9 @@ def test_sentence_vectors_are_cached_and_the_cache_is_bounded() -> None:
     scorer(query, hit, ["a", "bb"])
     assert embedder.encoded == ["a", "bb", "ccc", "bb"]
     # A release's stored vectors are used for the passage row they belong to, nothing is encoded.
-    stored = SentenceScorer(
-        embedder, stored=lambda row: np.eye(4, dtype=np.float32)[[1, 1]] if row == 3 else None
-    )  # type: ignore[arg-type]
-    assert list(stored(query, replace(hit, row=3), ["x", "y"])) == [1.0, 1.0]
+    rows = np.array([[0, 0.5, 0, 0], [0, 0.25, 0, 0]], dtype=np.float32)  # nothing encoding would give
+    stored = SentenceScorer(embedder, stored=lambda row: rows if row == 3 else None)  # type: ignore[arg-type]
+    assert list(stored(query, replace(hit, row=3), ["x", "y"])) == [0.5, 0.25]
     assert embedder.encoded == ["a", "bb", "ccc", "bb"]
 
 
@@ -168,4 +167,26 @@ def test_above_the_limit_a_release_holds_no_sentence_vectors_and_they_are_encode
     build.build_index(settings)
     assert load_release(settings.index_dir).sentences is None
     assert not (load_release(settings.index_dir).path / "sentences.npy").exists()
-    assert open_assistant(settings).ask("Wer entscheidet über den Quartiersfonds?").sentences
+    assistant = open_assistant(settings)
+    assert assistant.scorer.stored is None
+    assert assistant.ask("Wer entscheidet über den Quartiersfonds?").sentences
+    assert len(assistant.scorer._cache) > 0  # encoded on demand, not given up on
+
+
+def test_served_hits_find_their_stored_sentence_vectors_without_encoding(fixture_release: Settings) -> None:
+    assistant = open_assistant(fixture_release)
+    found = assistant.searcher.find("Wer entscheidet über den Quartiersfonds?", 5)
+    assert found.hits and all(assistant.release.passages[hit.row].id == hit.passage.id for hit in found.hits)
+    encoded: list[str] = []
+    original = assistant.scorer.embedder.encode_documents
+
+    def counting(texts: list[str], **kwargs: object) -> np.ndarray:
+        encoded.extend(texts)
+        return original(texts, **kwargs)  # type: ignore[arg-type]
+
+    assistant.scorer.embedder.encode_documents = counting  # type: ignore[method-assign]
+    try:
+        answer = assistant.ask("Wer entscheidet über den Quartiersfonds?")
+    finally:
+        del assistant.scorer.embedder.encode_documents
+    assert answer.sentences and encoded == []
