@@ -37,7 +37,7 @@ class SearchQuery:
 
     question: str
     borrowed: tuple[str, ...] = ()
-    context: tuple[str, ...] = ()  # the earlier questions a follow-up leans on (two at most, shortened)
+    context: tuple[str, ...] = ()  # the earlier questions a follow-up leans on (three at most, shortened)
 
     @property
     def text(self) -> str:
@@ -46,8 +46,8 @@ class SearchQuery:
 
     @property
     def dense_text(self) -> str:
-        """What the model embeds: a follow-up after the question that named its topic and the one just
-        before it, whose meaning it takes up (see the README for the measurement)."""
+        """What the model embeds: a follow-up after the questions before it whose meaning it takes up (see
+        ``contextual_query`` and, for the measurement, the README)."""
         return " ".join([*self.context, self.question]) if self.borrowed else self.question
 
     @property
@@ -60,12 +60,14 @@ def contextual_query(question: str, history: Sequence[str], analyzer: GermanAnal
     if not history or not _leans_on_context(question, analyzer):
         return SearchQuery(question)
     own = set(analyzer.words(question))
-    for earlier in reversed(history):
-        borrowed = _topic_words(earlier, analyzer, exclude=own)
+    for position in range(len(history) - 1, -1, -1):
+        borrowed = _topic_words(history[position], analyzer, exclude=own)
         if borrowed:
-            # The model reads the question that named the topic and the one just before the follow-up.
-            context = tuple(dict.fromkeys([earlier, history[-1]]))
-            return SearchQuery(question, tuple(borrowed), tuple(c[:_CONTEXT_CHARS] for c in context))
+            # The model reads the last two questions before the follow-up, and the one that named the
+            # topic where it lies further back, in the order they were asked.
+            kept = sorted({position, *range(max(len(history) - 2, 0), len(history))})
+            context = tuple(history[i][:_CONTEXT_CHARS] for i in kept)
+            return SearchQuery(question, tuple(borrowed), context)
     return SearchQuery(question)
 
 

@@ -23,8 +23,8 @@ def test_questions_that_point_back_borrow_the_earlier_topic(question, history, b
     query = contextual_query(question, history, ANALYZER)
     assert query.borrowed == borrowed
     assert query.text.startswith(question) and query.shown == f"{question} (+ {' '.join(borrowed)})"
-    # The model reads the follow-up after the question that named the topic (here the last one).
-    assert query.dense_text == f"{history[-1]} {question}"
+    # The model reads the follow-up after the (at most two) questions before it.
+    assert query.dense_text == " ".join([*history[-2:], question])
 
 
 @pytest.mark.parametrize(
@@ -44,11 +44,11 @@ def test_without_history_nothing_is_borrowed() -> None:
     assert contextual_query("Und wer entscheidet darüber?", [], ANALYZER).borrowed == ()
 
 
-def test_the_model_reads_the_question_that_named_the_topic_and_the_last_one() -> None:
+def test_the_model_reads_the_last_two_questions_and_the_one_that_named_the_topic() -> None:
     history = ["Was ist ein Verfügungsfonds?", "Was ist BIWAQ?", "Und wer?", "Und wo?"]
     query = contextual_query("Und wie lange?", history, ANALYZER)
     assert query.borrowed == ("BIWAQ",)
-    assert query.dense_text == "Was ist BIWAQ? Und wo? Und wie lange?"
+    assert query.dense_text == "Was ist BIWAQ? Und wer? Und wo? Und wie lange?"
     long = contextual_query(
         "Und wer?", ["Was ist ein Quartiersrat? " + "Bitte ausführlich. " * 100], ANALYZER
     )
