@@ -433,7 +433,7 @@ def _short_answers(
                 model="",
                 build_id="",
                 terms=searcher.analyzer.terms,
-                query_vector=found.vector if use_meaning else None,
+                query_vector=found.question_vector if use_meaning else None,
                 scorer=scorer if use_meaning else None,
             )
             if not answer.sentences:
@@ -468,9 +468,6 @@ def _latency(
         contextual = contextual_query(query.question, query.history, searcher.analyzer)
         after_followup = time.perf_counter()
         found = _find(searcher, contextual, 5)
-        vector = found.vector
-        if vector is not None and contextual.dense_text != contextual.text:  # as the assistant does
-            vector = searcher.embedder.encode_queries([contextual.text])
         after_search = time.perf_counter()
         make_answer(
             query.question,
@@ -480,7 +477,7 @@ def _latency(
             build_id="",
             searched=contextual.shown,
             terms=searcher.analyzer.terms,
-            query_vector=vector,
+            query_vector=found.question_vector,
             scorer=scorer,
         )
         done = time.perf_counter()

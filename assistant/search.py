@@ -144,6 +144,9 @@ class Found:
     matched: bool
     features: tuple[float, ...]
     vector: np.ndarray | None = None  # the vector of the text the model embedded (None in lexical mode)
+    question_vector: np.ndarray | None = (
+        None  # the vector of ``query`` itself (the same for a plain question)
+    )
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,11 @@ class Searcher:
         vector = self.embedder.encode_queries([dense_text or query]) if dense_needed and k > 0 else None
         hits, dense_top = self._rank(query, vector, k)
         features = self.features(query, hits, dense_top)
-        return Found(hits, bool(hits) and self.rule.matches(features), features, vector)
+        question_vector = vector
+        if vector is not None and dense_text and dense_text != query:
+            # The short answer ranks sentences against what was asked now, not the whole conversation.
+            question_vector = self.embedder.encode_queries([query])
+        return Found(hits, bool(hits) and self.rule.matches(features), features, vector, question_vector)
 
     def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
         """``search`` with the query already encoded (``vector``: shape (1, d), None for lexical only)."""

@@ -52,10 +52,6 @@ class Assistant:
         question = " ".join(question.split())
         query = contextual_query(question, history, self.searcher.analyzer)
         found = self.searcher.find(query.text, k, dense_text=query.dense_text)
-        # The short answer ranks sentences against what was asked now, not the whole conversation.
-        vector = found.vector
-        if vector is not None and query.dense_text != query.text:
-            vector = self.searcher.embedder.encode_queries([query.text])
         return make_answer(
             question,
             found.hits,
@@ -65,7 +61,7 @@ class Assistant:
             history=history,
             searched=query.shown,
             terms=self.searcher.analyzer.terms,
-            query_vector=vector,
+            query_vector=found.question_vector,
             scorer=self.scorer,
         )
 

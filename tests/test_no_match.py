@@ -190,3 +190,19 @@ def test_served_hits_find_their_stored_sentence_vectors_without_encoding(fixture
     finally:
         del assistant.scorer.embedder.encode_documents
     assert answer.sentences and encoded == []
+
+
+def test_a_follow_up_is_searched_with_its_context_and_answered_for_itself(fixture_release: Settings) -> None:
+    from assistant.followup import contextual_query
+
+    searcher = open_assistant(fixture_release).searcher
+    query = contextual_query(
+        "Und wer entscheidet darüber?", ["Was ist ein Quartiersfonds?"], searcher.analyzer
+    )
+    assert query.dense_text != query.text
+    found = searcher.find(query.text, 5, dense_text=query.dense_text)
+    embed = searcher.embedder.encode_queries
+    np.testing.assert_allclose(found.vector, embed([query.dense_text]), atol=1e-6)
+    np.testing.assert_allclose(found.question_vector, embed([query.text]), atol=1e-6)
+    plain = searcher.find("Was ist ein Quartiersfonds?", 5)
+    assert plain.question_vector is plain.vector
