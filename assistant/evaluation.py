@@ -25,7 +25,7 @@ from .config import Settings
 from .embedding import Embedder
 from .followup import SearchQuery, contextual_query
 from .lexical import LexicalIndex
-from .records import Citation, Passage
+from .records import Citation, Hit, Passage
 from .search import FEATURES, NO_MATCH_RULES, Found, NoMatchRule, Searcher, calibrate, rule_for
 from .service import reranker_for
 from .store import SentenceVectors
@@ -202,10 +202,7 @@ def _query(searcher: Searcher, q: EvalQuery, use_history: bool = True) -> Search
 def rankings(
     searcher: Searcher, queries: Sequence[EvalQuery], *, use_history: bool = True
 ) -> list[list[str]]:
-    return [
-        [hit.passage.id for hit in _find(searcher, _query(searcher, q, use_history), 10).hits]
-        for q in queries
-    ]
+    return [[hit.passage.id for hit in _search(searcher, _query(searcher, q, use_history))] for q in queries]
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -329,6 +326,11 @@ def _table(
         report("| " + " | ".join([name, *metrics.row()]) + " |")
     report("")
     return out
+
+
+def _search(searcher: Searcher, query: SearchQuery) -> list[Hit]:
+    """The top 10 as the assistant searches (see ``_find``), without the no-match judgement."""
+    return searcher.search(query.text, 10, dense_text=query.dense_text)
 
 
 def _find(searcher: Searcher, query: SearchQuery, k: int) -> Found:

@@ -143,10 +143,10 @@ class Found:
     hits: list[Hit]
     matched: bool
     features: tuple[float, ...]
-    vector: np.ndarray | None = None  # the vector of the text the model embedded (None in lexical mode)
-    question_vector: np.ndarray | None = (
-        None  # the vector of ``query`` itself (the same for a plain question)
-    )
+    # The vector of the text the model embedded (None in lexical mode), and that of the question itself
+    # (the same for a question that is not a follow-up).
+    vector: np.ndarray | None = None
+    question_vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -172,14 +172,14 @@ class Searcher:
     def analyzer(self) -> GermanAnalyzer:
         return self.lexical.analyzer if self.lexical is not None else _PLAIN_ANALYZER
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        return self.find(query, k).hits
+    def search(self, query: str, k: int, *, dense_text: str | None = None) -> list[Hit]:
+        """The top ``k`` hits only (no judgement); ``dense_text`` as for ``find``."""
+        return self.rank(query, self._vector(dense_text or query, k), k)
 
     def find(self, query: str, k: int, *, dense_text: str | None = None) -> Found:
         """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``); the model
         embeds ``dense_text`` where given (a follow-up with its context), BM25 searches ``query``."""
-        dense_needed = self.mode != "lexical" or self.lexical is None
-        vector = self.embedder.encode_queries([dense_text or query]) if dense_needed and k > 0 else None
+        vector = self._vector(dense_text or query, k)
         hits, dense_top = self._rank(query, vector, k)
         features = self.features(query, hits, dense_top)
         question_vector = vector
@@ -187,6 +187,10 @@ class Searcher:
             # The short answer ranks sentences against what was asked now, not the whole conversation.
             question_vector = self.embedder.encode_queries([query])
         return Found(hits, bool(hits) and self.rule.matches(features), features, vector, question_vector)
+
+    def _vector(self, text: str, k: int) -> np.ndarray | None:
+        dense_needed = self.mode != "lexical" or self.lexical is None
+        return self.embedder.encode_queries([text]) if dense_needed and k > 0 else None
 
     def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
         """``search`` with the query already encoded (``vector``: shape (1, d), None for lexical only)."""
