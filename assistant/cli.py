@@ -1,4 +1,5 @@
-"""Command line: ``assistant build``, ``serve`` (the default), ``ask``, ``eval`` and ``feedback``."""
+"""Command line: ``assistant build``, ``serve`` (the default), ``ask``, ``eval``, ``feedback`` and
+``inspect``."""
 
 from __future__ import annotations
 
@@ -239,6 +240,26 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def cmd_inspect(file: str, pages: str | None, full: bool) -> int:
+    """Print how a file is read: per PDF page its blocks by kind, then the passages with citations."""
+    from .documents import DocumentError
+    from .inspect import inspect_lines, parse_pages
+
+    path = Path(file)
+    try:
+        wanted = parse_pages(pages)
+        if not path.is_file():
+            raise DocumentError(f"{file}: Datei nicht gefunden")
+        for line in inspect_lines(path, pages=wanted, full=full):
+            print(line)
+    except (DocumentError, ValueError) as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `assistant inspect x.pdf | head`
+        sys.stderr.close()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="QM-Assistent: Fundstellen mit Quellenangabe."
@@ -291,6 +312,12 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLite file (default: var/assistant.sqlite3, ASSISTANT_DATABASE; "
         "without it ASSISTANT_DATABASE_URL, if set, names a PostgreSQL database)",
     )
+    inspect = sub.add_parser(
+        "inspect", help="show how a file is read: blocks per page (PDF) and the passages with citations"
+    )
+    inspect.add_argument("file", help="a PDF, DOCX, HTML, Markdown or text file")
+    inspect.add_argument("--pages", help="only these pages, e.g. 3 or 2-5 or 1,4-6")
+    inspect.add_argument("--full", action="store_true", help="whole texts instead of shortened ones")
     return parser
 
 
@@ -311,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_eval(settings, args.xquad, args.sets, fit=args.fit_no_match)
     if args.command == "feedback":
         return cmd_feedback(settings, as_csv=args.csv, limit=args.limit)
+    if args.command == "inspect":
+        return cmd_inspect(args.file, args.pages, args.full)
     if args.command == "ask":
         return cmd_ask(settings, args.question, args.k, args.json)
     return cmd_serve(settings)

@@ -1,48 +1,45 @@
-"""PDF reading with PDFium (pypdfium2): positioned text runs put back into reading order.
+"""PDF reading with PDFium (pypdfium2): positioned text runs laid out into blocks in reading order.
 
 pypdf's own text extraction drops the spaces of many LaTeX-made German PDFs (measured on Debian's
 German FAQ: "FolgendeSchlüsselmerkmaleunterscheiden…"), so the text comes from PDFium, which keeps
-them; pypdf still supplies the printed page labels. Per page the runs are grouped into lines, lines
-into columns (two-column pages are read left column first), running headers, footers and page
-numbers are dropped, and line-break hyphenation is joined while real hyphens stay.
+them; pypdf still supplies the printed page labels. ``pdflayout`` turns each page's runs into blocks
+(body, headings, margin notes, boxes, footnotes, captions; running heads, footers and contents set
+apart); here the kept blocks become paragraphs with chapter and section from the PDF's bookmarks,
+or from its printed table of contents where it has none, and line-break hyphenation is joined while
+real hyphens stay.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..documents import Block, Document, DocumentError, title_from_name
 from ..text import normalise
+from .pdflayout import KEPT_KINDS, LINE_END_HYPHEN, PageLayout, Run, analyse
 
-__all__ = ["join_lines", "read_pdf"]
+__all__ = ["PdfLayout", "join_lines", "page_paragraphs", "read_layout", "read_pdf"]
 
-# PDFium marks a hyphen it found at the end of a line with this control character.
-_LINE_END_HYPHEN = "\x02"
-_HYPHENS = ("-", "\u2010", "\u00ad", _LINE_END_HYPHEN)
+_HYPHENS = ("-", "\u2010", "\u00ad", LINE_END_HYPHEN)
 # After "Bundes-" these words show a suspended compound ("Bundes- und Landesmittel"), not a broken word.
 _CONJUNCTIONS = frozenset({"und", "oder", "bzw", "sowie", "bis", "beziehungsweise"})
-_BAND = 0.085  # top and bottom share of the page where running headers and footers live
-_PAGE_NUMBER = re.compile(r"^(?:seite\s+)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?$", re.IGNORECASE)
+_MAX_PATHS = 400  # drawn paths looked at per page for box frames
 
 
-@dataclass
-class _Line:
-    text: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
+@dataclass(frozen=True, slots=True)
+class PdfLayout:
+    """Every page of a PDF laid out, with what the document says about itself."""
 
-    @property
-    def height(self) -> float:
-        return max(self.y1 - self.y0, 1.0)
+    title: str
+    labels: list[str | None]
+    outline: list[tuple[int, float, str, str]]  # (page index, top y, chapter, section)
+    pages: list[PageLayout]
 
 
-def read_pdf(file: Path, source: str) -> Document:
+def read_layout(file: Path, source: str) -> PdfLayout:
+    """Open a PDF and lay out its pages; DocumentError with a reason when it cannot be read."""
     import pypdfium2 as pdfium
 
     try:
@@ -57,30 +54,59 @@ def read_pdf(file: Path, source: str) -> Document:
     try:
         labels = _page_labels(file, len(pdf))
         outline = _outline(pdf)
-        pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
+        pages = analyse(_page_content(pdf[i]) for i in range(len(pdf)))
         title = normalise(pdf.get_metadata_dict().get("Title", "") or "")
     finally:
         pdf.close()
+    if not outline:
+        outline = _outline_from_contents(pages, labels)
+    return PdfLayout(title, labels, outline, pages)
 
-    running = _running_lines(pages)
+
+def read_pdf(file: Path, source: str) -> Document:
+    layout = read_layout(file, source)
     blocks: list[Block] = []
-    for number, (lines, height) in enumerate(pages, start=1):
-        body = _without_furniture(lines, height, running)
-        label = labels[number - 1]
-        for paragraph, top in _paragraphs(body):
-            chapter, section = _place(outline, number - 1, top)
+    for page in layout.pages:
+        label = layout.labels[page.number - 1]
+        for paragraph, top, kind in page_paragraphs(page):
+            chapter, section = _place(layout.outline, page.number - 1, top)
             blocks.append(
                 Block(
                     paragraph,
                     chapter=chapter,
                     section=section,
-                    page=number,
-                    page_label=label if label and label != str(number) else None,
+                    page=page.number,
+                    page_label=label if label and label != str(page.number) else None,
                 )
             )
+            del kind
     if not blocks:
         raise DocumentError(f"{source}: keine Textebene (gescannt?)")
-    return Document(title=title or title_from_name(file), source=source, blocks=tuple(blocks))
+    return Document(title=layout.title or title_from_name(file), source=source, blocks=tuple(blocks))
+
+
+def page_paragraphs(page: PageLayout, kinds: tuple[str, ...] = KEPT_KINDS) -> list[tuple[str, float, str]]:
+    """(text, top y, kind) of a page's paragraphs in reading order; a body paragraph cut by a column
+    or frame break ("… im Anzeige-" | "modus …") is joined again."""
+    out: list[tuple[str, float, str]] = []
+    for region in page.regions:
+        if region.kind not in kinds:
+            continue
+        for lines in region.paragraphs:
+            text = join_lines([ln.text for ln in lines])
+            if not text:
+                continue
+            if out and region.kind == "body" and out[-1][2] == "body" and _continues(out[-1][0], text):
+                previous, top, kind = out.pop()
+                out.append((join_lines([previous, text]), top, kind))
+            else:
+                out.append((text, lines[0].y1, region.kind))
+    return out
+
+
+def _continues(before: str, after: str) -> bool:
+    """Whether ``after`` carries on the sentence ``before`` broke off (no end mark, lower-case start)."""
+    return bool(before) and before[-1] not in ".!?:;)\"”“'" and after[:1].islower()
 
 
 def _page_labels(file: Path, count: int) -> list[str | None]:
@@ -130,132 +156,83 @@ def _place(outline: list[tuple[int, float, str, str]], page_index: int, top: flo
     return chapter, section
 
 
-def _page_lines(page: object) -> tuple[list[_Line], float]:
-    """Text lines of a page in reading order, and the page height."""
+def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[float, float, float, float]]]:
+    """A page's size, its text runs and the rectangles drawn on it (frames of boxes)."""
+    import pypdfium2.raw as pdfium_c
+
     width, height = page.get_size()  # type: ignore[attr-defined]
     textpage = page.get_textpage()  # type: ignore[attr-defined]
-    runs: list[_Line] = []
+    runs: list[Run] = []
     for i in range(textpage.count_rects()):
         x0, y0, x1, y1 = textpage.get_rect(i)
         raw = textpage.get_text_bounded(x0, y0, x1, y1).replace("\r\n", "\n").replace("\r", "\n")
         # A run can hold a line break of its own; join it like any other. normalise() drops control
         # characters, so the end-of-line hyphen marker is put back after it.
-        text = normalise(join_lines(raw.split("\n")).replace(_LINE_END_HYPHEN, "-"))
-        if raw.rstrip().endswith(_LINE_END_HYPHEN):
-            text = text.rstrip("-") + _LINE_END_HYPHEN
-        if text.strip(_LINE_END_HYPHEN).strip():
-            runs.append(_Line(text, x0, y0, x1, y1))
+        text = normalise(join_lines(raw.split("\n")).replace(LINE_END_HYPHEN, "-"))
+        if raw.rstrip().endswith(LINE_END_HYPHEN):
+            text = text.rstrip("-") + LINE_END_HYPHEN
+        if text.strip(LINE_END_HYPHEN).strip():
+            runs.append(Run(text, x0, y0, x1, y1, *_size_and_baseline(textpage, x0, y0, x1, y1)))
     textpage.close()
-    return _reading_order(_merge_runs(runs), width), height
+    rects: list[tuple[float, float, float, float]] = []
+    for n, obj in enumerate(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3)):  # type: ignore[attr-defined]
+        if n >= _MAX_PATHS:
+            break  # a drawing, not a page of text boxes
+        rects.append(tuple(obj.get_bounds()))
+    return width, height, runs, rects
 
 
-def _merge_runs(runs: list[_Line]) -> list[_Line]:
-    """Runs on one baseline with small gaps become one line; a wide gap (a column gutter) does not."""
-    runs = sorted(runs, key=lambda r: (-round((r.y0 + r.y1) / 2), r.x0))
-    lines: list[_Line] = []
-    for run in runs:
-        if lines:
-            last = lines[-1]
-            same_baseline = abs((last.y0 + last.y1) / 2 - (run.y0 + run.y1) / 2) < 0.5 * min(
-                last.height, run.height
-            )
-            gap = run.x0 - last.x1
-            if same_baseline and -2 < gap < 1.5 * max(last.height, run.height):
-                joiner = "" if last.text.endswith(_LINE_END_HYPHEN) or gap < 0.15 * run.height else " "
-                last.text = (last.text + joiner + run.text).replace("  ", " ")
-                last.x1, last.y0, last.y1 = max(last.x1, run.x1), min(last.y0, run.y0), max(last.y1, run.y1)
-                continue
-        lines.append(_Line(run.text, run.x0, run.y0, run.x1, run.y1))
-    return lines
+def _size_and_baseline(textpage: object, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float]:
+    """Font size and baseline of a run's first character (PDFium knows both), (0, 0) if not found."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    raw = textpage.raw  # type: ignore[attr-defined]
+    index = pdfium_c.FPDFText_GetCharIndexAtPos(
+        raw, x0 + min(2.0, (x1 - x0) / 2), (y0 + y1) / 2, 1.0, (y1 - y0) / 2
+    )
+    if index < 0:
+        return 0.0, 0.0
+    x, y = ctypes.c_double(), ctypes.c_double()
+    found = pdfium_c.FPDFText_GetCharOrigin(raw, index, x, y)
+    return float(pdfium_c.FPDFText_GetFontSize(raw, index)), float(y.value) if found else 0.0
 
 
-def _reading_order(lines: list[_Line], width: float) -> list[_Line]:
-    """Top to bottom; on two-column stretches, the left column before the right one."""
-    middle = width / 2
-    left = [ln for ln in lines if ln.x1 < middle + 0.02 * width]
-    right = [ln for ln in lines if ln.x0 > middle - 0.02 * width]
-    if len(left) < 4 or len(right) < 4 or min(len(left), len(right)) < 0.25 * len(lines):
-        return sorted(lines, key=lambda ln: (-ln.y1, ln.x0))
-    # Full-width lines (titles across both columns) split the page into stretches read one by one.
-    ordered: list[_Line] = []
-    stretch: list[_Line] = []
-    for line in sorted(lines, key=lambda ln: -ln.y1):
-        if line.x0 < middle - 0.02 * width and line.x1 > middle + 0.02 * width:
-            ordered.extend(_columns(stretch, middle))
-            ordered.append(line)
-            stretch = []
+def _outline_from_contents(
+    pages: list[PageLayout], labels: list[str | None]
+) -> list[tuple[int, float, str, str]]:
+    """Chapters and sections from the printed table of contents, for PDFs without bookmarks."""
+    entries = [entry for page in pages for entry in page.toc]
+    if not entries:
+        return []
+    indents = sorted({round(e.indent / 3) for e in entries})
+    index_of = {(label or str(i + 1)).lower(): i for i, label in enumerate(labels)}
+    starts: list[tuple[int, float, str, str]] = []
+    chapter = ""
+    for entry in entries:
+        level = indents.index(round(entry.indent / 3))
+        page_index = index_of.get(entry.page_label.lower())
+        if page_index is None or level > 1 or page_index >= len(pages):
+            continue
+        title = normalise(entry.title)
+        top = _heading_top(pages[page_index], title)
+        if level == 0:
+            chapter = title
+            starts.append((page_index, top, chapter, ""))
         else:
-            stretch.append(line)
-    ordered.extend(_columns(stretch, middle))
-    return ordered
+            starts.append((page_index, top, chapter, title))
+    return sorted(starts, key=lambda s: (s[0], -s[1]))
 
 
-def _columns(lines: list[_Line], middle: float) -> list[_Line]:
-    left = [ln for ln in lines if (ln.x0 + ln.x1) / 2 < middle]
-    right = [ln for ln in lines if (ln.x0 + ln.x1) / 2 >= middle]
-    return sorted(left, key=lambda ln: -ln.y1) + sorted(right, key=lambda ln: -ln.y1)
-
-
-def _furniture_key(text: str) -> str:
-    return re.sub(r"\d+|\b[ivxlcdm]+\b", "#", text.strip().lower())
-
-
-def _in_band(line: _Line, height: float) -> bool:
-    return line.y0 > height * (1 - _BAND) or line.y1 < height * _BAND
-
-
-def _running_lines(pages: list[tuple[list[_Line], float]]) -> set[str]:
-    """Texts (digits masked) that recur in the header or footer band of several pages."""
-    if len(pages) < 3:
-        return set()
-    counts: Counter[str] = Counter()
-    for lines, height in pages:
-        counts.update({_furniture_key(ln.text) for ln in lines if _in_band(ln, height)})
-    # Chapter-specific running heads recur only on that chapter's pages, so a few pages suffice;
-    # body text almost never sits in the band on several pages with the same words.
-    needed = 3 if len(pages) >= 6 else 2
-    return {key for key, n in counts.items() if n >= needed}
-
-
-def _is_furniture(line: _Line, height: float, running: set[str]) -> bool:
-    if not _in_band(line, height):
-        return False
-    text = line.text.strip(_LINE_END_HYPHEN).strip()
-    return _furniture_key(text) in running or bool(_PAGE_NUMBER.match(text))
-
-
-def _without_furniture(lines: list[_Line], height: float, running: set[str]) -> list[_Line]:
-    """Drop running headers, footers and page numbers, with whatever shares their baseline in the
-    band (a chapter title on the left, the current section on the right)."""
-    furniture = [ln for ln in lines if _is_furniture(ln, height, running)]
-
-    def beside_furniture(line: _Line) -> bool:
-        return _in_band(line, height) and any(
-            abs((f.y0 + f.y1) / 2 - (line.y0 + line.y1) / 2) < 0.6 * max(f.height, line.height)
-            for f in furniture
-        )
-
-    return [ln for ln in lines if ln not in furniture and not beside_furniture(ln)]
-
-
-def _paragraphs(lines: list[_Line]) -> list[tuple[str, float]]:
-    """Lines joined into paragraphs, each with the top of its first line; a vertical gap or a column
-    change starts a new paragraph."""
-    paragraphs: list[list[str]] = []
-    tops: list[float] = []
-    previous: _Line | None = None
-    for line in lines:
-        new_paragraph = previous is None or (
-            previous.y0 - line.y1 > 0.9 * line.height  # a blank line's worth of space
-            or line.y1 > previous.y1 + line.height  # moved up: the next column or stretch
-        )
-        if new_paragraph:
-            paragraphs.append([])
-            tops.append(line.y1)
-        paragraphs[-1].append(line.text)
-        previous = line
-    joined = [(join_lines(p), top) for p, top in zip(paragraphs, tops, strict=True)]
-    return [(text, top) for text, top in joined if text]
+def _heading_top(page: PageLayout, title: str) -> float:
+    """Where a contents entry's heading stands on its page (the top of the page if not found)."""
+    words = re.sub(r"^[\dIVX.]+\s+", "", title).lower()
+    for region in page.regions:
+        for line in region.lines:
+            if region.kind not in ("contents", "furniture") and words and words[:40] in line.text.lower():
+                return line.y1
+    return float("inf")
 
 
 def join_lines(lines: list[str]) -> str:
@@ -283,4 +260,4 @@ def join_lines(lines: list[str]) -> str:
                 out = f"{stem}-{line}"  # a real hyphen: "EU-Staaten", "Debian-Richtlinien"
         else:
             out = f"{out} {line}"
-    return out.replace(_LINE_END_HYPHEN, "-")
+    return out.replace(LINE_END_HYPHEN, "-")

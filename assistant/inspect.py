@@ -1,0 +1,90 @@
+"""``assistant inspect FILE``: how a document was read, block by block, and the passages it makes.
+
+For a PDF every page lists its blocks in reading order with their kind (text, heading, margin note,
+box, footnote, caption, and the running heads/footers and contents entries that are left out), then
+the passages a build would make with their citations. Other formats show the passages only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from .chunking import chunk_document
+from .documents import read_document
+from .readers.pdf import join_lines, read_layout
+
+__all__ = ["KIND_NAMES", "inspect_lines", "parse_pages"]
+
+KIND_NAMES = {
+    "body": "Text",
+    "heading": "Überschrift",
+    "margin": "Randnotiz",
+    "box": "Kasten",
+    "footnote": "Fußnote",
+    "caption": "Bildunterschrift",
+    "furniture": "Kopf-/Fußzeile, entfällt",
+    "contents": "Inhaltsverzeichnis, entfällt",
+    "mark": "Fußnotenzeichen allein, entfällt",
+}
+
+
+def parse_pages(spec: str | None) -> set[int] | None:
+    """ "3", "3-5", "1,4-6" → page numbers; None for all pages. ValueError with a German message."""
+    if not spec:
+        return None
+    pages: set[int] = set()
+    for part in spec.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            a, b = int(first), int(last or first)
+        except ValueError:
+            raise ValueError(f"Seitenangabe „{spec}“ nicht verstanden (Beispiel: 3 oder 2-5)") from None
+        if a < 1 or b < a or b - a > 100_000:
+            raise ValueError(f"Seitenangabe „{spec}“ nicht verstanden (Beispiel: 3 oder 2-5)")
+        pages.update(range(a, b + 1))
+    return pages
+
+
+def _short(text: str, full: bool, limit: int = 110) -> str:
+    text = " ".join(text.split())
+    return text if full or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def inspect_lines(file: Path, *, pages: set[int] | None = None, full: bool = False) -> Iterator[str]:
+    """The report, line by line; DocumentError when the file cannot be read."""
+    document = read_document(file)
+    if file.suffix.lower() == ".pdf":
+        layout = read_layout(file, file.name)
+        where = (
+            f"Gliederung: {len(layout.outline)} Kapitel und Abschnitte"
+            if layout.outline
+            else "ohne Gliederung"
+        )
+        yield f"{file.name}: „{document.title}“, {len(layout.pages)} Seiten, {where}"
+        for page in layout.pages:
+            if pages is not None and page.number not in pages:
+                continue
+            label = layout.labels[page.number - 1]
+            printed = f" (gedruckt: {label})" if label and label != str(page.number) else ""
+            yield ""
+            yield f"Seite {page.number}{printed}"
+            if not page.regions:
+                yield "  (kein Text)"
+            for region in page.regions:
+                name = KIND_NAMES.get(region.kind, region.kind)
+                for lines in region.paragraphs or [region.lines]:
+                    text = join_lines([ln.text for ln in lines])
+                    yield f"  [{name}] {_short(text, full)}"
+    else:
+        yield f"{file.name}: „{document.title}“"
+    passages = [
+        p
+        for p in chunk_document(document)
+        if pages is None or p.citation.page is None or p.citation.page in pages
+    ]
+    yield ""
+    yield f"Passagen ({len(passages)}):"
+    for number, passage in enumerate(passages, start=1):
+        yield f"  [{number}] {passage.citation.document} › {passage.citation.label}"
+        yield f"      {_short(passage.text, full, 300)}"
