@@ -74,7 +74,7 @@ def inspect_lines(file: Path, *, pages: set[int] | None = None, full: bool = Fal
             for region in page.regions:
                 name = KIND_NAMES.get(region.kind, region.kind)
                 for lines in region.paragraphs or [region.lines]:
-                    text = join_lines([ln.text for ln in lines])
+                    text = join_lines([ln.text for ln in lines], layout.lexicon)
                     yield f"  [{name}] {_short(text, full)}"
     else:
         yield f"{file.name}: „{document.title}“"

@@ -25,6 +25,8 @@ __all__ = ["PdfLayout", "join_lines", "page_paragraphs", "read_layout", "read_pd
 _HYPHENS = ("-", "\u2010", "\u00ad", LINE_END_HYPHEN)
 # After "Bundes-" these words show a suspended compound ("Bundes- und Landesmittel"), not a broken word.
 _CONJUNCTIONS = frozenset({"und", "oder", "bzw", "sowie", "bis", "beziehungsweise"})
+_LEADER_DOTS = re.compile(r"(?:\s*[.·]){5,}\s*")
+_WORD = re.compile(r"\w+(?:-\w+)*")
 _MAX_PATHS = 400  # drawn paths looked at per page for box frames
 
 
@@ -34,6 +36,7 @@ class PdfLayout:
 
     title: str
     labels: list[str | None]
+    lexicon: frozenset[str]
     outline: list[tuple[int, float, str, str]]  # (page index, top y, chapter, section)
     pages: list[PageLayout]
 
@@ -60,7 +63,7 @@ def read_layout(file: Path, source: str) -> PdfLayout:
         pdf.close()
     if not outline:
         outline = _outline_from_contents(pages, labels)
-    return PdfLayout(title, labels, outline, pages)
+    return PdfLayout(title, labels, lexicon(pages), outline, pages)
 
 
 def read_pdf(file: Path, source: str) -> Document:
@@ -68,7 +71,7 @@ def read_pdf(file: Path, source: str) -> Document:
     blocks: list[Block] = []
     for page in layout.pages:
         label = layout.labels[page.number - 1]
-        for paragraph, top, kind in page_paragraphs(page):
+        for paragraph, top, kind in page_paragraphs(page, lexicon=layout.lexicon):
             chapter, section = _place(layout.outline, page.number - 1, top)
             blocks.append(
                 Block(
@@ -85,7 +88,23 @@ def read_pdf(file: Path, source: str) -> Document:
     return Document(title=layout.title or title_from_name(file), source=source, blocks=tuple(blocks))
 
 
-def page_paragraphs(page: PageLayout, kinds: tuple[str, ...] = KEPT_KINDS) -> list[tuple[str, float, str]]:
+def lexicon(pages: list[PageLayout]) -> frozenset[str]:
+    """The words a document writes within its lines (not across a line break), hyphenated
+    compounds included: they decide how the words broken at line ends are joined."""
+    words: set[str] = set()
+    for page in pages:
+        for region in page.regions:
+            for line in region.lines:
+                text = line.text
+                if text.endswith(_HYPHENS):
+                    text = text.rsplit(None, 1)[0] if " " in text.strip() else ""
+                words.update(_WORD.findall(text))
+    return frozenset(words)
+
+
+def page_paragraphs(
+    page: PageLayout, kinds: tuple[str, ...] = KEPT_KINDS, lexicon: frozenset[str] = frozenset()
+) -> list[tuple[str, float, str]]:
     """(text, top y, kind) of a page's paragraphs in reading order; a body paragraph cut by a column
     or frame break ("… im Anzeige-" | "modus …") is joined again."""
     out: list[tuple[str, float, str]] = []
@@ -93,12 +112,13 @@ def page_paragraphs(page: PageLayout, kinds: tuple[str, ...] = KEPT_KINDS) -> li
         if region.kind not in kinds:
             continue
         for lines in region.paragraphs:
-            text = join_lines([ln.text for ln in lines])
+            # Dot leaders are layout ("Neu: \\textins . . . . . 7"): one ellipsis keeps their meaning.
+            text = _LEADER_DOTS.sub(" … ", join_lines([ln.text for ln in lines], lexicon))
             if not text:
                 continue
             if out and region.kind == "body" and out[-1][2] == "body" and _continues(out[-1][0], text):
                 previous, top, kind = out.pop()
-                out.append((join_lines([previous, text]), top, kind))
+                out.append((join_lines([previous, text], lexicon), top, kind))
             else:
                 out.append((text, lines[0].y1, region.kind))
     return out
@@ -171,7 +191,8 @@ def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[flo
         text = normalise(join_lines(raw.split("\n")).replace(LINE_END_HYPHEN, "-"))
         if raw.rstrip().endswith(LINE_END_HYPHEN):
             text = text.rstrip("-") + LINE_END_HYPHEN
-        if text.strip(LINE_END_HYPHEN).strip():
+        # A hyphen PDFium found at a line end can be a run of its own: it is kept, it joins the word.
+        if text.strip():
             runs.append(Run(text, x0, y0, x1, y1, *_size_and_baseline(textpage, x0, y0, x1, y1)))
     textpage.close()
     rects: list[tuple[float, float, float, float]] = []
@@ -235,9 +256,11 @@ def _heading_top(page: PageLayout, title: str) -> float:
     return float("inf")
 
 
-def join_lines(lines: list[str]) -> str:
+def join_lines(lines: list[str], lexicon: frozenset[str] = frozenset()) -> str:
     """Join PDF lines: "Quartiers-|management" → "Quartiersmanagement", "EU-|Staaten" and
-    "Bundes-|und Landesmittel" keep their hyphen."""
+    "Bundes-|und Landesmittel" keep their hyphen. Where the document writes the word unbroken
+    elsewhere (``lexicon``), that spelling decides: "Free-|BSD" → "FreeBSD", "csquotes-|paket"
+    stays hyphenated when the document says "csquotes-paket" elsewhere."""
     out = ""
     for raw in lines:
         line = raw.strip()
@@ -252,7 +275,11 @@ def join_lines(lines: list[str]) -> str:
             next_word = first.group(0) if first else ""
             last = re.search(r"(\w+)$", stem)
             before = last.group(1) if last else ""
-            if len(before) >= 3 and next_word.lower() in _CONJUNCTIONS:
+            joined, hyphened = before + next_word, f"{before}-{next_word}"
+            known_joined, known_hyphened = joined in lexicon, hyphened in lexicon
+            if before and next_word and known_joined != known_hyphened:
+                out = stem + line if known_joined else f"{stem}-{line}"
+            elif len(before) >= 3 and next_word.lower() in _CONJUNCTIONS:
                 out = f"{stem}- {line}"  # suspended compound: "Bundes- und Landesmittel"
             elif before and next_word and before[-1].islower() and next_word[0].islower():
                 out = stem + line  # a word broken at the line end

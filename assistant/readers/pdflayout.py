@@ -489,7 +489,7 @@ def _regions(page: _Page, frame: tuple[float, float], body_height: float) -> lis
             if z2 != z or last.frame != line.frame:
                 continue
             ratio = line.size / last.size
-            if not 0.8 <= ratio <= 1.25:
+            if not 0.88 <= ratio <= 1.14:
                 continue
             pitch = last.base - line.base
             gap = last.y0 - line.y1
