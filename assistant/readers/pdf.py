@@ -25,6 +25,9 @@ __all__ = ["PdfLayout", "join_lines", "page_paragraphs", "read_layout", "read_pd
 _HYPHENS = ("-", "\u2010", "\u00ad", LINE_END_HYPHEN)
 # After "Bundes-" these words show a suspended compound ("Bundes- und Landesmittel"), not a broken word.
 _CONJUNCTIONS = frozenset({"und", "oder", "bzw", "sowie", "bis", "beziehungsweise"})
+# How PDFium writes a hyphen at a line end (U+FFFE in a page's text, 0x02 in bounded text), and the
+# soft and typographic hyphens some producers leave there.
+_BREAK_MARKS = ("\ufffe", LINE_END_HYPHEN, "\u00ad", "\u2010")
 _LEADER_DOTS = re.compile(r"(?:\s*[.·]){5,}\s*")
 _WORD = re.compile(r"\w+(?:-\w+)*")
 _MAX_PATHS = 400  # drawn paths looked at per page for box frames
@@ -182,19 +185,10 @@ def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[flo
 
     width, height = page.get_size()  # type: ignore[attr-defined]
     textpage = page.get_textpage()  # type: ignore[attr-defined]
-    runs: list[Run] = []
-    for i in range(textpage.count_rects()):
-        x0, y0, x1, y1 = textpage.get_rect(i)
-        raw = textpage.get_text_bounded(x0, y0, x1, y1).replace("\r\n", "\n").replace("\r", "\n")
-        # A run can hold a line break of its own; join it like any other. normalise() drops control
-        # characters, so the end-of-line hyphen marker is put back after it.
-        text = normalise(join_lines(raw.split("\n")).replace(LINE_END_HYPHEN, "-"))
-        if raw.rstrip().endswith(LINE_END_HYPHEN):
-            text = text.rstrip("-") + LINE_END_HYPHEN
-        # A hyphen PDFium found at a line end can be a run of its own: it is kept, it joins the word.
-        if text.strip():
-            runs.append(Run(text, x0, y0, x1, y1, *_size_and_baseline(textpage, x0, y0, x1, y1)))
-    textpage.close()
+    try:
+        runs = _runs(textpage)
+    finally:
+        textpage.close()
     rects: list[tuple[float, float, float, float]] = []
     for n, obj in enumerate(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3)):  # type: ignore[attr-defined]
         if n >= _MAX_PATHS:
@@ -203,21 +197,64 @@ def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[flo
     return width, height, runs, rects
 
 
-def _size_and_baseline(textpage: object, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float]:
-    """Font size and baseline of a run's first character (PDFium knows both), (0, 0) if not found."""
+def _runs(textpage: object) -> list[Run]:
+    """Runs of text from PDFium's characters: PDFium's own text (with the spaces and line breaks it
+    inferred) cut where a line ends or the next character stands apart (another column, a margin).
+
+    Character boxes rather than PDFium's text rectangles: some producers (Chromium's Skia) place
+    every glyph on its own, which PDFium reports as one rectangle per character."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
 
     raw = textpage.raw  # type: ignore[attr-defined]
-    index = pdfium_c.FPDFText_GetCharIndexAtPos(
-        raw, x0 + min(2.0, (x1 - x0) / 2), (y0 + y1) / 2, 1.0, (y1 - y0) / 2
-    )
-    if index < 0:
-        return 0.0, 0.0
-    x, y = ctypes.c_double(), ctypes.c_double()
-    found = pdfium_c.FPDFText_GetCharOrigin(raw, index, x, y)
-    return float(pdfium_c.FPDFText_GetFontSize(raw, index)), float(y.value) if found else 0.0
+    count = pdfium_c.FPDFText_CountChars(raw)
+    text = textpage.get_text_range(0, count) if count > 0 else ""  # type: ignore[attr-defined]
+    if len(text) != count:  # characters outside the BMP: indices would drift, read rectangle-wise
+        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    ox, oy = ctypes.c_double(), ctypes.c_double()
+    runs: list[Run] = []
+    chars: list[str] = []
+    box = [0.0, 0.0, 0.0, 0.0]
+    size = base = 0.0
+    last_right = 0.0
+
+    def flush() -> None:
+        if chars:
+            joined = "".join(chars).rstrip()
+            hyphen = joined.endswith(_BREAK_MARKS)
+            clean = normalise(joined.rstrip("".join(_BREAK_MARKS)) if hyphen else joined)
+            if clean or hyphen:
+                runs.append(Run(clean + (LINE_END_HYPHEN if hyphen else ""), *box, size, base))
+        chars.clear()
+
+    for i, ch in enumerate(text):
+        if ch in "\r\n":
+            flush()
+            continue
+        pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
+        x0, x1, y0, y1 = left.value, right.value, bottom.value, top.value
+        if ch == " " or (x1 <= x0 and y1 <= y0):
+            if chars and chars[-1] != " ":
+                chars.append(" ")
+            continue
+        if chars:
+            char_size = size or (y1 - y0)
+            overlap = min(box[3], y1) - max(box[1], y0)
+            apart = x0 - last_right > 0.8 * char_size or x0 < last_right - 0.5 * char_size
+            if apart or overlap < 0.3 * min(y1 - y0, box[3] - box[1]):
+                flush()
+        if not chars:
+            box = [x0, y0, x1, y1]
+            size = float(pdfium_c.FPDFText_GetFontSize(raw, i))
+            base = float(oy.value) if pdfium_c.FPDFText_GetCharOrigin(raw, i, ox, oy) else y0
+        else:
+            box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
+        chars.append(ch)
+        last_right = x1
+    flush()
+    return runs
 
 
 def _outline_from_contents(

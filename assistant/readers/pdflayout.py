@@ -112,7 +112,11 @@ class Line:
                 out = run.text
             else:
                 gap = run.x0 - last.x1
-                glued = out.endswith(LINE_END_HYPHEN) or gap < 0.15 * run.height
+                glued = (
+                    out.endswith((LINE_END_HYPHEN, " "))
+                    or run.text == LINE_END_HYPHEN
+                    or gap < 0.2 * max(run.size, last.size, 1.0)
+                )
                 out = (out + ("" if glued else " ") + run.text).replace("  ", " ")
             last = run
         return out
