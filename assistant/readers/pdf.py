@@ -216,9 +216,10 @@ def _runs(textpage: object) -> list[Run]:
     ox, oy = ctypes.c_double(), ctypes.c_double()
     runs: list[Run] = []
     chars: list[str] = []
+    indices: list[int] = []  # of the run's visible characters
     box = [0.0, 0.0, 0.0, 0.0]
     size = base = 0.0
-    last_right = 0.0
+    last_left = last_right = 0.0
 
     def flush() -> None:
         if chars:
@@ -226,8 +227,13 @@ def _runs(textpage: object) -> list[Run]:
             hyphen = joined.endswith(_BREAK_MARKS)
             clean = normalise(joined.rstrip("".join(_BREAK_MARKS)) if hyphen else joined)
             if clean or hyphen:
-                runs.append(Run(clean + (LINE_END_HYPHEN if hyphen else ""), *box, size, base))
+                # Size and baseline of the middle character: a run may open with a note mark.
+                middle = indices[len(indices) // 2]
+                run_size = float(pdfium_c.FPDFText_GetFontSize(raw, middle)) or size
+                run_base = float(oy.value) if pdfium_c.FPDFText_GetCharOrigin(raw, middle, ox, oy) else base
+                runs.append(Run(clean + (LINE_END_HYPHEN if hyphen else ""), *box, run_size, run_base))
         chars.clear()
+        indices.clear()
 
     for i, ch in enumerate(text):
         if ch in "\r\n":
@@ -240,11 +246,17 @@ def _runs(textpage: object) -> list[Run]:
                 chars.append(" ")
             continue
         if chars:
-            char_size = size or (y1 - y0)
+            em = size or (y1 - y0)
+            gap = x0 - last_right
             overlap = min(box[3], y1) - max(box[1], y0)
-            apart = x0 - last_right > 0.8 * char_size or x0 < last_right - 0.5 * char_size
+            # Apart: far to the right (the row's layout decides later whether a wide gap is a word
+            # space of justified text or a gutter), or back to the left of the last character (a
+            # ligature's letters share one box).
+            apart = gap > 0.8 * em or x0 < last_left - 0.5 * em
             if apart or overlap < 0.3 * min(y1 - y0, box[3] - box[1]):
                 flush()
+            elif gap > 0.3 * em and chars[-1] != " ":
+                chars.append(" ")  # a word gap PDFium did not turn into a space
         if not chars:
             box = [x0, y0, x1, y1]
             size = float(pdfium_c.FPDFText_GetFontSize(raw, i))
@@ -252,7 +264,8 @@ def _runs(textpage: object) -> list[Run]:
         else:
             box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
         chars.append(ch)
-        last_right = x1
+        indices.append(i)
+        last_left, last_right = x0, x1
     flush()
     return runs
 
@@ -322,6 +335,8 @@ def join_lines(lines: list[str], lexicon: frozenset[str] = frozenset()) -> str:
                 out = stem + line  # a word broken at the line end
             else:
                 out = f"{stem}-{line}"  # a real hyphen: "EU-Staaten", "Debian-Richtlinien"
+        elif out.endswith(("–", "—")) and not out[:-1].endswith(" ") and line[:1].isalnum():
+            out = out + line  # a range or a dash set close: "2021–|2027"
         else:
             out = f"{out} {line}"
     return out.replace(LINE_END_HYPHEN, "-")

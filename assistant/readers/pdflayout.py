@@ -2,9 +2,10 @@
 
 The reader works on PDFium's text rectangles (runs of text on one baseline in one font). Per page:
 
-1. **Lines.** Runs whose vertical extents overlap form a row; a row splits into lines at a wide gap or
-   at a *gutter*: an x-range that almost no run on the page covers (the space between columns, or
-   between a margin note and the body), so text from two columns or a margin is never one line.
+1. **Lines.** Runs whose vertical extents overlap form a row; a row splits into lines at a *gutter*:
+   a gap that few of the nearby lines cross while text stands on both sides (the space between
+   columns, or between a margin note and the body), so text from two columns or a margin is never
+   one line, while a wide word space of justified text, which other lines cover, is not a cut.
 2. **Furniture.** The top- and bottom-most lines of each page are running heads or footers when their
    text recurs at the page edge on several pages (digits masked, so "Seite 3 von 40" recurs), or when
    they are a bare page number there.
@@ -22,6 +23,7 @@ The reader works on PDFium's text rectangles (runs of text on one baseline in on
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -185,10 +187,10 @@ def analyse(
     frame = _body_frames(raw)
     laid: list[_Page] = []
     for index, (width, height, runs, rects) in enumerate(raw):
-        gutters = _gutters(runs, width)
+        neighbours = _Neighbours(runs)
         lines = []
         for number, row in enumerate(_rows(runs)):
-            for line in _split_row(row, gutters):
+            for line in _split_row(row, neighbours):
                 line.row = number
                 lines.append(line)
         frames = _frames(rects, width, height)
@@ -233,50 +235,43 @@ def _same_row(a: Run, b: Run) -> bool:
     return overlap >= 0.5 * small.height or large.y0 <= centre <= large.y1
 
 
-def _gutters(runs: list[Run], width: float) -> list[tuple[float, float]]:
-    """Empty x-ranges between text: columns' gutters and the space beside margin notes."""
-    size = int(width) + 2
-    cover = [0] * (size + 1)
-    for run in runs:
-        if len(run.text.strip()) < 2:
-            continue
-        a, b = max(0, int(run.x0 + 1)), min(size, int(run.x1))
-        if b > a:
-            cover[a] += 1
-            cover[b] -= 1
-    counts, level = [], 0
-    for delta in cover[:size]:
-        level += delta
-        counts.append(level)
-    peak = max(counts, default=0)
-    if peak < 4:
-        return []
-    low = max(1, int(0.04 * peak))
-    gutters: list[tuple[float, float]] = []
-    start: int | None = None
-    seen_text = False
-    for x, n in enumerate(counts):
-        if n <= low:
-            if start is None:
-                start = x
-        else:
-            if start is not None and seen_text and x - start >= 3:
-                gutters.append((float(start), float(x)))
-            start = None
-            seen_text = seen_text or n >= 0.1 * peak
-    return gutters
+class _Neighbours:
+    """The page's runs by height on the page, to ask which of them cross an x-range nearby."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self.runs = sorted(runs, key=lambda r: (r.y0 + r.y1) / 2)
+        self.centres = [(r.y0 + r.y1) / 2 for r in self.runs]
+
+    def gutter(self, row: list[Run], a: float, b: float, reach: float) -> bool:
+        """Whether the gap (a, b) of a row runs on above and below it as empty space: somewhere in
+        it few of the nearby lines stand (a column gutter, the space beside a margin note), unlike
+        a wide word space of justified text, across which the other lines run."""
+        centre = (row[0].y0 + row[0].y1) / 2
+        lo, hi = bisect_left(self.centres, centre - reach), bisect_right(self.centres, centre + reach)
+        members = {id(r) for r in row}
+        spans = [(r.x0, r.x1) for r in self.runs[lo:hi] if id(r) not in members and len(r.text) >= 2]
+        if len(spans) < 3:
+            return False
+        x = a + 1.0
+        while x < b - 1.0:
+            if sum(x0 < x < x1 for x0, x1 in spans) <= 0.15 * len(spans):
+                return True
+            x += 2.0
+        return False
 
 
-def _split_row(row: list[Run], gutters: list[tuple[float, float]]) -> list[Line]:
-    """A row cut into lines at wide gaps and at gutters."""
+def _split_row(row: list[Run], neighbours: _Neighbours) -> list[Line]:
+    """A row cut into lines at gutters and at very wide gaps."""
     row.sort(key=lambda r: r.x0)
     lines: list[list[Run]] = [[row[0]]]
     for run in row[1:]:
         last = lines[-1][-1]
-        gap = run.x0 - max(r.x1 for r in lines[-1])
-        height = max(last.height, run.height)
-        across_gutter = any(last.x1 - 1 <= a and b <= run.x0 + 1 for a, b in gutters) and gap > 0.25 * height
-        if gap > 1.5 * height or across_gutter:
+        right = max(r.x1 for r in lines[-1])
+        gap = run.x0 - right
+        height = max(last.height, run.height, last.size, run.size)
+        # A gap without a gutter is a wide word space of justified text, a tab or a table's next
+        # cell: the same line, unless it is very wide.
+        if gap > 6 * height or (gap > 0.25 * height and neighbours.gutter(row, right, run.x0, 12 * height)):
             lines.append([run])
         else:
             lines[-1].append(run)
@@ -425,24 +420,38 @@ def _top(row: list[Line]) -> float:
     return max(ln.y1 for ln in row)
 
 
+def _segments(line: Line) -> list[tuple[str, float, float]]:
+    """A line's text cut at gaps wider than two ems: (text, x0, x1) of each piece."""
+    pieces: list[list[Run]] = []
+    for run in line.runs:
+        if pieces and run.x0 - pieces[-1][-1].x1 <= 2 * line.size:
+            pieces[-1].append(run)
+        else:
+            pieces.append([run])
+    return [(Line(piece).text, piece[0].x0, max(r.x1 for r in piece)) for piece in pieces]
+
+
 def _mark_contents(lines: list[Line], page_count: int) -> list[TocEntry]:
     """Mark table-of-contents entries ("Titel . . . 12", "Titel      12") where a page has several
     whose page numbers run upwards; return the entries."""
     rows = _row_groups(ln for ln in lines if not ln.kind)
     entries: list[tuple[TocEntry, list[Line]]] = []
     for row in rows:
-        for i, line in enumerate(row):
-            text = line.text.replace(LINE_END_HYPHEN, "-").strip()
+        # A title and its page number may stand in one line with a wide gap between them.
+        pieces = [(text, x0, x1, line) for line in row for text, x0, x1 in _segments(line)]
+        for i, (text, x0, _, line) in enumerate(pieces):
+            text = text.replace(LINE_END_HYPHEN, "-").strip()
             match = _LEADER_ENTRY.match(text)
             if match:
-                entries.append((TocEntry(match["title"].strip(), match["page"], line.x0), [line]))
-            elif i > 0 and _NUMBER.match(text) and not _NUMBER.match(row[i - 1].text.strip()):
-                title = row[i - 1].text.strip()
+                entries.append((TocEntry(match["title"].strip(), match["page"], x0), [line]))
+            elif i > 0 and _NUMBER.match(text) and not _NUMBER.match(pieces[i - 1][0].strip()):
+                title, title_x0, title_x1, title_line = pieces[i - 1]
+                title = title.strip()
                 leaders = _LEADERS.search(title)
                 if leaders:
                     title = title[: leaders.start()].strip()
-                if len(title) > 1 and (leaders or line.x0 - row[i - 1].x1 > 2 * line.size):
-                    entries.append((TocEntry(title, text, row[i - 1].x0), [row[i - 1], line]))
+                if len(title) > 1 and (leaders or x0 - title_x1 > 2 * line.size):
+                    entries.append((TocEntry(title, text, title_x0), [title_line, line]))
     if len(entries) < 4:
         return []
     # Page numbers of a contents list rise down each column; those of a table's number column mostly
