@@ -229,6 +229,12 @@ def _rows(runs: list[Run]) -> list[list[Run]]:
 
 
 def _same_row(a: Run, b: Run) -> bool:
+    """One baseline; or, for a smaller run (a superscript, a note mark), standing within the other."""
+    if a.size and b.size and a.base and b.base:
+        if abs(a.base - b.base) <= 0.2 * max(a.size, b.size):
+            return True
+        if 0.8 * max(a.size, b.size) <= min(a.size, b.size):
+            return False  # text of one size on another baseline: the next line, or another column's
     overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
     small, large = (a, b) if a.height < b.height else (b, a)
     centre = (small.y0 + small.y1) / 2
@@ -251,6 +257,12 @@ class _Neighbours:
         members = {id(r) for r in row}
         spans = [(r.x0, r.x1) for r in self.runs[lo:hi] if id(r) not in members and len(r.text) >= 2]
         if len(spans) < 3:
+            return False
+        # A gutter is bounded by a column's edge: other lines start where the text after the gap
+        # starts, or end where the text before it ends. Rivers of justified text are not.
+        starts = sum(abs(x0 - b) <= 1.5 for x0, _ in spans)
+        ends = sum(abs(x1 - a) <= 1.5 for _, x1 in spans)
+        if starts < 2 and ends < 2:
             return False
         x = a + 1.0
         while x < b - 1.0:
