@@ -73,6 +73,9 @@ class Run:
     y1: float
     size: float = 0.0
     base: float = 0.0
+    frame: int = -1  # the drawn frame (box) it stands in
+    opens: bool = False  # nothing of its row close on its left / on its right
+    closes: bool = False
 
     @property
     def height(self) -> float:
@@ -186,18 +189,21 @@ def analyse(
     raw = list(pages)
     frame = _body_frames(raw)
     laid: list[_Page] = []
-    for index, (width, height, runs, rects) in enumerate(raw):
+    for width, height, runs, rects in raw:
+        frames = _frames(rects, width, height)
+        for run in runs:
+            run.frame = _frame_of(run, frames)
+        rows = _rows(runs)
+        for row in rows:
+            _mark_edges(row)
         neighbours = _Neighbours(runs)
         lines = []
-        for number, row in enumerate(_rows(runs)):
+        for number, row in enumerate(rows):
             for line in _split_row(row, neighbours):
                 line.row = number
+                line.frame = line.runs[0].frame
                 lines.append(line)
-        frames = _frames(rects, width, height)
-        for line in lines:
-            line.frame = _frame_of(line, frames)
         laid.append(_Page(width, height, lines, frames))
-        del index
     _mark_furniture(laid)
     body_height = _body_height(laid)
     out: list[PageLayout] = []
@@ -255,13 +261,14 @@ class _Neighbours:
         centre = (row[0].y0 + row[0].y1) / 2
         lo, hi = bisect_left(self.centres, centre - reach), bisect_right(self.centres, centre + reach)
         members = {id(r) for r in row}
-        spans = [(r.x0, r.x1) for r in self.runs[lo:hi] if id(r) not in members and len(r.text) >= 2]
+        near = [r for r in self.runs[lo:hi] if id(r) not in members and len(r.text) >= 2]
+        spans = [(r.x0, r.x1) for r in near]
         if len(spans) < 3:
             return False
         # A gutter is bounded by a column's edge: other lines start where the text after the gap
         # starts, or end where the text before it ends. Rivers of justified text are not.
-        starts = sum(abs(x0 - b) <= 1.5 for x0, _ in spans)
-        ends = sum(abs(x1 - a) <= 1.5 for _, x1 in spans)
+        starts = sum(r.opens and abs(r.x0 - b) <= 1.5 for r in near)
+        ends = sum(r.closes and abs(r.x1 - a) <= 1.5 for r in near)
         if starts < 2 and ends < 2:
             return False
         x = a + 1.0
@@ -270,6 +277,15 @@ class _Neighbours:
                 return True
             x += 2.0
         return False
+
+
+def _mark_edges(row: list[Run]) -> None:
+    """Which runs of a row open or close a stretch of text (no neighbour within an em)."""
+    row.sort(key=lambda r: r.x0)
+    for i, run in enumerate(row):
+        em = run.size or run.height
+        run.opens = i == 0 or run.x0 - row[i - 1].x1 > em
+        run.closes = i == len(row) - 1 or row[i + 1].x0 - run.x1 > em
 
 
 def _split_row(row: list[Run], neighbours: _Neighbours) -> list[Line]:
@@ -283,7 +299,11 @@ def _split_row(row: list[Run], neighbours: _Neighbours) -> list[Line]:
         height = max(last.height, run.height, last.size, run.size)
         # A gap without a gutter is a wide word space of justified text, a tab or a table's next
         # cell: the same line, unless it is very wide.
-        if gap > 6 * height or (gap > 0.25 * height and neighbours.gutter(row, right, run.x0, 12 * height)):
+        if (
+            gap > 6 * height
+            or run.frame != last.frame  # one side in a box, the other not
+            or (gap > 0.25 * height and neighbours.gutter(row, right, run.x0, 12 * height))
+        ):
             lines.append([run])
         else:
             lines[-1].append(run)
@@ -302,7 +322,7 @@ def _frames(
     return frames
 
 
-def _frame_of(line: Line, frames: list[tuple[float, float, float, float]]) -> int:
+def _frame_of(line: Line | Run, frames: list[tuple[float, float, float, float]]) -> int:
     best, area = -1, float("inf")
     for i, (x0, y0, x1, y1) in enumerate(frames):
         if x0 - 1 <= line.x0 and line.x1 <= x1 + 1 and y0 - 1 <= line.y0 and line.y1 <= y1 + 1:
