@@ -185,7 +185,18 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
             edges.add(words[0])
         if words and last_of_page[passage.citation.page] == passage.id:
             edges.add(words[-1])
-        hit = next((p.pattern for p in patterns if p.search(text)), None) or next(iter(own & edges), None)
+        # A running head left behind is a paragraph of its own or sticks to a paragraph's edge (a
+        # title page may carry the same words inside a sentence).
+        paragraphs = [squash(p) for p in passage.text.split("\n\n")]
+        hit = next(
+            (
+                pattern.pattern
+                for pattern in patterns
+                for paragraph in paragraphs
+                if (m := pattern.search(paragraph)) and (m.start() == 0 or m.end() == len(paragraph))
+            ),
+            None,
+        ) or next(iter(own & edges), None)
         if hit:
             where = text.find(hit) if hit in text else 0
             context = text[max(0, where - 60) : where + 40]
@@ -207,6 +218,13 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
         kinded = [(b.text, "body", b.page or 0) for b in document.blocks]
     body = squash(pdf_reader.join_lines([t for t, k, _ in kinded if k in ("body", "heading")]))
     blocks = [squash(t) for t, _, _ in kinded]
+    # A box or note of several paragraphs (a title and its text) is read as consecutive blocks of
+    # its kind on its page.
+    for i, (_, kind, page) in enumerate(kinded):
+        j = i
+        while j + 1 < len(kinded) and kinded[j + 1][1:] == (kind, page) and kind != "body":
+            j += 1
+            blocks.append(" ".join(squash(t) for t, _, _ in kinded[i : j + 1]))
     if truth is not None:
         sentences = [s for p in truth["body"] for s in split_sentences(squash(p))]
         notes = [

@@ -269,7 +269,7 @@ class _Neighbours:
         # starts, or end where the text before it ends. Rivers of justified text are not.
         starts = sum(r.opens and abs(r.x0 - b) <= 1.5 for r in near)
         ends = sum(r.closes and abs(r.x1 - a) <= 1.5 for r in near)
-        if starts < 2 and ends < 2:
+        if starts < 3 and ends < 3:
             return False
         x = a + 1.0
         while x < b - 1.0:
