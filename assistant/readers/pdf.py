@@ -28,6 +28,9 @@ _CONJUNCTIONS = frozenset({"und", "oder", "bzw", "sowie", "bis", "beziehungsweis
 # How PDFium writes a hyphen at a line end (U+FFFE in a page's text, 0x02 in bounded text), and the
 # soft and typographic hyphens some producers leave there.
 _BREAK_MARKS = ("\ufffe", LINE_END_HYPHEN, "\u00ad", "\u2010")
+# Words of a page's text; a dash is a word of its own (a space after it may be missing).
+# PDFium may run a line-end hyphen (U+FFFE) straight into the next line's word: it ends a word.
+_TOKEN = re.compile(r"[–—]|[^\s–—\ufffe]+\ufffe?|\ufffe")
 _LEADER_DOTS = re.compile(r"(?:\s*[.·]){5,}\s*")
 _WORD = re.compile(r"\w+(?:-\w+)*")
 _MAX_PATHS = 400  # drawn paths looked at per page for box frames
@@ -198,11 +201,13 @@ def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[flo
 
 
 def _runs(textpage: object) -> list[Run]:
-    """Runs of text from PDFium's characters: PDFium's own text (with the spaces and line breaks it
-    inferred) cut where a line ends or the next character stands apart (another column, a margin).
+    """Runs of text from PDFium's own text of the page (with the spaces and line breaks PDFium
+    inferred), word by word: a run is cut where a line ends or the next word stands apart (another
+    column, a margin note, a wide word space the layout decides about later).
 
-    Character boxes rather than PDFium's text rectangles: some producers (Chromium's Skia) place
-    every glyph on its own, which PDFium reports as one rectangle per character."""
+    Words are placed by their first and last characters' boxes rather than by PDFium's text
+    rectangles: some producers (Chromium's Skia) place every glyph on its own, which PDFium reports
+    as one rectangle per character, and looking at every character costs more than the words do."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -210,62 +215,59 @@ def _runs(textpage: object) -> list[Run]:
     raw = textpage.raw  # type: ignore[attr-defined]
     count = pdfium_c.FPDFText_CountChars(raw)
     text = textpage.get_text_range(0, count) if count > 0 else ""  # type: ignore[attr-defined]
-    if len(text) != count:  # characters outside the BMP: indices would drift, read rectangle-wise
+    if len(text) != count:  # characters outside the BMP: keep the indices in step with PDFium's
         text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
+    char_box, font_size, origin = (
+        pdfium_c.FPDFText_GetCharBox,
+        pdfium_c.FPDFText_GetFontSize,
+        (pdfium_c.FPDFText_GetCharOrigin),
+    )
     left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     ox, oy = ctypes.c_double(), ctypes.c_double()
     runs: list[Run] = []
-    chars: list[str] = []
-    indices: list[int] = []  # of the run's visible characters
-    box = [0.0, 0.0, 0.0, 0.0]
-    size = base = 0.0
+    words: list[str] = []
+    x0 = x1 = base = size = 0.0
     last_left = last_right = 0.0
+    end = 0
 
     def flush() -> None:
-        if chars:
-            joined = "".join(chars).rstrip()
+        if words:
+            joined = "".join(words).rstrip()
             hyphen = joined.endswith(_BREAK_MARKS)
             clean = normalise(joined.rstrip("".join(_BREAK_MARKS)) if hyphen else joined)
             if clean or hyphen:
-                # Size and baseline of the middle character: a run may open with a note mark.
-                middle = indices[len(indices) // 2]
-                run_size = float(pdfium_c.FPDFText_GetFontSize(raw, middle)) or size
-                run_base = float(oy.value) if pdfium_c.FPDFText_GetCharOrigin(raw, middle, ox, oy) else base
-                runs.append(Run(clean + (LINE_END_HYPHEN if hyphen else ""), *box, run_size, run_base))
-        chars.clear()
-        indices.clear()
+                y0, y1 = base - 0.22 * size, base + 0.72 * size
+                runs.append(Run(clean + (LINE_END_HYPHEN if hyphen else ""), x0, y0, x1, y1, size, base))
+        words.clear()
 
-    for i, ch in enumerate(text):
-        if ch in "\r\n":
+    for match in _TOKEN.finditer(text):
+        start, stop = match.span()
+        between = text[end:start]
+        end = stop
+        if "\n" in between or "\r" in between:
             flush()
-            continue
-        pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
-        x0, x1, y0, y1 = left.value, right.value, bottom.value, top.value
-        if ch == " " or (x1 <= x0 and y1 <= y0):
-            if chars and chars[-1] != " ":
-                chars.append(" ")
-            continue
-        if chars:
-            em = size or (y1 - y0)
-            gap = x0 - last_right
-            overlap = min(box[3], y1) - max(box[1], y0)
-            # Apart: far to the right (the row's layout decides later whether a wide gap is a word
-            # space of justified text or a gutter), or back to the left of the last character (a
-            # ligature's letters share one box).
-            apart = gap > 0.8 * em or x0 < last_left - 0.5 * em
-            if apart or overlap < 0.3 * min(y1 - y0, box[3] - box[1]):
+        char_box(raw, start, left, right, bottom, top)
+        word_left, word_bottom = left.value, bottom.value
+        if stop - 1 > start:
+            char_box(raw, stop - 1, left, right, bottom, top)
+        word_right = max(right.value, word_left)
+        if word_right <= word_left and top.value <= word_bottom:
+            continue  # a character PDFium generated, with no place on the page
+        word_size = float(font_size(raw, start + (stop - start) // 2)) or (top.value - word_bottom)
+        word_base = float(oy.value) if origin(raw, start, ox, oy) else word_bottom
+        if words:
+            em = max(size, word_size, 1.0)
+            gap = word_left - last_right
+            # Apart: far to the right, back to the left, or on another baseline.
+            if gap > 0.8 * em or word_left < last_left - 0.5 * em or abs(word_base - base) > 0.5 * em:
                 flush()
-            elif gap > 0.3 * em and chars[-1] != " ":
-                chars.append(" ")  # a word gap PDFium did not turn into a space
-        if not chars:
-            box = [x0, y0, x1, y1]
-            size = float(pdfium_c.FPDFText_GetFontSize(raw, i))
-            base = float(oy.value) if pdfium_c.FPDFText_GetCharOrigin(raw, i, ox, oy) else y0
-        else:
-            box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
-        chars.append(ch)
-        indices.append(i)
-        last_left, last_right = x0, x1
+            elif " " in between or gap > 0.3 * em:
+                words.append(" ")  # PDFium's space, or a word gap PDFium did not turn into one
+        if not words:
+            x0, base, size = word_left, word_base, word_size
+        x1 = max(x1, word_right) if words else word_right
+        words.append(match.group())
+        last_left, last_right = word_left, word_right
     flush()
     return runs
 
