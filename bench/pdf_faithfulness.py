@@ -262,9 +262,16 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
 
 
 def main(argv: list[str]) -> int:
-    collection = Path(argv[0]) if argv else COLLECTION
+    """``[COLLECTION_DIR]``, or ``--files A.pdf B.pdf …`` for any PDFs (generic checks only)."""
+    if argv[:1] == ["--files"]:
+        files = [Path(f).resolve() for f in argv[1:]]
+        chosen = [{"file": f.name, "producer": "", "dir": f.parent} for f in files]
+    else:
+        collection = Path(argv[0]) if argv else COLLECTION
+        chosen = [{**entry, "dir": collection} for entry in entries()]
     results = []
-    for entry in entries():
+    for entry in chosen:
+        collection = entry["dir"]
         if not (collection / entry["file"]).is_file():
             print(f"fehlt: {entry['file']} (tests/data/fetch-pdf-collection.sh holt es)", file=sys.stderr)
             continue

@@ -74,10 +74,14 @@ def read_layout(file: Path, source: str) -> PdfLayout:
 
 def read_pdf(file: Path, source: str) -> Document:
     layout = read_layout(file, source)
+    pages = [page_paragraphs(page, lexicon=layout.lexicon) for page in layout.pages]
+    _complete_broken_words(pages, layout.lexicon)
     blocks: list[Block] = []
-    for page in layout.pages:
+    for page, paragraphs in zip(layout.pages, pages, strict=True):
         label = layout.labels[page.number - 1]
-        for paragraph, top, kind in page_paragraphs(page, lexicon=layout.lexicon):
+        for paragraph, top, _ in paragraphs:
+            if not paragraph:
+                continue
             chapter, section = _place(layout.outline, page.number - 1, top)
             blocks.append(
                 Block(
@@ -88,10 +92,26 @@ def read_pdf(file: Path, source: str) -> Document:
                     page_label=label if label and label != str(page.number) else None,
                 )
             )
-            del kind
     if not blocks:
         raise DocumentError(f"{source}: keine Textebene (gescannt?)")
     return Document(title=layout.title or title_from_name(file), source=source, blocks=tuple(blocks))
+
+
+def _complete_broken_words(pages: list[list[tuple[str, float, str]]], lexicon: frozenset[str]) -> None:
+    """A word hyphenated at the foot of a page ("Groß-" | "buchstaben") is completed on the page
+    where it starts, so that neither page's passage holds half a word."""
+    for before, after in zip(pages, pages[1:], strict=False):
+        last = next((i for i in range(len(before) - 1, -1, -1) if before[i][2] == "body"), None)
+        first = next((i for i, p in enumerate(after) if p[2] == "body"), None)
+        if last is None or first is None:
+            continue
+        text, top, kind = before[last]
+        following, next_top, next_kind = after[first]
+        if not text.endswith(_HYPHENS[:3]) or not following[:1].islower():
+            continue
+        word, _, rest = following.partition(" ")
+        before[last] = (join_lines([text, word], lexicon), top, kind)
+        after[first] = (rest, next_top, next_kind)
 
 
 def lexicon(pages: list[PageLayout]) -> frozenset[str]:
@@ -122,7 +142,8 @@ def page_paragraphs(
             text = _LEADER_DOTS.sub(" … ", join_lines([ln.text for ln in lines], lexicon))
             if not text:
                 continue
-            if out and region.kind == "body" and out[-1][2] == "body" and _continues(out[-1][0], text):
+            # Continued: the same kind of text (body, a footnote, a box) breaking off mid-sentence.
+            if out and region.kind == out[-1][2] != "heading" and _continues(out[-1][0], text):
                 previous, top, kind = out.pop()
                 out.append((join_lines([previous, text], lexicon), top, kind))
             else:
