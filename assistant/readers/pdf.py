@@ -32,6 +32,7 @@ _BREAK_MARKS = ("\ufffe", LINE_END_HYPHEN, "\u00ad", "\u2010")
 # PDFium may run a line-end hyphen (U+FFFE) straight into the next line's word: it ends a word.
 _TOKEN = re.compile(r"[–—]|[^\s–—\ufffe]+\ufffe?|\ufffe")
 _LEADER_DOTS = re.compile(r"(?:\s*[.·]){5,}\s*")
+_SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
 _WORD = re.compile(r"\w+(?:-\w+)*")
 _MAX_PATHS = 400  # drawn paths looked at per page for box frames
 
@@ -305,7 +306,11 @@ def _outline_from_contents(
     starts: list[tuple[int, float, str, str]] = []
     chapter = ""
     for entry in entries:
+        # The depth of a numbered title ("2.1 …") where all entries share one indent.
+        numbered = _SECTION_NUMBER.match(entry.title)
         level = indents.index(round(entry.indent / 3))
+        if numbered and len(indents) == 1:
+            level = numbered.group(1).count(".")
         page_index = index_of.get(entry.page_label.lower())
         if page_index is None or level > 1 or page_index >= len(pages):
             continue

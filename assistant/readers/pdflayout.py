@@ -468,7 +468,9 @@ def _mark_contents(lines: list[Line], page_count: int) -> list[TocEntry]:
     whose page numbers run upwards; return the entries."""
     rows = _row_groups(ln for ln in lines if not ln.kind)
     entries: list[tuple[TocEntry, list[Line]]] = []
+    wrapped: tuple[str, float] | None = None  # a title's first line, where it runs over two
     for row in rows:
+        found = len(entries)
         # A title and its page number may stand in one line with a wide gap between them.
         pieces = [(text, x0, x1, line) for line in row for text, x0, x1 in _segments(line)]
         for i, (text, x0, _, line) in enumerate(pieces):
@@ -484,6 +486,16 @@ def _mark_contents(lines: list[Line], page_count: int) -> list[TocEntry]:
                     title = title[: leaders.start()].strip()
                 if len(title) > 1 and (leaders or x0 - title_x1 > 2 * line.size):
                     entries.append((TocEntry(title, text, title_x0), [title_line, line]))
+        if len(entries) > found and wrapped is not None:
+            entry, entry_lines = entries[found]
+            start, indent = wrapped
+            joined = f"{start} {entry.title}" if not start.endswith("-") else start[:-1] + entry.title
+            entries[found] = (TocEntry(joined, entry.page_label, min(indent, entry.indent)), entry_lines)
+        first = row[0].text.replace(LINE_END_HYPHEN, "-").strip()
+        heading = bool(_CONTENTS_TITLE.match(first))
+        wrapped = (
+            (first, row[0].x0) if len(entries) == found and len(row) == 1 and first and not heading else None
+        )
     if len(entries) < 4:
         return []
     # Page numbers of a contents list rise down each column; those of a table's number column mostly
