@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/assistant serve
 
-# The real-document tests need a PDF from Debian's archive; without apt lists they are skipped.
+# The real-document tests need PDFs from Debian's archive and documents made with LibreOffice,
+# Chromium and groff (tests/data/README.md); without them they are skipped (under CI=true they fail).
 test: $(STAMP)
 	-@bash tests/data/fetch-real-documents.sh
+	-@bash tests/data/fetch-pdf-collection.sh
 	$(VENV)/bin/ruff check assistant tests bench
 	$(VENV)/bin/mypy assistant
 	$(VENV)/bin/pytest

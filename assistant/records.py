@@ -78,6 +78,15 @@ class Passage:
         return f"/ansicht/{quote(citation.source)}?stelle={quote(self.id)}#stelle"
 
     @property
+    def reading_url(self) -> str | None:
+        """For a PDF passage: the page's text as the assistant read it, with the passage marked
+        (``url`` opens the PDF itself at the page). None for other sources, whose ``url`` is that."""
+        citation = self.citation
+        if not citation.source or citation.page is None:
+            return None
+        return f"/ansicht/{quote(citation.source)}?stelle={quote(self.id)}#stelle"
+
+    @property
     def quotation(self) -> str:
         """The passage as a quotation with its source, for "Zitat kopieren"."""
         text = " ".join(self.text.split())

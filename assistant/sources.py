@@ -4,12 +4,16 @@
 shows a text source rendered as a page, with the passage named by ``?stelle=<passage id>``
 highlighted and given the id ``stelle`` so that ``#stelle`` scrolls to it. Markdown is rendered with
 markdown-it-py (raw HTML off, so a source cannot inject markup); other formats are shown from the
-blocks their reader found. The passage is found by cutting the document exactly as the build did.
+blocks their reader found. For a PDF the view shows the passage's page as the reader read it (which
+page, its printed number, the text of its blocks) with a link to the PDF at that page. The passage is
+found by cutting the document exactly as the build did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -76,7 +80,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         stelle: str = "",
     ) -> Response:
         def page(status: int = 200, **context: object) -> HTMLResponse:
-            for name in ("error", "missing", "found"):
+            for name in ("error", "missing", "found", "pdf_page", "pdf_url"):
                 context.setdefault(name, None)
             return templates.TemplateResponse(
                 request,
@@ -91,11 +95,13 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return page(exc.status_code, error=exc.detail, title="Quelle nicht gefunden", sections=[])
         suffix = path.suffix.lower()
         reader = READERS.get(suffix)
-        if suffix == ".pdf" or reader is None:
+        if reader is None or (suffix == ".pdf" and not stelle):
             return RedirectResponse("/quellen/" + quote(key), status_code=303)
         try:
-            document = reader(path, key)
+            document = _read_cached(reader, path, key)
             blocks = _passage_blocks(document, stelle[:64])
+            if suffix == ".pdf":
+                return _pdf_page(page, key, document, blocks)
             if suffix in _MARKDOWN:
                 sections = render_markdown(read_text_file(path), blocks)
             else:
@@ -111,6 +117,39 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         )
 
     return router
+
+
+def _pdf_page(
+    page: Callable[..., HTMLResponse], key: str, document: Document, blocks: tuple[Block, ...]
+) -> Response:
+    """The page of a PDF passage as read: its blocks in reading order, the passage marked."""
+    if not blocks:
+        return page(title=document.title, sections=[], missing=True, pdf_url="/quellen/" + quote(key))
+    number = blocks[0].page
+    on_page = tuple(b for b in document.blocks if b.page == number)
+    shown = Document(title=document.title, source=document.source, blocks=on_page)
+    printed = blocks[0].page_label
+    return page(
+        title=document.title,
+        sections=_render_blocks(shown, blocks),
+        found=True,
+        pdf_page=f"Seite {number}" + (f" (gedruckt: {printed})" if printed else ""),
+        pdf_url=f"/quellen/{quote(key)}#page={number}",
+    )
+
+
+@lru_cache(maxsize=4)
+def _read_cached_at(
+    reader: Callable[[Path, str], Document], path: Path, key: str, stamp: tuple[int, int]
+) -> Document:
+    del stamp  # part of the cache key only: a changed file is read again
+    return reader(path, key)
+
+
+def _read_cached(reader: Callable[[Path, str], Document], path: Path, key: str) -> Document:
+    """A source read once per version of the file (a long PDF takes a second or two to read)."""
+    stat = path.stat()
+    return _read_cached_at(reader, path, key, (stat.st_mtime_ns, stat.st_size))
 
 
 def _passage_blocks(document: Document, passage: str) -> tuple[Block, ...]:

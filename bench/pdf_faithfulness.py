@@ -178,13 +178,16 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
     for passage in passages:
         text = squash(passage.text)
         own = {str(passage.citation.page), passage.citation.page_label or ""} - {""}
-        # A page number left behind opens or closes its page's text ("… Details. 4").
-        words = text.split()
+        # A page number left behind opens or closes its page's text: a paragraph of its own, or
+        # stuck to the end of the last one ("… Details. 4"). (A chapter "4 Aufbau" may open page 4.)
+        parts = [squash(p) for p in passage.text.split("\n\n") if p.strip()]
         edges = set()
-        if words and first_of_page[passage.citation.page] == passage.id:
-            edges.add(words[0])
-        if words and last_of_page[passage.citation.page] == passage.id:
-            edges.add(words[-1])
+        if parts and first_of_page[passage.citation.page] == passage.id and len(parts[0].split()) == 1:
+            edges.add(parts[0])
+        if parts and last_of_page[passage.citation.page] == passage.id:
+            words = parts[-1].split()
+            if len(words) == 1 or (len(words) > 1 and words[-2].endswith(_SENTENCE_END)):
+                edges.add(words[-1])
         # A running head left behind is a paragraph of its own or sticks to a paragraph's edge (a
         # title page may carry the same words inside a sentence).
         paragraphs = [squash(p) for p in passage.text.split("\n\n")]

@@ -57,6 +57,19 @@ def test_pdf_passage_links_to_its_page(client: TestClient) -> None:
     assert response.content.startswith(b"%PDF")
 
 
+def test_pdf_passage_shows_its_page_as_read(client: TestClient) -> None:
+    page = client.post("/gespraech", data={"question": "Wer vergibt den Quartiersfonds? Jury", "k": "10"})
+    link = page.text.split('href="/ansicht/leitfaden.pdf?stelle=', 1)[1].split('"', 1)[0]
+    assert "Gelesenen Text zeigen" in page.text
+    view = client.get("/ansicht/leitfaden.pdf?stelle=" + link.replace("&amp;", "&").split("#")[0])
+    assert view.status_code == 200
+    assert "Seite 2 (gedruckt: 1) der PDF-Datei" in view.text
+    assert 'href="/quellen/leitfaden.pdf#page=2"' in view.text
+    passage = view.text.split('<section id="stelle" class="treffer"', 1)[1].split("</section>", 1)[0]
+    assert "Der Quartiersfonds wird von einer Jury aus dem Quartier vergeben." in passage
+    assert "Vorwort" not in view.text  # only the passage's page
+
+
 def test_same_file_name_in_two_folders_gets_two_keys(client: TestClient) -> None:
     assert "Testdokument Quartier" not in client.get("/quellen/extra/quartier.md").text
     assert "Gleicher Dateiname" in client.get("/quellen/extra/quartier.md").text

@@ -413,8 +413,17 @@ def _mark_furniture(pages: list[_Page]) -> None:
         spot = round(_top(row) / 2)
         return sum(places[(where, spot + d)] for d in (-1, 0, 1)) >= max(needed, 0.4 * len(pages))
 
-    def furniture(where: str, row: list[Line], gap: float) -> bool:
-        if where in ("head", "foot") and usual(where, row) and gap > 0.6 * max(ln.size for ln in row):
+    def furniture(where: str, row: list[Line], gap: float, page: _Page, rows: int) -> bool:
+        # By position alone only in the page's outer eighth, set off from the text, on a page with
+        # enough lines to tell a running head from a short page's first line.
+        outer = _top(row) > 0.875 * page.height if where == "head" else _top(row) < 0.125 * page.height
+        if (
+            where in ("head", "foot")
+            and outer
+            and rows >= 4
+            and usual(where, row)
+            and gap > 0.6 * max(ln.size for ln in row)
+        ):
             return True
         for line in row:
             text = line.text.strip(LINE_END_HYPHEN).strip()
@@ -442,7 +451,7 @@ def _mark_furniture(pages: list[_Page]) -> None:
                 if side == "head"
                 else min(ln.y0 for ln in neighbour) - _top(row)
             )
-            if furniture(where, row, gap):
+            if furniture(where, row, gap, page, len(rows)):
                 for line in row:
                     line.kind = "furniture"
                 done[side] = True
@@ -491,11 +500,10 @@ def _mark_contents(lines: list[Line], page_count: int) -> list[TocEntry]:
             start, indent = wrapped
             joined = f"{start} {entry.title}" if not start.endswith("-") else start[:-1] + entry.title
             entries[found] = (TocEntry(joined, entry.page_label, min(indent, entry.indent)), entry_lines)
-        first = row[0].text.replace(LINE_END_HYPHEN, "-").strip()
-        heading = bool(_CONTENTS_TITLE.match(first))
-        wrapped = (
-            (first, row[0].x0) if len(entries) == found and len(row) == 1 and first and not heading else None
-        )
+        opening = row[0].text.replace(LINE_END_HYPHEN, "-").strip()
+        heading = bool(_CONTENTS_TITLE.match(opening))
+        alone = len(entries) == found and len(row) == 1 and opening and not heading
+        wrapped = (opening, row[0].x0) if alone else None
     if len(entries) < 4:
         return []
     # Page numbers of a contents list rise down each column; those of a table's number column mostly

@@ -95,6 +95,42 @@ def test_two_columns_are_read_left_column_first(tmp_path: Path) -> None:
     assert text == expected
 
 
+def test_margin_notes_stand_apart_from_the_body_lines_beside_them(tmp_path: Path) -> None:
+    body = [
+        "Das Quartiersmanagement bereitet die Sitzung des Beirats vor",
+        "und lädt alle Mitglieder rechtzeitig mit der Tagesordnung ein.",
+        "Die Unterlagen gehen spätestens eine Woche vorher hinaus, damit",
+        "alle sich vorbereiten und Fragen vorab stellen können.",
+    ]
+    lines = [(150, 700 - 14 * i, text) for i, text in enumerate(body)]
+    notes = [(40, 700, "Frist:"), (40, 686, "eine"), (40, 672, "Woche")]
+    doc = read_document(write_pdf(tmp_path / "rand.pdf", [notes + lines]), tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert " ".join(body) in texts  # the body paragraph whole, no note spliced into its lines
+    assert "Frist: eine Woche" in texts  # the note a block of its own, after the paragraph
+
+
+def test_a_printed_contents_page_is_left_out_and_names_the_chapters(tmp_path: Path) -> None:
+    contents = [(72, 760, "Inhaltsverzeichnis")] + [
+        (72, 730 - 16 * i, f"{title} . . . . . . . . . . . . . . . . . . {page}")
+        for i, (title, page) in enumerate(
+            [("1 Grundlagen", 2), ("2 Beteiligung", 3), ("3 Verstetigung", 4), ("4 Anhang", 5)]
+        )
+    ]
+    chapters = [
+        [(72, 800, "Testbericht Quartier"), (72, 700, title)]
+        + [
+            (72, 670 - 14 * i, f"Text des Kapitels {title[2:]}, Zeile {i}, über das Quartier.")
+            for i in range(4)
+        ]
+        for title in ("1 Grundlagen", "2 Beteiligung", "3 Verstetigung", "4 Anhang")
+    ]
+    doc = read_document(write_pdf(tmp_path / "inhalt.pdf", [contents, *chapters]), tmp_path)
+    assert {b.page for b in doc.blocks} == {2, 3, 4, 5}  # no passage from the contents page
+    passage = next(p for p in chunk_document(doc) if "Kapitels Beteiligung" in p.text)
+    assert passage.citation.chapter == "2 Beteiligung" and passage.citation.page == 3
+
+
 def test_encrypted_textless_and_broken_pdfs_are_refused_with_a_reason(tmp_path: Path) -> None:
     locked = write_pdf(tmp_path / "geheim.pdf", [["Vertraulich."]], password="geheim")
     with pytest.raises(DocumentError, match=r"^geheim.pdf: verschlüsselt"):

@@ -20,6 +20,7 @@ chromium, groff (ms macros, German patterns), ps2pdf (Ghostscript); Python
 numbers for its table of contents).  A document whose .pdf and .truth.json
 both exist is not generated again.
 """
+
 # ruff: noqa: E501  (embedded XML, CSS and roff lines are easier to read unbroken)
 from __future__ import annotations
 
@@ -61,9 +62,10 @@ class GenerationError(Exception):
 # Corpus
 # --------------------------------------------------------------------------
 
+
 @dataclass
 class Section:
-    heading: str                      # text of the "## " line ("" for the intro)
+    heading: str  # text of the "## " line ("" for the intro)
     paragraphs: list[str] = field(default_factory=list)
     lists: list[list[str]] = field(default_factory=list)
 
@@ -71,7 +73,7 @@ class Section:
 @dataclass
 class CorpusFile:
     name: str
-    title: str                        # the "# " line
+    title: str  # the "# " line
     sections: list[Section]
 
     def quellen(self) -> list[str]:
@@ -90,10 +92,10 @@ class CorpusFile:
 
 def plain(text: str) -> str:
     """Markdown inline markup -> plain text (the corpus has hardly any)."""
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)        # images
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)          # links
-    text = re.sub(r"`([^`]*)`", r"\1", text)                      # code spans
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)               # bold
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links
+    text = re.sub(r"`([^`]*)`", r"\1", text)  # code spans
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)  # bold
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_(?!\s)(.+?)(?<!\s)_(?![\w_])", r"\1", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -104,9 +106,9 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 def parse_markdown(path: Path) -> CorpusFile:
     lines = path.read_text(encoding="utf-8").splitlines()
-    if lines and lines[0].strip() == "---":                       # YAML front matter
+    if lines and lines[0].strip() == "---":  # YAML front matter
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-        lines = lines[end + 1:]
+        lines = lines[end + 1 :]
     title = ""
     sections = [Section("")]
     block: list[str] = []
@@ -115,7 +117,9 @@ def parse_markdown(path: Path) -> CorpusFile:
     def flush() -> None:
         if not block:
             return
-        if all(LIST_ITEM.match(ln) or ln.startswith((" ", "\t")) for ln in block) and LIST_ITEM.match(block[0]):
+        if all(LIST_ITEM.match(ln) or ln.startswith((" ", "\t")) for ln in block) and LIST_ITEM.match(
+            block[0]
+        ):
             items: list[str] = []
             for ln in block:
                 if LIST_ITEM.match(ln):
@@ -124,7 +128,7 @@ def parse_markdown(path: Path) -> CorpusFile:
                     items[-1] += " " + ln.strip()
             sections[-1].lists.append([plain(i) for i in items])
         elif block[0].lstrip().startswith("|"):
-            pass                                                 # table: skipped
+            pass  # table: skipped
         else:
             sections[-1].paragraphs.append(plain(" ".join(ln.lstrip("> ").strip() for ln in block)))
         block.clear()
@@ -167,8 +171,33 @@ def is_disclaimer(p: str) -> bool:
     return p.startswith("Hinweis: Dieser Text ist eine eigens")
 
 
-ABBREVIATIONS = {"Mrd", "Mio", "Abs", "Art", "Nr", "bzw", "z", "B", "ca", "usw", "vgl", "Vgl",
-                 "etc", "S", "d", "h", "u", "a", "Tsd", "Std", "Jh", "Dr", "Prof", "ggf", "evtl"}
+ABBREVIATIONS = {
+    "Mrd",
+    "Mio",
+    "Abs",
+    "Art",
+    "Nr",
+    "bzw",
+    "z",
+    "B",
+    "ca",
+    "usw",
+    "vgl",
+    "Vgl",
+    "etc",
+    "S",
+    "d",
+    "h",
+    "u",
+    "a",
+    "Tsd",
+    "Std",
+    "Jh",
+    "Dr",
+    "Prof",
+    "ggf",
+    "evtl",
+}
 
 
 def sentences(paragraph: str) -> list[str]:
@@ -201,8 +230,11 @@ class Picker:
         return text not in self.used and not any(text in u or u in text for u in self.used)
 
     def body_paragraphs(self, section: Section, min_words: int = 40) -> list[str]:
-        return [self.take(p) for p in section.paragraphs
-                if words(p) >= min_words and not is_disclaimer(p) and self.free(p)]
+        return [
+            self.take(p)
+            for p in section.paragraphs
+            if words(p) >= min_words and not is_disclaimer(p) and self.free(p)
+        ]
 
     def short_sentences(self, files: list[CorpusFile], n: int, lo: int = 6, hi: int = 13) -> list[str]:
         found: list[str] = []
@@ -212,24 +244,34 @@ class Picker:
                     if not self.free(p) or is_disclaimer(p):
                         continue
                     for sent in sentences(p):
-                        if lo <= words(sent) <= hi and sent.endswith(".") and ":" not in sent \
-                                and self.free(sent):
+                        if (
+                            lo <= words(sent) <= hi
+                            and sent.endswith(".")
+                            and ":" not in sent
+                            and self.free(sent)
+                        ):
                             found.append(self.take(sent))
-                            self.used.add(p)          # one note per paragraph
+                            self.used.add(p)  # one note per paragraph
                             break
                     if len(found) == n:
                         return found
         raise GenerationError(f"corpus has too few short sentences (wanted {n})")
 
-    def box_paragraphs(self, files: list[CorpusFile], n: int, lo: int = 25, hi: int = 75,
-                       prefix: str | None = None) -> list[tuple[str, str]]:
+    def box_paragraphs(
+        self, files: list[CorpusFile], n: int, lo: int = 25, hi: int = 75, prefix: str | None = None
+    ) -> list[tuple[str, str]]:
         """(section heading, paragraph) pairs of moderate length, from the END of the files."""
         found: list[tuple[str, str]] = []
         for f in files:
             for s in reversed(f.content_sections()):
                 for p in s.paragraphs:
-                    if lo <= words(p) <= hi and self.free(p) and not is_disclaimer(p) \
-                            and (prefix is None or p.startswith(prefix)) and not p.endswith(":"):
+                    if (
+                        lo <= words(p) <= hi
+                        and self.free(p)
+                        and not is_disclaimer(p)
+                        and (prefix is None or p.startswith(prefix))
+                        and not p.endswith(":")
+                    ):
                         found.append((s.heading, self.take(p)))
                         break
                 if len(found) == n:
@@ -245,6 +287,7 @@ def first_sentence(p: str) -> str:
 # Hyphenation (Liang) for Chromium, which has no offline hyphenation
 # dictionaries: soft hyphens are inserted into long words, as CMSs do.
 # --------------------------------------------------------------------------
+
 
 class Hyphenator:
     def __init__(self, path: Path) -> None:
@@ -291,24 +334,28 @@ class Hyphenator:
             out, last = [], 0
             for pos in self.points(word):
                 if word[pos - 1] == "f" and word[pos] in "fil":
-                    continue      # inside an f-ligature the soft hyphen ends up in the glyph's text
+                    continue  # inside an f-ligature the soft hyphen ends up in the glyph's text
                 out.append(word[last:pos])
                 last = pos
             out.append(word[last:])
             return "\u00ad".join(out)
+
         return re.sub(r"[A-Za-zÄÖÜäöüß]{" + str(min_len) + ",}", one, text)
 
 
 def find_groff_patterns() -> Path:
     cands = sorted(Path("/usr/share/groff").glob("*/tmac/hyphen.den"))
     if not cands:
-        raise GenerationError("German hyphenation patterns of groff (hyphen.den) not found under /usr/share/groff")
+        raise GenerationError(
+            "German hyphenation patterns of groff (hyphen.den) not found under /usr/share/groff"
+        )
     return cands[-1]
 
 
 # --------------------------------------------------------------------------
 # A placeholder figure: PNG written with zlib/struct
 # --------------------------------------------------------------------------
+
 
 def make_png(width: int = 640, height: int = 240) -> bytes:
     px = [bytearray(b"\xff\xff\xff" * width) for _ in range(height)]
@@ -317,32 +364,43 @@ def make_png(width: int = 640, height: int = 240) -> bytes:
         for y in range(max(0, y0), min(height, y1)):
             row = px[y]
             for x in range(max(0, x0), min(width, x1)):
-                row[3 * x:3 * x + 3] = bytes(rgb)
+                row[3 * x : 3 * x + 3] = bytes(rgb)
 
     def box(x0, y0, x1, y1, fill):
         rect(x0, y0, x1, y1, (40, 40, 40))
         rect(x0 + 3, y0 + 3, x1 - 3, y1 - 3, fill)
 
     rect(0, 0, width, height, (245, 245, 245))
-    for frame in ((0, 0, width, 2), (0, height - 2, width, height), (0, 0, 2, height), (width - 2, 0, width, height)):
+    for frame in (
+        (0, 0, width, 2),
+        (0, height - 2, width, height),
+        (0, 0, 2, height),
+        (width - 2, 0, width, height),
+    ):
         rect(*frame, (120, 120, 120))
     fills = [(170, 200, 230), (200, 225, 180), (240, 210, 160)]
     xs = [40, 250, 460]
     for x, fill in zip(xs, fills, strict=True):
         box(x, 70, x + 140, 170, fill)
-        for k in range(3):                                 # "text lines" inside the boxes
+        for k in range(3):  # "text lines" inside the boxes
             rect(x + 20, 95 + 22 * k, x + 120 - 25 * (k % 2), 101 + 22 * k, (90, 90, 90))
-    for x in (180, 390):                                   # arrows between the boxes
+    for x in (180, 390):  # arrows between the boxes
         rect(x, 117, x + 70, 123, (60, 60, 60))
         for d in range(12):
             rect(x + 58 + d, 108 + d, x + 60 + d, 132 - d, (60, 60, 60))
     raw = b"".join(b"\x00" + bytes(r) for r in px)
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 FIGURE_CAPTION = "Abbildung 1: Schematische Darstellung (Platzhaltergrafik)"
@@ -364,6 +422,7 @@ def overview_table(corpus: dict[str, CorpusFile], names: list[str]) -> tuple[lis
 # Tools
 # --------------------------------------------------------------------------
 
+
 def need(tool: str) -> str:
     path = shutil.which(tool)
     if not path:
@@ -371,8 +430,9 @@ def need(tool: str) -> str:
     return path
 
 
-def run(cmd: list[str], what: str, timeout: int = 120, env: dict | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], what: str, timeout: int = 120, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     full_env = dict(os.environ)
     full_env.update({"TZ": "UTC", "LC_ALL": "C.UTF-8", "SOURCE_DATE_EPOCH": "1735689600"})
     if env:
@@ -384,8 +444,10 @@ def run(cmd: list[str], what: str, timeout: int = 120, env: dict | None = None,
     except subprocess.TimeoutExpired as exc:
         raise GenerationError(f"{what}: timed out after {timeout}s: {' '.join(cmd)}") from exc
     if res.returncode != 0:
-        raise GenerationError(f"{what} failed (exit {res.returncode}): {' '.join(cmd)}\n"
-                              + res.stderr.decode("utf-8", "replace")[-2000:])
+        raise GenerationError(
+            f"{what} failed (exit {res.returncode}): {' '.join(cmd)}\n"
+            + res.stderr.decode("utf-8", "replace")[-2000:]
+        )
     return res
 
 
@@ -401,14 +463,26 @@ def normalise_pdf(path: Path, name: str) -> None:
         h = (digest * 4)[:n].upper() if m.group(1).isupper() else (digest * 4)[:n]
         return b"<" + h.encode() + b">"
 
-    data = re.sub(rb"/ID\s*\[\s*<[0-9A-Fa-f]+>\s*<[0-9A-Fa-f]+>\s*\]",
-                  lambda m: re.sub(rb"<([0-9A-Fa-f]+)>", fixed_hex, m.group(0)), data)
-    data = re.sub(rb"/DocChecksum\s*/[0-9A-Fa-f]+",
-                  lambda m: re.sub(rb"/([0-9A-Fa-f]+)$", lambda n: b"/" + (digest * 4)[:len(n.group(1))].upper().encode(),
-                                   m.group(0)), data)
+    data = re.sub(
+        rb"/ID\s*\[\s*<[0-9A-Fa-f]+>\s*<[0-9A-Fa-f]+>\s*\]",
+        lambda m: re.sub(rb"<([0-9A-Fa-f]+)>", fixed_hex, m.group(0)),
+        data,
+    )
+    data = re.sub(
+        rb"/DocChecksum\s*/[0-9A-Fa-f]+",
+        lambda m: re.sub(
+            rb"/([0-9A-Fa-f]+)$",
+            lambda n: b"/" + (digest * 4)[: len(n.group(1))].upper().encode(),
+            m.group(0),
+        ),
+        data,
+    )
     u = digest[:8] + "-" + digest[8:12] + "-" + digest[12:16] + "-" + digest[16:20] + "-" + digest[20:32]
-    data = re.sub(rb"uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-                  b"uuid:" + u.encode(), data)
+    data = re.sub(
+        rb"uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        b"uuid:" + u.encode(),
+        data,
+    )
     path.write_bytes(data)
 
 
@@ -416,9 +490,22 @@ def soffice_convert(fodt: Path, outdir: Path, work: Path) -> Path:
     exe = need("soffice")
     profile = work / "lo-profile"
     (outdir / (fodt.stem + ".pdf")).unlink(missing_ok=True)
-    run([exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-         "--convert-to", "pdf:writer_pdf_Export", "--outdir", str(outdir), str(fodt)],
-        f"LibreOffice conversion of {fodt.name}", timeout=180, env={"HOME": str(work)})
+    run(
+        [
+            exe,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf:writer_pdf_Export",
+            "--outdir",
+            str(outdir),
+            str(fodt),
+        ],
+        f"LibreOffice conversion of {fodt.name}",
+        timeout=180,
+        env={"HOME": str(work)},
+    )
     pdf = outdir / (fodt.stem + ".pdf")
     if not pdf.exists():
         raise GenerationError(f"LibreOffice wrote no PDF for {fodt.name}")
@@ -432,12 +519,28 @@ def chromium_print(html_file: Path, pdf: Path, work: Path) -> None:
     profile = work / "chromium-profile"
     if pdf.exists():
         pdf.unlink()
-    run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-         f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--generate-pdf-document-outline",
-         f"--print-to-pdf={pdf}", html_file.as_uri()],
-        f"Chromium print-to-PDF of {html_file.name}", timeout=120, env={"HOME": str(work)})
+    run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--generate-pdf-document-outline",
+            f"--print-to-pdf={pdf}",
+            html_file.as_uri(),
+        ],
+        f"Chromium print-to-PDF of {html_file.name}",
+        timeout=120,
+        env={"HOME": str(work)},
+    )
     if not pdf.exists() or pdf.stat().st_size == 0:
         raise GenerationError(f"Chromium wrote no PDF for {html_file.name}")
 
@@ -446,32 +549,50 @@ def chromium_print(html_file: Path, pdf: Path, work: Path) -> None:
 # Truth
 # --------------------------------------------------------------------------
 
+
 def new_truth(name: str, producer: str, layouts: list[str]) -> dict:
-    return {"name": name, "producer": producer, "source": SOURCE_NOTE, "licence": LICENCE,
-            "layouts": layouts, "title": [], "body": [], "headings": [], "margin_notes": [],
-            "boxes": [], "footnotes": [], "captions": [], "table_cells": [], "furniture": [],
-            "toc_entries": []}
+    return {
+        "name": name,
+        "producer": producer,
+        "source": SOURCE_NOTE,
+        "licence": LICENCE,
+        "layouts": layouts,
+        "title": [],
+        "body": [],
+        "headings": [],
+        "margin_notes": [],
+        "boxes": [],
+        "footnotes": [],
+        "captions": [],
+        "table_cells": [],
+        "furniture": [],
+        "toc_entries": [],
+    }
 
 
 # --------------------------------------------------------------------------
 # LibreOffice: Flat ODT
 # --------------------------------------------------------------------------
 
-FODT_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-           'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
-           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-           'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
-           'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
-           'xmlns:xlink="http://www.w3.org/1999/xlink" '
-           'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-           'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
-           'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
-           'xmlns:loext="urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0" '
-           'office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.text"')
+FODT_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+    'xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" '
+    'xmlns:xlink="http://www.w3.org/1999/xlink" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+    'xmlns:loext="urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0" '
+    'office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.text"'
+)
 
-HYPHENATE = ('fo:hyphenate="true" fo:hyphenation-remain-char-count="2" '
-             'fo:hyphenation-push-char-count="2" fo:hyphenation-ladder-count="no-limit"')
+HYPHENATE = (
+    'fo:hyphenate="true" fo:hyphenation-remain-char-count="2" '
+    'fo:hyphenation-push-char-count="2" fo:hyphenation-ladder-count="no-limit"'
+)
 
 FODT_COMMON_STYLES = """
 <style:default-style style:family="paragraph">
@@ -557,25 +678,29 @@ FODT_COMMON_STYLES = """
 </style:style>
 """.replace("{hy}", HYPHENATE)
 
-OUTLINE_STYLE = ('<text:outline-style style:name="Outline">'
-                 + "".join(f'<text:outline-level-style text:level="{i}" style:num-format=""/>' for i in range(1, 11))
-                 + "</text:outline-style>"
-                 '<text:notes-configuration text:note-class="footnote" style:num-format="1" '
-                 'text:start-value="0" text:footnotes-position="page" text:start-numbering-at="document"/>')
+OUTLINE_STYLE = (
+    '<text:outline-style style:name="Outline">'
+    + "".join(f'<text:outline-level-style text:level="{i}" style:num-format=""/>' for i in range(1, 11))
+    + "</text:outline-style>"
+    '<text:notes-configuration text:note-class="footnote" style:num-format="1" '
+    'text:start-value="0" text:footnotes-position="page" text:start-numbering-at="document"/>'
+)
 
 
 def fodt_document(title: str, styles: str, auto_styles: str, master: str, body: str) -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document {FODT_NS}>\n'
-            f"<office:meta><dc:title>{xml_escape(title)}</dc:title><dc:language>de-DE</dc:language>"
-            "<meta:generator>tests/data/pdfcollection/generate.py</meta:generator></office:meta>\n"
-            '<office:font-face-decls>'
-            '<style:font-face style:name="DejaVu Serif" svg:font-family="&apos;DejaVu Serif&apos;" style:font-family-generic="roman" style:font-pitch="variable"/>'
-            '<style:font-face style:name="DejaVu Sans" svg:font-family="&apos;DejaVu Sans&apos;" style:font-family-generic="swiss" style:font-pitch="variable"/>'
-            '</office:font-face-decls>\n'
-            f"<office:styles>{styles}{OUTLINE_STYLE}</office:styles>\n"
-            f"<office:automatic-styles>{auto_styles}</office:automatic-styles>\n"
-            f"<office:master-styles>{master}</office:master-styles>\n"
-            f"<office:body><office:text>\n{body}\n</office:text></office:body></office:document>\n")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document {FODT_NS}>\n'
+        f"<office:meta><dc:title>{xml_escape(title)}</dc:title><dc:language>de-DE</dc:language>"
+        "<meta:generator>tests/data/pdfcollection/generate.py</meta:generator></office:meta>\n"
+        "<office:font-face-decls>"
+        '<style:font-face style:name="DejaVu Serif" svg:font-family="&apos;DejaVu Serif&apos;" style:font-family-generic="roman" style:font-pitch="variable"/>'
+        '<style:font-face style:name="DejaVu Sans" svg:font-family="&apos;DejaVu Sans&apos;" style:font-family-generic="swiss" style:font-pitch="variable"/>'
+        "</office:font-face-decls>\n"
+        f"<office:styles>{styles}{OUTLINE_STYLE}</office:styles>\n"
+        f"<office:automatic-styles>{auto_styles}</office:automatic-styles>\n"
+        f"<office:master-styles>{master}</office:master-styles>\n"
+        f"<office:body><office:text>\n{body}\n</office:text></office:body></office:document>\n"
+    )
 
 
 def x(text: str) -> str:
@@ -583,8 +708,10 @@ def x(text: str) -> str:
 
 
 def lo_page_x_of_y() -> str:
-    return ('Seite <text:page-number text:select-page="current">1</text:page-number> von '
-            '<text:page-count>1</text:page-count>')
+    return (
+        'Seite <text:page-number text:select-page="current">1</text:page-number> von '
+        "<text:page-count>1</text:page-count>"
+    )
 
 
 # ---- 1. lo-handreichung ----------------------------------------------------
@@ -592,20 +719,36 @@ def lo_page_x_of_y() -> str:
 HANDREICHUNG_HEAD = "Arbeitshilfe Quartiersmanagement – Testdokument"
 HANDREICHUNG_TITLE = "Arbeitshilfe Quartiersmanagement"
 HANDREICHUNG_SUBTITLE = "Grundlagen und Aufgabenspektrum – Testdokument für den PDF-Leser"
-TEXT_WIDTH_HR = 13.5          # cm; page 21 cm, left margin 5.5 cm, right margin 2 cm
+TEXT_WIDTH_HR = 13.5  # cm; page 21 cm, left margin 5.5 cm, right margin 2 cm
 
 
 @dataclass
 class HandreichungPlan:
     truth: dict
-    blocks: list[list[Any]]       # ["h", level, text] / ["p", text, *extras] / ["table", ...] / ["figure", caption]
+    blocks: list[
+        list[Any]
+    ]  # ["h", level, text] / ["p", text, *extras] / ["table", ...] / ["figure", caption]
 
 
 def plan_handreichung(corpus: dict[str, CorpusFile]) -> HandreichungPlan:
     pick = Picker()
-    truth = new_truth("lo-handreichung", "{producer} (Writer, FODT → PDF)",
-                      ["margin notes", "boxes", "toc", "footnotes", "running heads", "page x of y",
-                       "table", "figure caption", "hyphenation", "justified", "bookmarks"])
+    truth = new_truth(
+        "lo-handreichung",
+        "{producer} (Writer, FODT → PDF)",
+        [
+            "margin notes",
+            "boxes",
+            "toc",
+            "footnotes",
+            "running heads",
+            "page x of y",
+            "table",
+            "figure caption",
+            "hyphenation",
+            "justified",
+            "bookmarks",
+        ],
+    )
     truth["title"] = [HANDREICHUNG_TITLE, HANDREICHUNG_SUBTITLE]
     f1, f2 = corpus["01-grundlagen"], corpus["02-aufgabenspektrum"]
     budget = {"01-grundlagen": 1400, "02-aufgabenspektrum": 900}
@@ -633,18 +776,30 @@ def plan_handreichung(corpus: dict[str, CorpusFile]) -> HandreichungPlan:
     sources = [q for q in f1.quellen() if " " in q][:5]
     # attach: margin notes to the first paragraph after every 2nd level-2 heading
     para_idx = [i for i, b in enumerate(blocks) if b[0] == "p"]
-    after_h2 = [i + 1 for i, b in enumerate(blocks) if b[0] == "h" and b[1] == 2 and i + 1 < len(blocks)
-                and blocks[i + 1][0] == "p"]
+    after_h2 = [
+        i + 1
+        for i, b in enumerate(blocks)
+        if b[0] == "h" and b[1] == 2 and i + 1 < len(blocks) and blocks[i + 1][0] == "p"
+    ]
     for k, note in enumerate(notes):
         blocks[after_h2[1 + 2 * k]].append(("note", note))
     # footnotes: the first paragraph that shares a word with the source, else spread out
     fn_targets: list[int] = []
     for k, src in enumerate(sources):
-        keys = [t.strip("(),§") for t in src.split() if re.search(r"[A-Z0-9]", t) and len(t.strip("(),§")) >= 3]
-        target = next((i for i in para_idx if i not in fn_targets
-                       and any(re.search(r"\b" + re.escape(kk) + r"\b", blocks[i][1]) for kk in keys)), None)
+        keys = [
+            t.strip("(),§") for t in src.split() if re.search(r"[A-Z0-9]", t) and len(t.strip("(),§")) >= 3
+        ]
+        target = next(
+            (
+                i
+                for i in para_idx
+                if i not in fn_targets
+                and any(re.search(r"\b" + re.escape(kk) + r"\b", blocks[i][1]) for kk in keys)
+            ),
+            None,
+        )
         if target is None:
-            target = next(i for i in para_idx[3 + 4 * k:] if i not in fn_targets)
+            target = next(i for i in para_idx[3 + 4 * k :] if i not in fn_targets)
         fn_targets.append(target)
         blocks[target].append(("footnote", f"Quelle: {src}."))
     # boxes: disclaimer (full width) at the first paragraph, two half-width boxes further on
@@ -652,9 +807,13 @@ def plan_handreichung(corpus: dict[str, CorpusFile]) -> HandreichungPlan:
     blocks[para_idx[len(para_idx) // 3]].append(("box_half", boxes[0][0], boxes[0][1]))
     blocks[para_idx[(2 * len(para_idx)) // 3]].append(("box_half", boxes[1][0], boxes[1][1]))
     # table and figure: after given paragraphs
-    header, rows = overview_table(corpus, ["03-kooperationen", "04-verstetigung", "05-praxisbeispiele",
-                                           "06-glossar"])
-    blocks.insert(para_idx[len(para_idx) // 2] + 1, ["table", "Tabelle 1: Themen aus weiteren Teilen der Wissensbasis (Auszug)", header, rows])
+    header, rows = overview_table(
+        corpus, ["03-kooperationen", "04-verstetigung", "05-praxisbeispiele", "06-glossar"]
+    )
+    blocks.insert(
+        para_idx[len(para_idx) // 2] + 1,
+        ["table", "Tabelle 1: Themen aus weiteren Teilen der Wissensbasis (Auszug)", header, rows],
+    )
     fig_at = next(i for i, b in enumerate(blocks) if b[0] == "h" and b[1] == 1 and i > 0)
     blocks.insert(fig_at - 1 if blocks[fig_at - 1][0] == "p" else fig_at, ["figure", FIGURE_CAPTION])
     # truth
@@ -750,10 +909,12 @@ def fodt_handreichung(plan: HandreichungPlan, toc_pages: dict[str, str], png: by
  <style:paragraph-properties fo:margin-top="0.3cm" fo:margin-bottom="0.15cm" fo:text-align="start" fo:keep-with-next="always"/>
 </style:style>
 """
-    master = (f'<style:master-page style:name="Standard" style:page-layout-name="pm1">'
-              f'<style:header><text:p text:style-name="Header">{x(HANDREICHUNG_HEAD)}</text:p></style:header>'
-              f'<style:footer><text:p text:style-name="Footer">{lo_page_x_of_y()}</text:p></style:footer>'
-              f"</style:master-page>")
+    master = (
+        f'<style:master-page style:name="Standard" style:page-layout-name="pm1">'
+        f'<style:header><text:p text:style-name="Header">{x(HANDREICHUNG_HEAD)}</text:p></style:header>'
+        f'<style:footer><text:p text:style-name="Footer">{lo_page_x_of_y()}</text:p></style:footer>'
+        f"</style:master-page>"
+    )
     out: list[str] = []
     out.append(f'<text:p text:style-name="Title">{x(HANDREICHUNG_TITLE)}</text:p>')
     out.append(f'<text:p text:style-name="Subtitle">{x(HANDREICHUNG_SUBTITLE)}</text:p>')
@@ -761,14 +922,16 @@ def fodt_handreichung(plan: HandreichungPlan, toc_pages: dict[str, str], png: by
     for b in plan.blocks:
         if b[0] == "h":
             style = "Toc1" if b[1] == 1 else "Toc2"
-            out.append(f'<text:p text:style-name="{style}">{x(b[2])}<text:tab/>{toc_pages.get(b[2], "00")}</text:p>')
+            out.append(
+                f'<text:p text:style-name="{style}">{x(b[2])}<text:tab/>{toc_pages.get(b[2], "00")}</text:p>'
+            )
     n_frame = n_note = 0
     for b in plan.blocks:
         kind = b[0]
         if kind == "h":
             style = "Heading_20_1" if b[1] == 1 else "Heading_20_2"
             if b[1] == 1:
-                style = "PBreak"          # each part starts on a new page
+                style = "PBreak"  # each part starts on a new page
             out.append(f'<text:h text:style-name="{style}" text:outline-level="{b[1]}">{x(b[2])}</text:h>')
         elif kind == "p":
             frames, tail = [], []
@@ -779,7 +942,8 @@ def fodt_handreichung(plan: HandreichungPlan, toc_pages: dict[str, str], png: by
                         f'<draw:frame draw:style-name="frNote" draw:name="Marginalie{n_frame}" text:anchor-type="paragraph" '
                         f'svg:x="1.3cm" svg:y="0.05cm" svg:width="3.7cm" draw:z-index="{n_frame}">'
                         f'<draw:text-box fo:min-height="0.4cm"><text:p text:style-name="Marginalia">{x(extra[1])}</text:p>'
-                        f"</draw:text-box></draw:frame>")
+                        f"</draw:text-box></draw:frame>"
+                    )
                 elif extra[0] in ("box_full", "box_half"):
                     full = extra[0] == "box_full"
                     frames.append(
@@ -788,38 +952,51 @@ def fodt_handreichung(plan: HandreichungPlan, toc_pages: dict[str, str], png: by
                         f'<draw:text-box fo:min-height="0.5cm">'
                         f'<text:p text:style-name="Box_20_Title">{x(extra[1])}</text:p>'
                         f'<text:p text:style-name="Box_20_Text">{x(extra[2])}</text:p>'
-                        f"</draw:text-box></draw:frame>")
+                        f"</draw:text-box></draw:frame>"
+                    )
                 elif extra[0] == "footnote":
                     n_note += 1
-                    tail.append(f'<text:note text:id="ftn{n_note}" text:note-class="footnote">'
-                                f"<text:note-citation>{n_note}</text:note-citation><text:note-body>"
-                                f'<text:p text:style-name="Footnote">{x(extra[1])}</text:p>'
-                                f"</text:note-body></text:note>")
-            out.append(f'<text:p text:style-name="Text_20_body">{"".join(frames)}{x(b[1])}{"".join(tail)}</text:p>')
+                    tail.append(
+                        f'<text:note text:id="ftn{n_note}" text:note-class="footnote">'
+                        f"<text:note-citation>{n_note}</text:note-citation><text:note-body>"
+                        f'<text:p text:style-name="Footnote">{x(extra[1])}</text:p>'
+                        f"</text:note-body></text:note>"
+                    )
+            out.append(
+                f'<text:p text:style-name="Text_20_body">{"".join(frames)}{x(b[1])}{"".join(tail)}</text:p>'
+            )
         elif kind == "table":
             _, caption, header, rows = b
             out.append(f'<text:p text:style-name="TabCaption">{x(caption)}</text:p>')
-            t = ['<table:table table:name="Tabelle1" table:style-name="Tab1">',
-                 '<table:table-column table:style-name="Tab1.A"/><table:table-column table:style-name="Tab1.B"/>'
-                 '<table:table-column table:style-name="Tab1.C"/>',
-                 "<table:table-header-rows><table:table-row>"]
+            t = [
+                '<table:table table:name="Tabelle1" table:style-name="Tab1">',
+                '<table:table-column table:style-name="Tab1.A"/><table:table-column table:style-name="Tab1.B"/>'
+                '<table:table-column table:style-name="Tab1.C"/>',
+                "<table:table-header-rows><table:table-row>",
+            ]
             for c in header:
-                t.append(f'<table:table-cell table:style-name="Tab1.Head" office:value-type="string">'
-                         f'<text:p text:style-name="Table_20_Heading">{x(c)}</text:p></table:table-cell>')
+                t.append(
+                    f'<table:table-cell table:style-name="Tab1.Head" office:value-type="string">'
+                    f'<text:p text:style-name="Table_20_Heading">{x(c)}</text:p></table:table-cell>'
+                )
             t.append("</table:table-row></table:table-header-rows>")
             for r in rows:
                 t.append("<table:table-row>")
                 for c in r:
-                    t.append(f'<table:table-cell table:style-name="Tab1.Cell" office:value-type="string">'
-                             f'<text:p text:style-name="Table_20_Contents">{x(c)}</text:p></table:table-cell>')
+                    t.append(
+                        f'<table:table-cell table:style-name="Tab1.Cell" office:value-type="string">'
+                        f'<text:p text:style-name="Table_20_Contents">{x(c)}</text:p></table:table-cell>'
+                    )
                 t.append("</table:table-row>")
             t.append("</table:table>")
             out.append("".join(t))
         elif kind == "figure":
             b64 = base64.b64encode(png).decode()
-            out.append(f'<text:p text:style-name="Figure"><draw:frame draw:style-name="frImg" draw:name="Abbildung1" '
-                       f'text:anchor-type="as-char" svg:width="12cm" svg:height="4.5cm" draw:z-index="0">'
-                       f"<draw:image><office:binary-data>{b64}</office:binary-data></draw:image></draw:frame></text:p>")
+            out.append(
+                f'<text:p text:style-name="Figure"><draw:frame draw:style-name="frImg" draw:name="Abbildung1" '
+                f'text:anchor-type="as-char" svg:width="12cm" svg:height="4.5cm" draw:z-index="0">'
+                f"<draw:image><office:binary-data>{b64}</office:binary-data></draw:image></draw:frame></text:p>"
+            )
             out.append(f'<text:p text:style-name="Caption">{x(b[1])}</text:p>')
     styles = FODT_COMMON_STYLES.replace("{header_align}", "end").replace("{footer_align}", "end")
     return fodt_document(HANDREICHUNG_TITLE, styles, auto, master, "\n".join(out))
@@ -828,6 +1005,7 @@ def fodt_handreichung(plan: HandreichungPlan, toc_pages: dict[str, str], png: by
 def heading_pages(pdf: Path, headings: list[str]) -> dict[str, str]:
     """Page label (1-based) of each heading, from the PDF's bookmarks (text search as fallback)."""
     import pypdfium2 as pdfium  # second pass only
+
     doc = pdfium.PdfDocument(str(pdf))
     try:
         pages: dict[str, str] = {}
@@ -881,21 +1059,37 @@ RUNDBRIEF_SUBTITLE_PREFIX = "Schwerpunkt: "
 def build_rundbrief(corpus, out: Path, work: Path) -> dict:
     pick = Picker()
     f = corpus["03-kooperationen"]
-    truth = new_truth("lo-rundbrief", "{producer} (Writer, FODT → PDF)",
-                      ["two columns", "three columns", "column sections", "box", "running heads",
-                       "page number footer", "hyphenation", "justified", "bookmarks"])
+    truth = new_truth(
+        "lo-rundbrief",
+        "{producer} (Writer, FODT → PDF)",
+        [
+            "two columns",
+            "three columns",
+            "column sections",
+            "box",
+            "running heads",
+            "page number footer",
+            "hyphenation",
+            "justified",
+            "bookmarks",
+        ],
+    )
     title = "Rundbrief Quartiersmanagement"
     subtitle = RUNDBRIEF_SUBTITLE_PREFIX + f.title
     truth["title"] = [title, subtitle]
     secs = f.content_sections()
     box_heading, box_text = pick.box_paragraphs([f], 1, lo=35, hi=80)[0]
-    groups = [("Sec2a", secs[0:4]), ("Sec3", secs[4:10]), ("Sec2b", secs[10:14])]   # 2, 3, 2 columns
+    groups = [("Sec2a", secs[0:4]), ("Sec3", secs[4:10]), ("Sec2b", secs[10:14])]  # 2, 3, 2 columns
     mid_headings = {"Sec3": "Partner im Quartier (dreispaltig)", "Sec2b": "Gremien und Fonds (zweispaltig)"}
-    body: list[str] = [f'<text:p text:style-name="Title">{x(title)}</text:p>',
-                       f'<text:p text:style-name="Subtitle">{x(subtitle)}</text:p>']
+    body: list[str] = [
+        f'<text:p text:style-name="Title">{x(title)}</text:p>',
+        f'<text:p text:style-name="Subtitle">{x(subtitle)}</text:p>',
+    ]
     for name, ss in groups:
         if name in mid_headings:
-            body.append(f'<text:h text:style-name="Heading_20_1" text:outline-level="1">{x(mid_headings[name])}</text:h>')
+            body.append(
+                f'<text:h text:style-name="Heading_20_1" text:outline-level="1">{x(mid_headings[name])}</text:h>'
+            )
             truth["headings"].append(mid_headings[name])
         body.append(f'<text:section text:style-name="{name}" text:name="{name}">')
         if name == "Sec2a":
@@ -906,7 +1100,9 @@ def build_rundbrief(corpus, out: Path, work: Path) -> dict:
             paras = pick.body_paragraphs(s)
             if not paras:
                 continue
-            body.append(f'<text:h text:style-name="Heading_20_2" text:outline-level="2">{x(s.heading)}</text:h>')
+            body.append(
+                f'<text:h text:style-name="Heading_20_2" text:outline-level="2">{x(s.heading)}</text:h>'
+            )
             truth["headings"].append(s.heading)
             for p in paras:
                 body.append(f'<text:p text:style-name="Text_20_body">{x(p)}</text:p>')
@@ -925,10 +1121,13 @@ def build_rundbrief(corpus, out: Path, work: Path) -> dict:
     ]
 
     def cols(n: int) -> str:
-        return (f'<style:section-properties text:dont-balance-text-columns="false" fo:background-color="transparent">'
-                f'<style:columns fo:column-count="{n}" fo:column-gap="0.6cm">'
-                f'<style:column-sep style:width="0.5pt" style:color="#909090" style:height="100%" style:style="solid"/>'
-                f"</style:columns></style:section-properties>")
+        return (
+            f'<style:section-properties text:dont-balance-text-columns="false" fo:background-color="transparent">'
+            f'<style:columns fo:column-count="{n}" fo:column-gap="0.6cm">'
+            f'<style:column-sep style:width="0.5pt" style:color="#909090" style:height="100%" style:style="solid"/>'
+            f"</style:columns></style:section-properties>"
+        )
+
     auto = f"""
 <style:page-layout style:name="pm1">
  <style:page-layout-properties fo:page-width="21cm" fo:page-height="29.7cm" style:print-orientation="portrait"
@@ -949,15 +1148,26 @@ def build_rundbrief(corpus, out: Path, work: Path) -> dict:
  <style:paragraph-properties fo:margin-top="0cm" fo:margin-bottom="0.3cm" fo:border="1pt solid #303030" fo:padding="0.15cm" fo:background-color="#e8e8e8" style:join-border="true"/>
 </style:style>
 """
-    master = (f'<style:master-page style:name="Standard" style:page-layout-name="pm1">'
-              f'<style:header><text:p text:style-name="Header">{x(RUNDBRIEF_HEAD)}</text:p></style:header>'
-              f'<style:footer><text:p text:style-name="Footer">– <text:page-number text:select-page="current">1</text:page-number> –</text:p></style:footer>'
-              f"</style:master-page>")
-    styles = (FODT_COMMON_STYLES.replace("{header_align}", "center").replace("{footer_align}", "center")
-              .replace('fo:font-size="10pt" fo:language', 'fo:font-size="9pt" fo:language')
-              # narrow columns: smaller headings, hyphenated like the body
-              .replace('fo:font-weight="bold" fo:hyphenate="false"/>', 'fo:font-weight="bold" ' + HYPHENATE + '/>', 1)
-              .replace('<style:text-properties fo:font-size="12pt"/>', '<style:text-properties fo:font-size="10.5pt"/>', 1))
+    master = (
+        f'<style:master-page style:name="Standard" style:page-layout-name="pm1">'
+        f'<style:header><text:p text:style-name="Header">{x(RUNDBRIEF_HEAD)}</text:p></style:header>'
+        f'<style:footer><text:p text:style-name="Footer">– <text:page-number text:select-page="current">1</text:page-number> –</text:p></style:footer>'
+        f"</style:master-page>"
+    )
+    styles = (
+        FODT_COMMON_STYLES.replace("{header_align}", "center")
+        .replace("{footer_align}", "center")
+        .replace('fo:font-size="10pt" fo:language', 'fo:font-size="9pt" fo:language')
+        # narrow columns: smaller headings, hyphenated like the body
+        .replace(
+            'fo:font-weight="bold" fo:hyphenate="false"/>', 'fo:font-weight="bold" ' + HYPHENATE + "/>", 1
+        )
+        .replace(
+            '<style:text-properties fo:font-size="12pt"/>',
+            '<style:text-properties fo:font-size="10.5pt"/>',
+            1,
+        )
+    )
     doc = fodt_document(title, styles, auto, master, "\n".join(body))
     fodt = work / "lo-rundbrief.fodt"
     fodt.write_text(doc, encoding="utf-8")
@@ -969,6 +1179,7 @@ def build_rundbrief(corpus, out: Path, work: Path) -> dict:
 # --------------------------------------------------------------------------
 # Chromium
 # --------------------------------------------------------------------------
+
 
 def h(text: str) -> str:
     return html.escape(text, quote=False)
@@ -1005,8 +1216,10 @@ def chromium_build(name: str, html_text: str, out: Path, work: Path) -> None:
 
 
 def html_page(title: str, css: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="de">\n<head>\n<meta charset="utf-8">\n<title>{h(title)}</title>\n'
-            f"<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="de">\n<head>\n<meta charset="utf-8">\n<title>{h(title)}</title>\n'
+        f"<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
 MERKBLATT_HEAD = "Merkblatt Quartiersmanagement – Testdokument"
@@ -1015,16 +1228,28 @@ MERKBLATT_HEAD = "Merkblatt Quartiersmanagement – Testdokument"
 def build_merkblatt(corpus, out: Path, work: Path, hy: Hyphenator) -> dict:
     pick = Picker()
     f = corpus["07-faq"]
-    truth = new_truth("chromium-merkblatt", "{producer} (Chromium {chromium} headless --print-to-pdf, HTML/CSS)",
-                      ["sidebar boxes", "two columns", "running heads", "page x of y", "table",
-                       "figure caption", "soft-hyphen hyphenation", "justified", "bookmarks"])
+    truth = new_truth(
+        "chromium-merkblatt",
+        "{producer} (Chromium {chromium} headless --print-to-pdf, HTML/CSS)",
+        [
+            "sidebar boxes",
+            "two columns",
+            "running heads",
+            "page x of y",
+            "table",
+            "figure caption",
+            "soft-hyphen hyphenation",
+            "justified",
+            "bookmarks",
+        ],
+    )
     title = "Merkblatt: " + f.title
     subtitle = "Fragen und Antworten aus der Wissensbasis – Testdokument für den PDF-Leser"
     truth["title"] = [title, subtitle]
     tips = [p for s in f.content_sections() for p in s.paragraphs if p.startswith("Praxistipp:")]
     tips = [pick.take(p) for p in tips if 20 <= words(p) <= 80][:4]
     secs = f.content_sections()
-    parts: list[str] = [f"<header><h1>{h(title)}</h1><p class=\"subtitle\">{h(subtitle)}</p></header>"]
+    parts: list[str] = [f'<header><h1>{h(title)}</h1><p class="subtitle">{h(subtitle)}</p></header>']
 
     def para(p: str) -> str:
         truth["body"].append(p)
@@ -1046,12 +1271,17 @@ def build_merkblatt(corpus, out: Path, work: Path, hy: Hyphenator) -> dict:
         if chunk and i % 2 == 0:
             tip = next(tip_iter, None)
             if tip:
-                chunk.insert(1, f'<aside class="box"><p><strong>Praxistipp:</strong>{h(hy.soft(tip[len("Praxistipp:"):]))}</p></aside>')
+                chunk.insert(
+                    1,
+                    f'<aside class="box"><p><strong>Praxistipp:</strong>{h(hy.soft(tip[len("Praxistipp:") :]))}</p></aside>',
+                )
                 truth["boxes"].append(tip)
         parts += chunk
     # figure
     b64 = base64.b64encode(make_png()).decode()
-    parts.append(f'<figure><img src="data:image/png;base64,{b64}" alt=""><figcaption>{h(FIGURE_CAPTION)}</figcaption></figure>')
+    parts.append(
+        f'<figure><img src="data:image/png;base64,{b64}" alt=""><figcaption>{h(FIGURE_CAPTION)}</figcaption></figure>'
+    )
     truth["captions"].append(FIGURE_CAPTION)
     # two-column part
     span = "Weitere Fragen im Überblick (zweispaltig)"
@@ -1063,7 +1293,11 @@ def build_merkblatt(corpus, out: Path, work: Path, hy: Hyphenator) -> dict:
     # table
     header, rows = overview_table(corpus, ["01-grundlagen", "02-aufgabenspektrum", "03-kooperationen"])
     cap = "Tabelle 1: Themen aus weiteren Teilen der Wissensbasis (Auszug)"
-    t = [f"<table><caption>{h(cap)}</caption><thead><tr>" + "".join(f"<th>{h(c)}</th>" for c in header) + "</tr></thead><tbody>"]
+    t = [
+        f"<table><caption>{h(cap)}</caption><thead><tr>"
+        + "".join(f"<th>{h(c)}</th>" for c in header)
+        + "</tr></thead><tbody>"
+    ]
     for r in rows:
         t.append("<tr>" + "".join(f"<td>{h(hy.soft(c))}</td>" for c in r) + "</tr>")
     t.append("</tbody></table>")
@@ -1074,17 +1308,26 @@ def build_merkblatt(corpus, out: Path, work: Path, hy: Hyphenator) -> dict:
         if chunk and i % 2 == 1:
             tip = next(tip_iter, None)
             if tip:
-                chunk.insert(1, f'<aside class="box"><p><strong>Praxistipp:</strong>{h(hy.soft(tip[len("Praxistipp:"):]))}</p></aside>')
+                chunk.insert(
+                    1,
+                    f'<aside class="box"><p><strong>Praxistipp:</strong>{h(hy.soft(tip[len("Praxistipp:") :]))}</p></aside>',
+                )
                 truth["boxes"].append(tip)
         parts += chunk
         if i == 0:
             parts.append("".join(t))
     truth["headings"].insert(0, title)
-    footer = ('@bottom-right { content: "Seite " counter(page) " von " counter(pages); font-family: "DejaVu Sans";'
-              ' font-size: 8.5pt; color: #404040; vertical-align: top; padding-top: 3mm; }')
-    head = (f'@top-center {{ content: "{MERKBLATT_HEAD}"; font-family: "DejaVu Sans"; font-size: 8.5pt; '
-            'color: #404040; vertical-align: bottom; padding-bottom: 3mm; }')
-    css = CSS_COMMON.replace("%(boxes)s", head + "\n  " + footer) + """
+    footer = (
+        '@bottom-right { content: "Seite " counter(page) " von " counter(pages); font-family: "DejaVu Sans";'
+        " font-size: 8.5pt; color: #404040; vertical-align: top; padding-top: 3mm; }"
+    )
+    head = (
+        f'@top-center {{ content: "{MERKBLATT_HEAD}"; font-family: "DejaVu Sans"; font-size: 8.5pt; '
+        "color: #404040; vertical-align: bottom; padding-bottom: 3mm; }"
+    )
+    css = (
+        CSS_COMMON.replace("%(boxes)s", head + "\n  " + footer)
+        + """
 aside.box { float: right; width: 36%; margin: 0.3em 0 0.6em 1.1em; padding: 0.5em 0.7em; border: 1.2pt solid #303030;
             background: #eeeeee; font-family: "DejaVu Sans", sans-serif; font-size: 8.5pt; line-height: 1.35;
             break-inside: avoid; }
@@ -1099,6 +1342,7 @@ caption { caption-side: top; text-align: left; font-size: 9pt; font-style: itali
 th, td { border: 0.75pt solid #000; padding: 3pt 4pt; vertical-align: top; text-align: left; }
 th { background: #dddddd; font-family: "DejaVu Sans", sans-serif; }
 """
+    )
     truth["furniture"] = [MERKBLATT_HEAD, "Seite # von #"]
     truth["notes"] = CHROMIUM_NOTES + [
         "Boxes are <aside> elements floated right (36 % wide, bordered); their text may come between the lines "
@@ -1115,9 +1359,19 @@ SPALTEN_FOOT = "Glossar kompakt – Testdokument"
 def build_spalten(corpus, out: Path, work: Path, hy: Hyphenator) -> dict:
     pick = Picker()
     f = corpus["06-glossar"]
-    truth = new_truth("chromium-spalten", "{producer} (Chromium {chromium} headless --print-to-pdf, HTML/CSS)",
-                      ["three columns", "spanning heading", "running footer", "page x of y",
-                       "soft-hyphen hyphenation", "justified", "bookmarks"])
+    truth = new_truth(
+        "chromium-spalten",
+        "{producer} (Chromium {chromium} headless --print-to-pdf, HTML/CSS)",
+        [
+            "three columns",
+            "spanning heading",
+            "running footer",
+            "page x of y",
+            "soft-hyphen hyphenation",
+            "justified",
+            "bookmarks",
+        ],
+    )
     title = f.title
     truth["title"] = [title]
     truth["headings"].append(title)
@@ -1141,11 +1395,15 @@ def build_spalten(corpus, out: Path, work: Path, hy: Hyphenator) -> dict:
             truth["body"].append(p)
             parts.append(f"<p>{h(hy.soft(p))}</p>")
     parts.append("</div>")
-    footer = (f'@bottom-left {{ content: "{SPALTEN_FOOT}"; font-family: "DejaVu Sans"; font-size: 8pt; '
-              'color: #404040; vertical-align: top; padding-top: 3mm; }'
-              '@bottom-right { content: "Seite " counter(page) " von " counter(pages); font-family: "DejaVu Sans";'
-              ' font-size: 8pt; color: #404040; vertical-align: top; padding-top: 3mm; }')
-    css = CSS_COMMON.replace("%(boxes)s", footer) + """
+    footer = (
+        f'@bottom-left {{ content: "{SPALTEN_FOOT}"; font-family: "DejaVu Sans"; font-size: 8pt; '
+        "color: #404040; vertical-align: top; padding-top: 3mm; }"
+        '@bottom-right { content: "Seite " counter(page) " von " counter(pages); font-family: "DejaVu Sans";'
+        " font-size: 8pt; color: #404040; vertical-align: top; padding-top: 3mm; }"
+    )
+    css = (
+        CSS_COMMON.replace("%(boxes)s", footer)
+        + """
 html { font-size: 9pt; line-height: 1.36; }
 .cols { column-count: 3; column-gap: 5.5mm; column-rule: 0.5pt solid #909090; }
 .cols h2.span { column-span: all; font-size: 14pt; margin: 0.8em 0 0.6em 0; padding: 0.2em 0; border-top: 1pt solid #303030;
@@ -1153,6 +1411,7 @@ html { font-size: 9pt; line-height: 1.36; }
 h3 { font-size: 9.5pt; margin: 0.7em 0 0.25em 0; line-height: 1.2; text-align: left; break-after: avoid; }
 h1 { margin-bottom: 0.6em; }
 """
+    )
     truth["furniture"] = [SPALTEN_FOOT, "Seite # von #"]
     truth["notes"] = CHROMIUM_NOTES + [
         "Everything after the title is in column-count: 3; the heading 'Weitere Begriffe (Fortsetzung des "
@@ -1184,22 +1443,52 @@ def build_groff(corpus, out: Path, work: Path) -> dict:
     need("preconv")
     pick = Picker()
     f4, f5 = corpus["04-verstetigung"], corpus["05-praxisbeispiele"]
-    truth = new_truth("groff-bericht", "{producer} ({groff} -ms -mde -Tps → ps2pdf)",
-                      ["numbered headings", "toc", "footnotes", "running heads", "page number footer",
-                       "two columns", "hyphenation", "justified"])
+    truth = new_truth(
+        "groff-bericht",
+        "{producer} ({groff} -ms -mde -Tps → ps2pdf)",
+        [
+            "numbered headings",
+            "toc",
+            "footnotes",
+            "running heads",
+            "page number footer",
+            "two columns",
+            "hyphenation",
+            "justified",
+        ],
+    )
     title = "Bericht: Verstetigung und Praxisbeispiele"
     subtitle = "Texte aus der Wissensbasis des Projekts – Testdokument für den PDF-Leser"
     truth["title"] = [title, subtitle]
     sources = [q for q in f4.quellen() + f5.quellen() if " " in q]
     sources = list(dict.fromkeys(sources))[:5]
     lines = [
-        ".\\\" generated by tests/data/pdfcollection/generate.py",
-        ".nr PO 2.5c", ".nr LL 16c", ".nr HM 2c", ".nr FM 2.5c", ".nr PS 10", ".nr VS 12.5", ".nr PI 0",
-        ".nr PD 0.4v", ".nr HY 14", ".kern 0", ".nr FL \\n[LL]*3/4",
-        f".ds LH {GROFF_LH}", ".ds CH", f".ds RH {GROFF_RH}",
-        ".ds LF", ".ds CF Seite \\\\n%", ".ds RF",
+        '.\\" generated by tests/data/pdfcollection/generate.py',
+        ".nr PO 2.5c",
+        ".nr LL 16c",
+        ".nr HM 2c",
+        ".nr FM 2.5c",
+        ".nr PS 10",
+        ".nr VS 12.5",
+        ".nr PI 0",
+        ".nr PD 0.4v",
+        ".nr HY 14",
+        ".kern 0",
+        ".nr FL \\n[LL]*3/4",
+        f".ds LH {GROFF_LH}",
+        ".ds CH",
+        f".ds RH {GROFF_RH}",
+        ".ds LF",
+        ".ds CF Seite \\\\n%",
+        ".ds RF",
         ".mso pdfmark.tmac",
-        ".TL", roff_text(title), ".AU", roff_text(subtitle), ".LP", f".pdfinfo /Title {title}", ".pdfsync M",
+        ".TL",
+        roff_text(title),
+        ".AU",
+        roff_text(subtitle),
+        ".LP",
+        f".pdfinfo /Title {title}",
+        ".pdfsync M",
     ]
     fn_count = 0
     para_no = 0
@@ -1259,15 +1548,21 @@ def build_groff(corpus, out: Path, work: Path) -> dict:
     src = work / "groff-bericht.ms"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     ps = work / "groff-bericht.ps"
-    res = run([groff, "-k", "-Kutf8", "-ms", "-mde", "-Tps", "-dpaper=a4", "-P-pa4", "-ww", str(src)],
-              "groff (ms → PostScript)", timeout=60)
+    res = run(
+        [groff, "-k", "-Kutf8", "-ms", "-mde", "-Tps", "-dpaper=a4", "-P-pa4", "-ww", str(src)],
+        "groff (ms → PostScript)",
+        timeout=60,
+    )
     warnings = res.stderr.decode("utf-8", "replace").strip()
     if warnings:
         print(f"groff-bericht: groff warnings:\n{warnings}", file=sys.stderr)
     ps.write_bytes(res.stdout)
     pdf = work / "groff-bericht.pdf"
-    run([ps2pdf, "-sPAPERSIZE=a4", "-dPDFSETTINGS=/default", str(ps), str(pdf)], "ps2pdf (Ghostscript)",
-        timeout=60)
+    run(
+        [ps2pdf, "-sPAPERSIZE=a4", "-dPDFSETTINGS=/default", str(ps), str(pdf)],
+        "ps2pdf (Ghostscript)",
+        timeout=60,
+    )
     shutil.copyfile(pdf, out / "groff-bericht.pdf")
     return truth
 
@@ -1279,6 +1574,7 @@ DOCUMENTS = ["lo-handreichung", "lo-rundbrief", "chromium-merkblatt", "chromium-
 
 def pdf_info(pdf: Path) -> tuple[int, dict]:
     import pypdfium2 as pdfium
+
     doc = pdfium.PdfDocument(str(pdf))
     try:
         return len(doc), doc.get_metadata_dict()
@@ -1290,8 +1586,11 @@ def producer_string(template: str, meta: dict) -> str:
     creator = meta.get("Creator", "")
     m = re.search(r"HeadlessChrome/(\d+)", creator)
     g = re.search(r"groff version ([\d.]+)", creator)
-    return template.format(producer=meta.get("Producer", "?"), chromium=m.group(1) if m else "?",
-                           groff=f"groff {g.group(1)}" if g else "groff")
+    return template.format(
+        producer=meta.get("Producer", "?"),
+        chromium=m.group(1) if m else "?",
+        groff=f"groff {g.group(1)}" if g else "groff",
+    )
 
 
 def preflight(todo: list[str]) -> None:
@@ -1300,8 +1599,10 @@ def preflight(todo: list[str]) -> None:
     tools = set()
     if any(n.startswith("lo-") for n in todo):
         tools.add("soffice")
-        if not (list(Path("/usr/share/hyphen").glob("hyph_de*.dic"))
-                or list(Path("/usr/lib/libreoffice").glob("share/extensions/dict-de/hyph_de*.dic"))):
+        if not (
+            list(Path("/usr/share/hyphen").glob("hyph_de*.dic"))
+            or list(Path("/usr/lib/libreoffice").glob("share/extensions/dict-de/hyph_de*.dic"))
+        ):
             missing.append("German hyphenation patterns for LibreOffice (Debian package hyphen-de)")
     if any(n.startswith("chromium-") for n in todo):
         if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
@@ -1330,7 +1631,11 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.outdir.resolve()
     out.mkdir(parents=True, exist_ok=True)
     wanted = args.only or DOCUMENTS
-    todo = [n for n in wanted if args.force or not ((out / f"{n}.pdf").exists() and (out / f"{n}.truth.json").exists())]
+    todo = [
+        n
+        for n in wanted
+        if args.force or not ((out / f"{n}.pdf").exists() and (out / f"{n}.truth.json").exists())
+    ]
     for n in wanted:
         if n not in todo:
             print(f"{n}: exists, skipped")
@@ -1366,8 +1671,9 @@ def main(argv: list[str] | None = None) -> int:
                 truth["producer"] = producer_string(truth["producer"], meta)
                 truth["pages"] = pages
                 truth["pdf_metadata"] = {k: meta.get(k, "") for k in ("Producer", "Creator", "Title")}
-                (out / f"{n}.truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n",
-                                                     encoding="utf-8")
+                (out / f"{n}.truth.json").write_text(
+                    json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+                )
                 print(f"{n}: {pages} pages, producer {producer!r}, {time.monotonic() - t:.1f}s")
     except GenerationError as exc:
         print(f"generate.py: error: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ on how many pages the furniture strings occur.  With --png, renders one page
 per PDF (PIL if present, else a small stdlib PNG writer).  Exit status 1 when
 something is missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-SOFT_BREAK = "\ufffe\u00ad\x02"          # what pdfium reports for hyphens it recognises as line-end hyphens
+SOFT_BREAK = "\ufffe\u00ad\x02"  # what pdfium reports for hyphens it recognises as line-end hyphens
 
 
 def collapse(text: str) -> str:
@@ -58,7 +59,7 @@ def write_png(path: Path, bitmap) -> None:
     n = bitmap.n_channels
     rows = []
     for y in range(h):
-        row = buf[y * stride:y * stride + w * n]
+        row = buf[y * stride : y * stride + w * n]
         rgb = bytearray(w * 3)
         rgb[0::3] = row[2::n]
         rgb[1::3] = row[1::n]
@@ -69,8 +70,12 @@ def write_png(path: Path, bitmap) -> None:
         crc = zlib.crc32(tag + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def check(pdf_path: Path, png_dir: Path | None, page_no: int | None, verbose: bool) -> bool:
@@ -78,8 +83,10 @@ def check(pdf_path: Path, png_dir: Path | None, page_no: int | None, verbose: bo
     doc = pdfium.PdfDocument(str(pdf_path))
     pages = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
     meta = doc.get_metadata_dict()
-    print(f"== {pdf_path.name}: {len(doc)} pages, Producer {meta.get('Producer')!r}, "
-          f"Creator {meta.get('Creator')!r}")
+    print(
+        f"== {pdf_path.name}: {len(doc)} pages, Producer {meta.get('Producer')!r}, "
+        f"Creator {meta.get('Creator')!r}"
+    )
     bookmarks = [b.get_title() for b in doc.get_toc()]
     print(f"   bookmarks: {len(bookmarks)}")
     # furniture: count pages, then remove it so that paragraphs split by a page break can be found
@@ -102,8 +109,16 @@ def check(pdf_path: Path, png_dir: Path | None, page_no: int | None, verbose: bo
             body_naive = re.sub(r"(\d+ ?)?" + re.escape(naive(item)) + " ?", "", body_naive)
             body_skel = re.sub(r"\d*" + re.escape(skeleton(item)), "", body_skel)
     ok = True
-    keys = ("headings", "toc_entries", "margin_notes", "boxes", "footnotes", "captions",
-            "table_cells", "body")
+    keys = (
+        "headings",
+        "toc_entries",
+        "margin_notes",
+        "boxes",
+        "footnotes",
+        "captions",
+        "table_cells",
+        "body",
+    )
     for key in keys:
         items = truth.get(key) or []
         if not items:
@@ -112,8 +127,10 @@ def check(pdf_path: Path, png_dir: Path | None, page_no: int | None, verbose: bo
         n_naive = sum(naive(i) in hn for i in items)
         missing = [i for i in items if skeleton(i) not in hs]
         status = "OK" if not missing else "MISSING"
-        print(f"   {key}: {len(items)} items, exact after naive join {n_naive}, "
-              f"found ignoring hyphens/space {len(items) - len(missing)} {status}")
+        print(
+            f"   {key}: {len(items)} items, exact after naive join {n_naive}, "
+            f"found ignoring hyphens/space {len(items) - len(missing)} {status}"
+        )
         if verbose:
             for i in items:
                 if naive(i) not in hn and i not in missing:
