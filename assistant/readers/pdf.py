@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..documents import Block, Document, DocumentError, title_from_name
 from ..text import normalise
-from .pdflayout import KEPT_KINDS, LINE_END_HYPHEN, PageLayout, Run, analyse
+from .pdflayout import KEPT_KINDS, PageLayout, analyse
+from .pdflines import LINE_END_HYPHEN, Run
 
 __all__ = ["PdfLayout", "join_lines", "page_paragraphs", "read_layout", "read_pdf"]
 
