@@ -24,4 +24,5 @@ test: $(STAMP)
 	-@bash tests/data/fetch-pdf-collection.sh
 	$(VENV)/bin/ruff check assistant tests bench
 	$(VENV)/bin/mypy assistant
+	$(VENV)/bin/python -m tests.imports
 	$(VENV)/bin/pytest

@@ -14,10 +14,11 @@ import numpy as np
 from .cache import EmbeddingCache, text_key
 from .chunking import chunk_document
 from .config import DEFAULT_MODEL, Settings
-from .documents import DocumentError, discover, read_document
-from .embedding import Embedder, ModelUnavailable, _folder_fingerprint, load_embedder, load_offline_embedder
+from .documents import DocumentError
+from .embedding import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
 from .lexical import LexicalIndex
 from .offline_e5 import ConversionError
+from .readers import discover, read_document
 from .records import Passage
 from .search import calibrate
 from .static_model import build_static_model, load_static_embedder, still_fits
@@ -298,7 +299,7 @@ def static_embedder(
         build_static_model(texts, target)
     # Passages are encoded the way the server encodes questions, without torch (see StaticEncoder): the
     # vectors sentence-transformers gives, in less than half its time.
-    static = load_static_embedder(target, name=STATIC_MODEL_NAME, fingerprint=_folder_fingerprint(target))
+    static = load_static_embedder(target, name=STATIC_MODEL_NAME, fingerprint=folder_fingerprint(target))
     return static or load_embedder(str(target), display_name=STATIC_MODEL_NAME)
 
 

@@ -5,32 +5,29 @@ metadata (Markdown front matter, HTML ``<title>``, DOCX core properties, or no s
 level 1 is the chapter and level 2 the section; a document whose only level-1 heading opens it uses
 that heading as its title, and levels 2/3 become chapter/section. Deeper headings fold into the
 section ("Abschnitt › Unterabschnitt"). Sections titled "Quellen" list sources and are kept out of
-the passages. PDFs take chapter and section from their bookmarks (see ``readers.pdf``).
+the passages. PDFs take chapter and section from their bookmarks (see ``readers.pdf``). Reading a file by its
+format is the business of ``readers`` (which imports this module, never the other way round).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .text import normalise
 
 __all__ = [
-    "SUPPORTED_SUFFIXES",
     "Block",
     "Document",
     "DocumentError",
     "Heading",
     "Paragraph",
     "assemble",
-    "discover",
-    "read_document",
     "title_from_name",
 ]
 
-SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".pdf", ".html", ".htm", ".docx"})
 _SOURCE_SECTIONS = frozenset({"quellen", "sources", "literatur", "quellenverzeichnis", "references"})
 
 
@@ -115,45 +112,6 @@ def assemble(
     if not blocks:
         raise DocumentError(f"{source}: enthält keinen Text")
     return Document(title=title or default_title, source=source, blocks=tuple(blocks), sources=tuple(sources))
-
-
-def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
-    """Yield (file, root) for every supported file in the given files and folders, in a stable order."""
-    for path in paths:
-        if path.is_dir():
-            for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in SUPPORTED_SUFFIXES and not _hidden(file, path):
-                    yield file, path
-        elif path.is_file():
-            yield path, path.parent
-        else:
-            raise DocumentError(f"{path}: Datei oder Ordner nicht gefunden")
-
-
-def _hidden(file: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in file.relative_to(root).parts)
-
-
-def read_document(file: Path, root: Path | None = None) -> Document:
-    """Read one file; raises DocumentError with a one-line reason when it cannot be used."""
-    from .readers import READERS
-
-    source = file.relative_to(root).as_posix() if root else file.name
-    reader: Callable[[Path, str], Document] | None = READERS.get(file.suffix.lower())
-    if reader is None:
-        raise DocumentError(f"{source}: Dateityp {file.suffix or '(ohne Endung)'} wird nicht unterstützt")
-    if not file.is_file():
-        raise DocumentError(f"{source}: Datei nicht gefunden")
-    try:
-        return reader(file, source)
-    except DocumentError:
-        raise
-    except PermissionError as exc:
-        raise DocumentError(f"{source}: keine Leseberechtigung") from exc
-    except OSError as exc:
-        raise DocumentError(f"{source}: nicht lesbar ({exc.strerror or exc})") from exc
-    except Exception as exc:  # a damaged file of any format: name it, keep the build going
-        raise DocumentError(f"{source}: beschädigt oder nicht lesbar ({type(exc).__name__}: {exc})") from exc
 
 
 def read_text_file(file: Path) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .config import Settings
 
 __all__ = [
+    "folder_fingerprint",
     "Embedder",
     "ModelUnavailable",
     "hub_reachable",
@@ -207,7 +208,7 @@ def load_model(
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
             raise ModelUnavailable(f"{path} is not a sentence-transformers model folder (no modules.json)")
         try:
-            return make(str(path), True), _folder_fingerprint(path)
+            return make(str(path), True), folder_fingerprint(path)
         except Exception as exc:  # a broken folder surfaces as many exception types
             raise ModelUnavailable(f"model folder {path} could not be loaded: {exc}") from exc
 
@@ -260,7 +261,7 @@ def resolve_prompts(prompts: Mapping[str, str | None] | None, *, e5: bool) -> di
     return resolved
 
 
-def _folder_fingerprint(path: Path, hash_limit: int = 64 << 20) -> str:
+def folder_fingerprint(path: Path, hash_limit: int = 64 << 20) -> str:
     """Content hash of a model folder's files; for folders over ``hash_limit`` bytes, names, sizes
     and modification times stand in for the content."""
     files = sorted(p for p in path.rglob("*") if p.is_file())

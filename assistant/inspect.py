@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .chunking import chunk_document
-from .documents import read_document
+from .readers import read_document
 from .readers.pdf import join_lines, read_layout
 
 __all__ = ["KIND_NAMES", "inspect_lines", "parse_pages"]

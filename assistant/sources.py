@@ -28,26 +28,11 @@ from markupsafe import Markup, escape
 from .api import get_assistant
 from .chunking import locate_passages
 from .documents import Block, Document, DocumentError, read_text_file
-from .readers import READERS
-from .readers.markdown import _FRONT_MATTER
+from .readers import FORMATS, read_as
+from .readers.markdown import FRONT_MATTER
 from .service import Assistant
 
 __all__ = ["make_router", "render_markdown"]
-
-# How each kind of source is handed to the browser. HTML sources are shown in a CSP sandbox: they
-# come from outside the project and must not run scripts on the app's origin.
-_MEDIA = {
-    ".pdf": ("application/pdf", "inline", None),
-    ".md": ("text/plain; charset=utf-8", "inline", None),
-    ".markdown": ("text/plain; charset=utf-8", "inline", None),
-    ".txt": ("text/plain; charset=utf-8", "inline", None),
-    ".html": ("text/html; charset=utf-8", "inline", "sandbox"),
-    ".htm": ("text/html; charset=utf-8", "inline", "sandbox"),
-    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "attachment", None),
-}
-
-
-_MARKDOWN = frozenset({".md", ".markdown"})
 
 
 def _recorded(assistant: Assistant, key: str) -> Path:
@@ -94,15 +79,15 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         except HTTPException as exc:
             return page(exc.status_code, error=exc.detail, title="Quelle nicht gefunden", sections=[])
         suffix = path.suffix.lower()
-        reader = READERS.get(suffix)
-        if reader is None or (suffix == ".pdf" and not stelle):
+        fmt = FORMATS.get(suffix)
+        if fmt is None or (suffix == ".pdf" and not stelle):
             return RedirectResponse("/quellen/" + quote(key), status_code=303)
         try:
-            document = _read_cached(reader, path, key)
+            document = _read_cached(fmt.read, path, key)
             blocks = _passage_blocks(document, stelle[:64])
             if suffix == ".pdf":
                 return _pdf_page(page, key, document, blocks)
-            if suffix in _MARKDOWN:
+            if fmt.markdown:
                 sections = render_markdown(read_text_file(path), blocks)
             else:
                 sections = _render_blocks(document, blocks)
@@ -143,7 +128,7 @@ def _read_cached_at(
     reader: Callable[[Path, str], Document], path: Path, key: str, stamp: tuple[int, int]
 ) -> Document:
     del stamp  # part of the cache key only: a changed file is read again
-    return reader(path, key)
+    return read_as(reader, path, key)
 
 
 def _read_cached(reader: Callable[[Path, str], Document], path: Path, key: str) -> Document:
@@ -167,7 +152,7 @@ def render_markdown(text: str, blocks: tuple[Block, ...]) -> list[Section]:
     The passage is the run of top-level elements whose source lines overlap the passage's blocks.
     Headings move one level down: the page's own heading is the document title.
     """
-    front = _FRONT_MATTER.match(text)
+    front = FRONT_MATTER.match(text)
     if front:  # blank it out line for line, so line numbers stay those the reader recorded
         text = "\n" * front.group(0).count("\n") + text[front.end() :]
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -239,8 +224,11 @@ def _render_blocks(document: Document, passage: tuple[Block, ...]) -> list[Secti
 
 def source_file(key: str, assistant: Annotated[Assistant, Depends(get_assistant)]) -> FileResponse:
     path = _recorded(assistant, key)
-    media_type, disposition, policy = _MEDIA.get(
-        path.suffix.lower(), ("application/octet-stream", "attachment", None)
+    fmt = FORMATS.get(path.suffix.lower())
+    media_type, disposition, policy = (
+        (fmt.media_type, fmt.disposition, fmt.policy)
+        if fmt
+        else ("application/octet-stream", "attachment", None)
     )
     headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(path.name)}"}
     if policy:

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.chunking import MAX_WORDS, MIN_WORDS, chunk_document
 from assistant.config import bundled_dir
-from assistant.documents import read_document
+from assistant.readers import read_document
 from assistant.records import Passage
 from assistant.text import count_words, words
 

@@ -300,7 +300,7 @@ if backend == "sqlite":
     from assistant.userdata import SQLiteUserStore
     store = SQLiteUserStore(target)
 else:
-    from assistant.userdata_postgres import PostgresUserStore
+    from assistant.userdata.postgres import PostgresUserStore
     store = PostgresUserStore(target, max_size=1, timeout=10)
 conversation = None
 i = 0
@@ -373,7 +373,7 @@ def test_feedback_store_survives_a_writer_killed_mid_write(
     else:
         import psycopg
 
-        from assistant.userdata_postgres import PostgresUserStore
+        from assistant.userdata.postgres import PostgresUserStore
 
         target = request.getfixturevalue("postgres_url")
         store = PostgresUserStore(target, max_size=2, timeout=10)

@@ -47,7 +47,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
             return opened[-1]
 
     else:
-        from assistant.userdata_postgres import PostgresUserStore
+        from assistant.userdata.postgres import PostgresUserStore
 
         url = request.getfixturevalue("postgres_url")
 

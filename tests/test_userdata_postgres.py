@@ -17,7 +17,7 @@ from assistant.app import create_app
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.userdata import UserStoreError
-from assistant.userdata_postgres import PostgresUserStore
+from assistant.userdata.postgres import PostgresUserStore
 from tests.serving import free_port
 from tests.test_userdata import answer
 

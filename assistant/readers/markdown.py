@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ..documents import Document, DocumentError, Heading, Paragraph, assemble, read_text_file, title_from_name
 
-__all__ = ["read_markdown"]
+__all__ = ["FRONT_MATTER", "read_markdown"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 
@@ -25,7 +25,7 @@ def plain(markdown: str) -> str:
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
-    match = _FRONT_MATTER.match(text)
+    match = FRONT_MATTER.match(text)
     if not match:
         return {}, text
     fields = {}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.chunking import chunk_document
-from assistant.documents import DocumentError, read_document
+from assistant.documents import DocumentError
+from assistant.readers import read_document
 from assistant.readers.pdf import join_lines
 from tests.pdfs import write_pdf
 

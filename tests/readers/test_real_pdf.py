@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from assistant.chunking import chunk_document
-from assistant.documents import Document, read_document
+from assistant.documents import Document
+from assistant.readers import read_document
 
 PDF = Path(__file__).resolve().parents[2] / ".cache" / "testdata" / "debian-faq.de.pdf"
 

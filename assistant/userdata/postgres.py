@@ -1,6 +1,6 @@
 """Conversations and feedback in PostgreSQL, for several servers (replicas) sharing one store.
 
-Same behaviour as the SQLite store in ``userdata``: every write is a committed transaction before the
+Same behaviour as the SQLite store (``userdata.sqlite``): every write is a committed transaction before the
 method returns, and a conversation's turns are numbered 1, 2, 3 … without gaps or doubles even when
 two requests add to it at once (the conversation's row is locked while the next number is taken).
 Connections come from a pool (``psycopg_pool``) opened on first use and shared by the worker threads;
@@ -25,8 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
-from .records import Answer
-from .userdata import Feedback, StoredTurn, UserStoreError, new_conversation_id
+from ..records import Answer
+from .base import Feedback, StoredTurn, UserStoreError, new_conversation_id
 
 __all__ = ["PostgresUserStore"]
 

@@ -1,49 +1,27 @@
-"""What users leave behind: conversations (each question with the answer shown) and feedback.
+"""Conversations and feedback in one SQLite file (``Settings.database``).
 
-``UserStore`` is the interface the web chat, the API and the CLI use; ``open_user_store(settings)``
-picks the backend: PostgreSQL (``userdata_postgres``) when ``Settings.database_url`` is set, so that
-several servers share one store, else one SQLite file (``Settings.database``, this module).
-
-The SQLite file is created on the first write with permissions only its owner can read. Every write
-is a committed transaction before the request that caused it is answered (WAL journal,
+The file is created on the first write with permissions only its owner can read. Every write is a
+committed transaction before the request that caused it is answered (WAL journal,
 ``synchronous=FULL``), so a restart or a crash loses nothing that was confirmed. Connections are
 opened per operation: the store is shared by FastAPI's worker threads and by several server
 processes without locks of our own.
-
-Exceptions: every backend raises ``UserStoreError`` when it cannot read or write just now (a locked
-or unwritable file, a database server that cannot be reached); callers answer 503 and ask to try
-again. ``add_turn`` raises ``KeyError`` for a conversation that does not exist.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
-from .records import Answer
+from ..records import Answer
+from .base import Feedback, StoredTurn, UserStoreError, new_conversation_id
 
-if TYPE_CHECKING:
-    from .config import Settings
-
-__all__ = [
-    "Feedback",
-    "SQLiteUserStore",
-    "StoredTurn",
-    "UserStore",
-    "UserStoreError",
-    "is_conversation_id",
-    "new_conversation_id",
-    "open_user_store",
-]
+__all__ = ["SQLiteUserStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -72,103 +50,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE INDEX IF NOT EXISTS feedback_turn ON feedback (conversation, turn);
 """
 _BUSY_TIMEOUT = 30.0  # seconds a write waits for another to finish
-_ID_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-def new_conversation_id() -> str:
-    """128 random bits, URL-safe: the conversation's address is its only key, so it must not be guessable."""
-    return secrets.token_urlsafe(16)
-
-
-def is_conversation_id(value: str) -> bool:
-    return len(value) == 22 and set(value) <= _ID_ALPHABET
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTurn:
-    number: int  # 1-based within its conversation
-    answer: Answer
-    feedback: bool | None = None  # the latest rating given to this turn, if any
-
-
-@dataclass(frozen=True, slots=True)
-class Feedback:
-    id: int
-    created: str  # ISO 8601, UTC
-    helpful: bool
-    comment: str
-    question: str
-    passages: tuple[str, ...]  # ids of the passages that were shown
-    conversation: str | None
-    turn: int | None
-    build_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "created": self.created,
-            "helpful": self.helpful,
-            "comment": self.comment,
-            "question": self.question,
-            "passage_ids": list(self.passages),
-            "conversation": self.conversation,
-            "turn": self.turn,
-            "build_id": self.build_id,
-        }
-
-
-class UserStoreError(Exception):
-    """The store cannot be read or written just now. The message says why (never with a password);
-    the store's ``where`` says where."""
-
-
-class UserStore(Protocol):
-    """Conversations and feedback, whichever backend keeps them."""
-
-    @property
-    def where(self) -> str:
-        """Where the data lives, for messages: a file, or a database server without credentials."""
-        ...
-
-    def add_turn(self, conversation: str | None, answer: Answer) -> tuple[str, int]: ...
-
-    def conversation(self, conversation: str) -> list[StoredTurn] | None: ...
-
-    def questions(self, conversation: str) -> list[str] | None: ...
-
-    def add_feedback(
-        self,
-        *,
-        helpful: bool,
-        comment: str,
-        question: str,
-        passages: Sequence[str],
-        build_id: str,
-        conversation: str | None = None,
-        turn: int | None = None,
-    ) -> Feedback: ...
-
-    def feedback(self, *, limit: int | None = None, offset: int = 0) -> list[Feedback]: ...
-
-    def close(self) -> None:
-        """Release connections (the app calls this at shutdown); a later use opens them again."""
-        ...
-
-
-def open_user_store(settings: Settings) -> UserStore:
-    """The configured store: PostgreSQL when ``database_url`` is set, else the SQLite file ``database``.
-
-    Nothing is connected or created here; that happens on first use::
-
-        store = open_user_store(Settings(database=tmp_path / "store.sqlite3"))
-    """
-    if settings.database_url is not None:
-        from .userdata_postgres import PostgresUserStore  # psycopg is imported only when configured
-
-        return PostgresUserStore(
-            settings.database_url, max_size=settings.threads, timeout=settings.database_timeout
-        )
-    return SQLiteUserStore(settings.database)
 
 
 class SQLiteUserStore:
