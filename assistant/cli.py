@@ -197,7 +197,11 @@ def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
 
     from .userdata import UserStoreError, open_user_store
 
-    store = open_user_store(settings)
+    try:
+        store = open_user_store(settings)
+    except UserStoreError as exc:  # PostgreSQL configured without psycopg installed
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
     try:
         entries = store.feedback(limit=limit)
     except UserStoreError as exc:

@@ -192,3 +192,19 @@ def test_conversation_ids_are_checked_before_any_lookup() -> None:
     assert not is_conversation_id("../../etc/passwd")
     assert not is_conversation_id("A" * 21) and not is_conversation_id("A" * 21 + "/")
     assert is_conversation_id("Abc-_" + "x" * 17)
+
+
+def test_postgres_without_its_driver_is_refused_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from assistant.config import Settings
+    from assistant.userdata import open_user_store
+
+    monkeypatch.delitem(sys.modules, "assistant.userdata.postgres", raising=False)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the optional extra were not installed
+    settings = Settings(database=tmp_path / "x.sqlite3", database_url="postgresql://u:geheim@localhost/db")
+    with pytest.raises(UserStoreError, match=r"pip install 'qm-assistent\[postgres\]'") as caught:
+        open_user_store(settings)
+    assert "geheim" not in str(caught.value)

@@ -36,7 +36,13 @@ def open_user_store(settings: Settings) -> UserStore:
         store = open_user_store(Settings(database=tmp_path / "store.sqlite3"))
     """
     if settings.database_url is not None:
-        from .postgres import PostgresUserStore  # psycopg is imported only when configured
+        try:
+            from .postgres import PostgresUserStore  # psycopg is imported only when configured
+        except ImportError as exc:
+            raise UserStoreError(
+                "ASSISTANT_DATABASE_URL nennt eine PostgreSQL-Datenbank, aber psycopg ist nicht "
+                "installiert: pip install 'qm-assistent[postgres]'"
+            ) from exc
 
         return PostgresUserStore(
             settings.database_url, max_size=settings.threads, timeout=settings.database_timeout
