@@ -16,6 +16,7 @@ from .chunking import chunk_document
 from .config import DEFAULT_MODEL, Settings
 from .documents import DocumentError
 from .embedding import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
+from .errors import BuildError
 from .lexical import LexicalIndex
 from .offline_e5 import ConversionError
 from .readers import discover, read_document
@@ -50,10 +51,6 @@ STATIC_MODEL_NAME = "qm-static (aus dem Korpus gebaut)"
 #: 768 bytes each with 384 dimensions: some 300 MB a release at the limit, plus their float32 copies in
 #: the embedding cache; the build encodes every text twice over, as passage and as sentences).
 SENTENCE_VECTOR_LIMIT = 50_000
-
-
-class BuildError(Exception):
-    """The build published nothing; the message says why."""
 
 
 @dataclass(frozen=True)

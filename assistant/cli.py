@@ -336,6 +336,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic validation of environment variables
         print(f"Fehler in der Konfiguration: {exc}", file=sys.stderr)
         return 2
+    from .errors import AssistantError
+
+    try:
+        return _dispatch(args, settings)
+    except AssistantError as exc:  # whatever a command did not answer itself, in one German line
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "build":
         return cmd_build(settings, full=args.full)
     if args.command == "eval":

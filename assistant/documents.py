@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import DocumentError
 from .text import normalise
 
 __all__ = [
@@ -29,10 +30,6 @@ __all__ = [
 ]
 
 _SOURCE_SECTIONS = frozenset({"quellen", "sources", "literatur", "quellenverzeichnis", "references"})
-
-
-class DocumentError(Exception):
-    """A source file could not be read; the message names the file and the reason, in one line."""
 
 
 @dataclass(frozen=True, slots=True)

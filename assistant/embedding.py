@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from .config import Settings
 
+from .errors import ModelUnavailable
+
 __all__ = [
     "folder_fingerprint",
     "Embedder",
@@ -43,10 +45,6 @@ log = logging.getLogger(__name__)
 
 # E5 models were trained with these prefixes; some published configs do not declare them.
 _E5_PROMPTS = {"query": "query: ", "document": "passage: "}
-
-
-class ModelUnavailable(Exception):
-    """The requested model can neither be loaded from disk or cache nor downloaded."""
 
 
 @dataclass
@@ -72,7 +70,7 @@ class Embedder:
         )
         dimension = getter()
         if dimension is None:
-            raise ModelUnavailable(f"model {self.name} does not state its embedding dimension")
+            raise ModelUnavailable(f"Modell {self.name} nennt seine Vektorlänge nicht")
         return int(dimension)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
@@ -206,14 +204,14 @@ def load_model(
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-            raise ModelUnavailable(f"{path} is not a sentence-transformers model folder (no modules.json)")
+            raise ModelUnavailable(f"{path} ist kein sentence-transformers-Modellordner (modules.json fehlt)")
         try:
             return make(str(path), True), folder_fingerprint(path)
         except Exception as exc:  # a broken folder surfaces as many exception types
-            raise ModelUnavailable(f"model folder {path} could not be loaded: {exc}") from exc
+            raise ModelUnavailable(f"Modellordner {path} kann nicht geladen werden: {exc}") from exc
 
     if _looks_like_path(name_or_path):
-        raise ModelUnavailable(f"model folder {name_or_path} does not exist")
+        raise ModelUnavailable(f"Modellordner {name_or_path} existiert nicht")
 
     if model_is_cached(name_or_path):
         try:
@@ -222,15 +220,19 @@ def load_model(
             log.warning("cached copy of %s is incomplete (%s); trying to download it", name_or_path, exc)
 
     if _offline_forced():
-        raise ModelUnavailable(f"model {name_or_path} is not in the local cache and HF_HUB_OFFLINE is set")
+        raise ModelUnavailable(
+            f"Modell {name_or_path} ist nicht im lokalen Cache, und HF_HUB_OFFLINE ist gesetzt"
+        )
     if not hub_reachable(probe_timeout):
         raise ModelUnavailable(
-            f"model {name_or_path} is not in the local cache and {_hub_endpoint()} cannot be reached"
+            f"Modell {name_or_path} ist nicht im lokalen Cache, und {_hub_endpoint()} ist nicht erreichbar"
         )
     try:
         return make(name_or_path, False), _hub_fingerprint(name_or_path)
     except Exception as exc:
-        raise ModelUnavailable(f"model {name_or_path} could not be downloaded or loaded: {exc}") from exc
+        raise ModelUnavailable(
+            f"Modell {name_or_path} kann nicht geladen oder heruntergeladen werden: {exc}"
+        ) from exc
 
 
 def _looks_like_path(name: str) -> bool:

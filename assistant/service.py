@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embedding import Embedder, load_embedder, load_offline_embedder
+from .errors import ModelMismatch
 from .followup import contextual_query
 from .offline_e5 import OFFLINE_E5_NAME, ConversionError, find_converted
 from .records import Answer
@@ -20,10 +21,6 @@ from .store import Release, ReleaseError, current_build_id, load_release
 __all__ = ["Assistant", "ModelMismatch", "ReleaseWatcher", "open_assistant", "reranker_for"]
 
 log = logging.getLogger(__name__)
-
-
-class ModelMismatch(Exception):
-    """The release was built with another model than the one the server is configured for."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +83,8 @@ def open_assistant(
     # model (bundled in the release) does not match a configured model either.
     if settings.model_is_explicit and release.model_name != settings.model:
         raise ModelMismatch(
-            f"release {release.build_id} was built with {release.model_name}, "
-            f"but the configured model is {settings.model}: run 'assistant build'"
+            f"Index-Stand {release.build_id} wurde mit {release.model_name} gebaut, "
+            f"eingestellt ist aber {settings.model}: 'assistant build' ausführen"
         )
     embedder = _bundled_static_embedder(release)
     if embedder is not None and settings.backend not in ("auto", "torch"):
@@ -206,11 +203,11 @@ def _offline_embedder(settings: Settings, release: Release) -> Embedder:
     try:
         embedder = load_offline_embedder(settings, folder=folder)
     except ConversionError as exc:
-        raise ModelMismatch(f"release {release.build_id} needs {OFFLINE_E5_NAME}: {exc}") from exc
+        raise ModelMismatch(f"Index-Stand {release.build_id} braucht {OFFLINE_E5_NAME}: {exc}") from exc
     if built_with and embedder.fingerprint != built_with:
         raise ModelMismatch(
-            f"release {release.build_id} was built with {built_with}, the offline model here is "
-            f"{embedder.fingerprint}: run 'assistant build'"
+            f"Index-Stand {release.build_id} wurde mit {built_with} gebaut, das Offline-Modell hier ist "
+            f"{embedder.fingerprint}: 'assistant build' ausführen"
         )
     return embedder
 

@@ -36,6 +36,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from .errors import BuildLocked, ReleaseError
 from .lexical import LexicalIndex
 from .records import Passage
 from .vectors import DEFAULT_EXACT_LIMIT, IndexKind, build_vector_index, read_vector_index
@@ -63,10 +64,6 @@ log = logging.getLogger(__name__)
 MANIFEST_VERSION = 3
 _CURRENT = "CURRENT"
 _RELEASES = "releases"
-
-
-class ReleaseError(Exception):
-    """No usable release: none built yet, or the one named is missing or damaged."""
 
 
 class PassageFile(Sequence[Passage]):
@@ -227,10 +224,6 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-class BuildLocked(ReleaseError):
-    """Another build of the same index is running."""
-
-
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Held for a whole build: a second build of the same index fails at once instead of removing
@@ -370,19 +363,23 @@ def verify_release(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReleaseError(f"release {path.name}: manifest missing or unreadable") from exc
+        raise ReleaseError(f"Index-Stand {path.name}: manifest.json fehlt oder ist nicht lesbar") from exc
     if not isinstance(manifest, dict):
-        raise ReleaseError(f"release {path.name}: manifest damaged (not a JSON object)")
+        raise ReleaseError(f"Index-Stand {path.name}: manifest.json beschädigt (kein JSON-Objekt)")
     if manifest.get("manifest_version") != MANIFEST_VERSION:
-        raise ReleaseError(f"release {path.name}: unsupported manifest version")
+        raise ReleaseError(f"Index-Stand {path.name}: Version von manifest.json wird nicht unterstützt")
     files = manifest.get("files")
     # Without its checksums a release could not be verified at all: a damaged manifest, not an empty one.
     if not isinstance(files, dict) or not {"index.faiss", "passages.jsonl"} <= files.keys():
-        raise ReleaseError(f"release {path.name}: manifest damaged (checksums of the index files missing)")
+        raise ReleaseError(
+            f"Index-Stand {path.name}: manifest.json beschädigt (Prüfsummen der Indexdateien fehlen)"
+        )
     for name, expected in files.items():
         file = path / name
         if not file.is_file() or _sha256(file) != expected:
-            raise ReleaseError(f"release {path.name}: {name} is missing or damaged (checksum mismatch)")
+            raise ReleaseError(
+                f"Index-Stand {path.name}: {name} fehlt oder ist beschädigt (Prüfsumme stimmt nicht)"
+            )
     return manifest
 
 
@@ -390,10 +387,10 @@ def load_release(index_dir: Path, build_id: str | None = None) -> Release:
     """Load the release named by ``CURRENT`` (or the published release ``build_id``)."""
     build_id = build_id or current_build_id(index_dir)
     if build_id is None:
-        raise ReleaseError(f"no release in {index_dir}: run 'assistant build' first")
+        raise ReleaseError(f"kein Index in {index_dir}: zuerst 'assistant build' ausführen")
     path = index_dir / _RELEASES / build_id
     if not path.is_dir():
-        raise ReleaseError(f"release {build_id} named in {index_dir / _CURRENT} does not exist")
+        raise ReleaseError(f"der in {index_dir / _CURRENT} genannte Index-Stand {build_id} existiert nicht")
     return open_release(path)
 
 
@@ -420,15 +417,15 @@ def open_release(path: Path) -> Release:
                 np.load(path / "sentences.npy", mmap_mode="r"), np.load(path / "sentences.offsets.npy")
             )
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReleaseError(f"release {path.name}: cannot be read ({exc})") from exc
+        raise ReleaseError(f"Index-Stand {path.name}: nicht lesbar ({exc})") from exc
     if index.ntotal != len(passages) or index.d != manifest["dimension"]:
-        raise ReleaseError(f"release {path.name}: index and passages do not match")
+        raise ReleaseError(f"Index-Stand {path.name}: Vektorindex und Passagen passen nicht zusammen")
     if sentences is not None and (
         len(sentences.offsets) != len(passages) + 1
         or int(sentences.offsets[-1]) != len(sentences.vectors)
         or sentences.vectors.shape[1] != index.d
     ):
-        raise ReleaseError(f"release {path.name}: sentence vectors and passages do not match")
+        raise ReleaseError(f"Index-Stand {path.name}: Satzvektoren und Passagen passen nicht zusammen")
     return Release(
         path=path,
         manifest=manifest,

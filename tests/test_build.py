@@ -107,7 +107,7 @@ def test_damaged_release_is_refused_with_a_clear_message(index_copy: Settings) -
     release = load_release(index_copy.index_dir)
     with open(release.path / "passages.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps({"id": "x", "text": "eingeschmuggelt", "citation": {"document": "d"}}) + "\n")
-    with pytest.raises(ReleaseError, match="passages.jsonl is missing or damaged"):
+    with pytest.raises(ReleaseError, match="passages.jsonl fehlt oder ist beschädigt"):
         load_release(index_copy.index_dir)
 
 

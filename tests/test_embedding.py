@@ -17,19 +17,19 @@ def test_local_model_loads_through_sentence_transformers_and_normalises(tiny_mod
 
 
 def test_missing_local_path_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable, match="does not exist"):
+    with pytest.raises(ModelUnavailable, match="existiert nicht"):
         load_embedder(str(tmp_path / "kein-modell"))
 
 
 def test_folder_that_is_not_a_model_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("kein Modell")
-    with pytest.raises(ModelUnavailable, match="not a sentence-transformers model"):
+    with pytest.raises(ModelUnavailable, match="kein sentence-transformers-Modellordner"):
         load_embedder(str(tmp_path))
 
 
 def test_uncached_hub_model_fails_at_once_when_offline() -> None:
     started = time.monotonic()
-    with pytest.raises(ModelUnavailable, match="not in the local cache"):
+    with pytest.raises(ModelUnavailable, match="nicht im lokalen Cache"):
         load_embedder("intfloat/multilingual-e5-small")
     assert time.monotonic() - started < 20  # a generous bound: the real failure mode is a 75 s retry loop
 

@@ -248,7 +248,7 @@ def test_current_naming_a_missing_release_is_refused(
     missing = "20990101T000000000000Z-abcdef"
     (settings.index_dir / "CURRENT").write_text(missing + "\n")
     before = sha256_tree(settings.index_dir)
-    with pytest.raises(ReleaseError, match=f"release {missing} named in .*CURRENT does not exist"):
+    with pytest.raises(ReleaseError, match=f"genannte Index-Stand {missing} existiert nicht"):
         load_release(settings.index_dir)
     assert_one_line_load_error(serve_refusal(settings, capsys, monkeypatch), missing, "CURRENT")
     assert sha256_tree(settings.index_dir) == before
@@ -274,7 +274,7 @@ def test_release_built_with_another_model_is_refused(
             open_assistant(settings)
         message = str(refused.value)
         assert release.build_id in message and str(tiny_model) in message and other in message, message
-        assert "run 'assistant build'" in message, message
+        assert "'assistant build' ausführen" in message, message
         assert_one_line_load_error(
             serve_refusal(settings, capsys, monkeypatch), str(tiny_model), other, "assistant build"
         )

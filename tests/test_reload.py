@@ -89,7 +89,7 @@ def test_a_release_built_with_another_model_is_refused(
     watcher = ReleaseWatcher(index_copy)
     with caplog.at_level(logging.ERROR, logger="assistant.service"):
         assert watcher.check(served) is None
-    assert any("configured model" in r.getMessage() for r in caplog.records)
+    assert any("eingestellt ist aber" in r.getMessage() for r in caplog.records)
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ def test_rebuild_under_load_swaps_releases_without_a_failed_request(
 
 def test_a_release_of_the_fallback_model_does_not_match_a_configured_model(shipped_release: Settings) -> None:
     """An operator who configures a model must rebuild: the fallback release is not served in its place."""
-    with pytest.raises(ModelMismatch, match="configured model is intfloat/multilingual-e5-small"):
+    with pytest.raises(ModelMismatch, match="eingestellt ist aber intfloat/multilingual-e5-small"):
         open_assistant(shipped_release.model_copy(update={"model": "intfloat/multilingual-e5-small"}))
     assert open_assistant(shipped_release).ask("Was ist ein Verfügungsfonds?").hits  # unconfigured: served
 

@@ -30,5 +30,5 @@ def test_reranker_loads_from_a_local_folder_and_orders_by_its_scores(
 
 
 def test_missing_reranker_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable, match="does not exist"):
+    with pytest.raises(ModelUnavailable, match="existiert nicht"):
         load_reranker(str(tmp_path / "fehlt"))

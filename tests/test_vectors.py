@@ -135,5 +135,5 @@ def test_offsets_that_do_not_fit_the_passages_are_refused(index_copy: Settings) 
         (path / "passages.offsets.npy").read_bytes()
     ).hexdigest()
     (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(ReleaseError, match="cannot be read"):
+    with pytest.raises(ReleaseError, match="nicht lesbar"):
         open_release(path)

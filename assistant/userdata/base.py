@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import UserStoreError
 from ..records import Answer
 
 __all__ = [
@@ -67,11 +68,6 @@ class Feedback:
             "turn": self.turn,
             "build_id": self.build_id,
         }
-
-
-class UserStoreError(Exception):
-    """The store cannot be read or written just now. The message says why (never with a password);
-    the store's ``where`` says where."""
 
 
 class UserStore(Protocol):
