@@ -145,3 +145,22 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
             db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+# What makes a test slow besides starting processes itself (``@pytest.mark.slow``): the real
+# multilingual-e5-small (converted and built once per session), a server process, the real PDFs.
+_SLOW_FIXTURES = frozenset({"shipped_release", "live_server"})
+_SLOW_MODULES = frozenset({"test_pdf_collection.py", "test_real_pdf.py", "test_faults.py"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark as slow what starts a server, Chromium or the real model, or reads the real PDFs, so that
+    ``pytest -m 'not slow'`` is the fast suite; ``make test`` runs everything."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (
+            item.get_closest_marker("browser") is not None
+            or fixtures & _SLOW_FIXTURES
+            or item.path.name in _SLOW_MODULES
+        ):
+            item.add_marker(pytest.mark.slow)

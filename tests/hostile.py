@@ -1,5 +1,5 @@
 """A corpus of hostile Markdown (script tags, attribute breakers, template syntax, javascript: links)
-and a release of it, shared by tests/test_web_security.py and tests/browser/test_hostile_content.py.
+and a release of it, shared by tests/web/test_web_security.py and tests/browser/test_hostile_content.py.
 
 Everything lies under one folder with a distinctive name, the model included (a local path, as with
 ``ASSISTANT_MODEL=/path/to/model``), so a test can check that none of it reaches a response.

@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def server(fixture_release: Settings) -> Iterator[str]:
-    # The whole browser session is one client address; tests/test_ratelimit.py covers the rate limit.
+    # The whole browser session is one client address; tests/web/test_ratelimit.py covers the rate limit.
     with serving(fixture_release.model_copy(update={"rate_limit_per_minute": 0})) as base:
         yield base
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from assistant.config import Settings
 
 # Runs in a fresh interpreter, because this one has long imported torch. Every outgoing connection
@@ -42,6 +44,7 @@ def _open_and_ask(settings: Settings) -> dict[str, object]:
     return result
 
 
+@pytest.mark.slow
 def test_fallback_release_is_served_without_torch_and_without_probing_the_hub(
     static_release: Settings,
 ) -> None:
@@ -52,6 +55,7 @@ def test_fallback_release_is_served_without_torch_and_without_probing_the_hub(
     assert "Verfügungsfonds" in str(result["section"])
 
 
+@pytest.mark.slow
 def test_release_of_the_offline_default_model_is_served_with_the_network_refused(
     shipped_release: Settings,
 ) -> None:

@@ -31,7 +31,7 @@ from assistant.config import Settings
 from assistant.service import ModelMismatch, open_assistant
 from assistant.store import ReleaseError, current_build_id, load_release, open_release
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUESTION = "Was ist ein Quartiersfonds?"
 
 
@@ -63,6 +63,7 @@ BUILD_SEED = 31337
 BUILD_KILLS = 6
 
 
+@pytest.mark.slow
 def test_builds_killed_at_random_points_leave_the_served_release_intact(index_copy: Settings) -> None:
     """A real ``assistant build --full`` is SIGKILLed at seeded random moments across its whole run:
     after each kill CURRENT names the release served before or a complete new one, and it serves."""
@@ -209,6 +210,7 @@ def assert_one_line_load_error(err: str, *names: str) -> None:
         assert name in lines[0], (name, err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(DAMAGES))
 def test_damaged_release_is_refused_and_the_previous_one_left_alone(
     damage: str,
@@ -216,7 +218,7 @@ def test_damaged_release_is_refused_and_the_previous_one_left_alone(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Extends test_damaged_release_is_refused_with_a_clear_message (tests/test_build.py) to every kind
+    """Extends test_damaged_release_is_refused_with_a_clear_message (tests/index/test_build.py) to every kind
     of damage: load refuses it naming release and file, serve exits 1 with one German line."""
     settings, previous, served = two_releases
     do, named = DAMAGES[damage]
@@ -239,6 +241,7 @@ def test_damaged_release_is_refused_and_the_previous_one_left_alone(
     assert open_release(previous).build_id == previous.name
 
 
+@pytest.mark.slow
 def test_current_naming_a_missing_release_is_refused(
     two_releases: tuple[Settings, Path, Path],
     capsys: pytest.CaptureFixture[str],
@@ -258,6 +261,7 @@ def test_current_naming_a_missing_release_is_refused(
 # -- 3. a release of another model -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_release_built_with_another_model_is_refused(
     index_copy: Settings,
     tiny_model: Path,
@@ -290,7 +294,7 @@ STORE_KILLS = 5
 # write returned (committed).
 WRITER = r"""
 import hashlib, json, sys
-from tests.test_userdata import answer
+from tests.userdata.test_userdata import answer
 
 def digest(record):
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -356,7 +360,7 @@ def test_feedback_store_survives_a_writer_killed_mid_write(
     """Every record a killed writer reported as written is there, identical; at most the one write
     it had committed but not yet reported is extra; turns stay numbered without gaps; new writes work.
     (The SQLite file's 0600 mode on a normal write: test_reading_creates_nothing_and_the_file_is_owner_only
-    in tests/test_userdata.py; here it is checked after kills.)"""
+    in tests/userdata/test_userdata.py; here it is checked after kills.)"""
     if backend == "sqlite":
         from assistant.userdata import SQLiteUserStore
 
@@ -430,7 +434,7 @@ def test_feedback_store_survives_a_writer_killed_mid_write(
 
 
 def _answer(question: str) -> Any:
-    from tests.test_userdata import answer
+    from tests.userdata.test_userdata import answer
 
     return answer(question)
 

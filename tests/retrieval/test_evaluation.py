@@ -54,6 +54,7 @@ def test_labels_resolve_to_passages_and_unknown_labels_fail(tmp_path: Path) -> N
         load_practitioner(practitioner, passages)
 
 
+@pytest.mark.slow
 def test_eval_command_prints_tables(tmp_path: Path, fixture_corpus: Path, monkeypatch, capsys) -> None:
     paragraphs = [
         (

@@ -72,6 +72,7 @@ def test_failed_build_leaves_the_served_release_untouched(
     assert open_assistant(index_copy).ask("Was ist ein Quartiersfonds?").hits
 
 
+@pytest.mark.slow
 def test_killed_build_leaves_the_served_release_intact(index_copy: Settings, tmp_path: Path) -> None:
     """SIGKILL a real `assistant build` process once it has started writing, then serve as before."""
     before = current_build_id(index_copy.index_dir)

@@ -23,8 +23,7 @@ from assistant.build import build_index
 from assistant.config import Settings
 from assistant.service import ModelMismatch, ReleaseWatcher, open_assistant
 from assistant.store import current_build_id, load_release
-
-from .serving import free_port, wait_until_healthy
+from tests.serving import free_port, wait_until_healthy
 
 NEW_TEXT = """# Nachtrag
 
@@ -129,6 +128,7 @@ def live_server(index_copy: Settings, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.mark.slow
 def test_rebuild_under_load_swaps_releases_without_a_failed_request(
     live_server: str, index_copy: Settings, fixture_corpus: Path, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from assistant.config import Settings
 from assistant.userdata import UserStoreError
 from assistant.userdata.postgres import PostgresUserStore
 from tests.serving import free_port
-from tests.test_userdata import answer
+from tests.userdata.test_userdata import answer
 
 PASSWORD = "Geheimnis-4711"
 

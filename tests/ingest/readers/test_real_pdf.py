@@ -12,7 +12,7 @@ from assistant.chunking import chunk_document
 from assistant.documents import Document
 from assistant.readers import read_document
 
-PDF = Path(__file__).resolve().parents[2] / ".cache" / "testdata" / "debian-faq.de.pdf"
+PDF = Path(__file__).resolve().parents[3] / ".cache" / "testdata" / "debian-faq.de.pdf"
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def api_schema(
 ) -> schemathesis.BaseSchema:
     # An admin token, so that the authenticated GET /api/feedback answers with data, not just 403;
     # a private database, so that fuzzed feedback lands in a temp dir; no rate limit, so that every
-    # generated request reaches the app instead of a 429 (tests/test_ratelimit.py tests the limit).
+    # generated request reaches the app instead of a 429 (tests/web/test_ratelimit.py tests the limit).
     database: Path = tmp_path_factory.mktemp("fuzz") / "assistant.sqlite3"
     app = create_app(
         fixture_release.model_copy(

@@ -15,8 +15,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.config import Settings
-
-from .serving import free_port, wait_until_healthy
+from tests.serving import free_port, wait_until_healthy
 
 
 def run_cli(args: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
@@ -92,6 +91,7 @@ def running_server(env: dict[str, str], port: int, *extra: str) -> Iterator[http
         server.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_serve_builds_on_first_run_and_keeps_conversations_and_feedback_over_a_restart(
     fixture_corpus: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -136,6 +136,7 @@ def test_serve_builds_on_first_run_and_keeps_conversations_and_feedback_over_a_r
     ]
 
 
+@pytest.mark.slow
 def test_serve_with_two_worker_processes(fixture_release: Settings, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -281,6 +281,7 @@ def test_a_local_e5_folder_declaring_query_and_passage_embeds_passages_with_thei
     np.testing.assert_allclose(embedder.encode_documents([text]), with_prefix, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_real_package_converts_and_builds_the_default_offline(
     tmp_path: Path, fixture_corpus: Path, offline_models_dir: Path
 ) -> None:
