@@ -175,9 +175,8 @@ def cmd_eval(settings: Settings, xquad: str | None, sets: str | None, *, fit: bo
 
     from .evaluation import evaluate
 
-    repo = Path(__file__).resolve().parents[1]
-    xquad_path = Path(xquad) if xquad else repo.parent / "shared" / "eval" / "xquad.de.json"
-    sets_path = Path(sets) if sets else repo / "eval"
+    xquad_path = Path(xquad) if xquad else settings.xquad
+    sets_path = Path(sets) if sets else settings.eval_dir
     for static in (False, True):
         print(f"## {'Static fallback model' if static else 'Configured model'}\n")
         with tempfile.TemporaryDirectory() as workdir:
@@ -296,9 +295,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluation = sub.add_parser(
         "eval", help="measure retrieval quality (Recall@k, MRR@10) and no-match rates"
     )
-    evaluation.add_argument("--xquad", help="XQuAD German JSON (default: ../shared/eval/xquad.de.json)")
     evaluation.add_argument(
-        "--sets", help="folder with praxisfragen/folgefragen/fremdfragen.jsonl (default: eval/)"
+        "--xquad", help="XQuAD German JSON (default: ASSISTANT_XQUAD, else ../shared/eval/xquad.de.json)"
+    )
+    evaluation.add_argument(
+        "--sets",
+        help="folder with praxisfragen/folgefragen/fremdfragen.jsonl "
+        "(default: ASSISTANT_EVAL_DIR, the shipped sets)",
     )
     evaluation.add_argument(
         "--corpus", help="corpus folder for the practitioner sets (default: the shipped one)"

@@ -15,7 +15,7 @@ DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 
 
 def bundled_dir(name: str) -> Path:
-    """Folder shipped with the package (``web`` or ``corpus``).
+    """Folder shipped with the package (``web``, ``corpus`` or ``eval``).
 
     In a wheel these live inside the package; in a source checkout (also an editable install) they
     are the top-level folders next to ``assistant/``.
@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(
         default_factory=lambda: bundled_dir("corpus"),
         description="Folder of source documents (Markdown, PDF, text) indexed by 'assistant build'.",
+    )
+    eval_dir: Path = Field(
+        default_factory=lambda: bundled_dir("eval"),
+        description="Folder of the evaluation sets read by 'assistant eval' (shipped with the package).",
+    )
+    xquad: Path = Field(
+        default=Path("../shared/eval/xquad.de.json"),
+        description="XQuAD German JSON for 'assistant eval' (CC BY-SA 4.0, not shipped); "
+        "a relative path counts from the working directory. Skipped when missing.",
     )
     extra_sources: list[Path] = Field(
         default_factory=list,
