@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -12,19 +11,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from .config import Settings
+from .errors import InvalidInput
 from .service import Assistant
 from .userdata import UserStore, UserStoreError
+from .validation import has_control_characters, validate_comment, validate_question
 
 __all__ = [
     "AskRequest",
     "FeedbackRequest",
-    "clean_comment",
-    "has_control_characters",
-    "validate_comment",
     "get_assistant",
     "get_settings",
     "router",
-    "validate_question",
 ]
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -169,51 +166,6 @@ def get_store(request: Request) -> UserStore:
     return request.app.state.userdata
 
 
-def clean_comment(text: str) -> str:
-    """Free text as stored: control characters other than line breaks and tabs removed, trimmed."""
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
-
-
-def validate_comment(settings: Settings, comment: str) -> str:
-    """A feedback comment cleaned and within the configured length; raises HTTPException(422)."""
-    comment = clean_comment(comment)
-    if len(comment) > settings.max_comment_chars:
-        raise HTTPException(
-            422, f"Der Kommentar ist zu lang (höchstens {settings.max_comment_chars} Zeichen)."
-        )
-    return comment
-
-
-def has_control_characters(text: str) -> bool:
-    """Whether ``text`` holds a control character other than whitespace (a null byte, say)."""
-    return any(unicodedata.category(c) == "Cc" and not c.isspace() for c in text)
-
-
-def validate_question(
-    settings: Settings, question: str, history: list[str], k: int | None
-) -> tuple[str, list[str], int]:
-    """Apply the configured limits; raises HTTPException(422) with a message the caller can act on."""
-    cleaned = " ".join(question.split())
-    if not cleaned:
-        raise HTTPException(422, "Die Frage ist leer.")
-    if len(cleaned) > settings.max_question_chars:
-        raise HTTPException(422, f"Die Frage ist zu lang (höchstens {settings.max_question_chars} Zeichen).")
-    # No text typed by a person holds a null byte or another control character; refused with a message
-    # rather than passed on, where PostgreSQL cannot store a null byte at all.
-    if has_control_characters(cleaned):
-        raise HTTPException(422, "Die Frage enthält Steuerzeichen (etwa ein Nullbyte).")
-    if len(history) > settings.max_history:
-        raise HTTPException(422, f"Zu viele frühere Fragen (höchstens {settings.max_history}).")
-    if any(has_control_characters(h) for h in history):
-        raise HTTPException(422, "Eine frühere Frage enthält Steuerzeichen (etwa ein Nullbyte).")
-    history = [" ".join(h.split())[: settings.max_question_chars] for h in history if h.strip()]
-    if k is None:
-        k = settings.top_k
-    if not 1 <= k <= settings.max_k:
-        raise HTTPException(422, f"k muss zwischen 1 und {settings.max_k} liegen.")
-    return cleaned, history, k
-
-
 @router.post(
     "/ask",
     response_model=AskResponse,
@@ -232,7 +184,10 @@ def ask(
     # A plain ``def``: FastAPI runs it in its thread pool, so encoding never blocks the event loop.
     # The dict is built by Answer.to_dict, whose shape AskResponse documents (and a test checks), so it
     # is sent as is instead of being validated again against the model on every request.
-    question, history, k = validate_question(settings, body.question, body.history, body.k)
+    try:
+        question, history, k = validate_question(settings, body.question, body.history, body.k)
+    except InvalidInput as exc:
+        raise HTTPException(422, str(exc)) from exc
     return JSONResponse(assistant.ask(question, history=history, k=k).to_dict())
 
 
@@ -283,8 +238,11 @@ def give_feedback(
     assistant: Annotated[Assistant, Depends(get_assistant)],
     store: Annotated[UserStore, Depends(get_store)],
 ) -> dict[str, Any]:
-    question, _, _ = validate_question(settings, body.question, [], None)
-    comment = validate_comment(settings, body.comment)
+    try:
+        question, _, _ = validate_question(settings, body.question, [], None)
+        comment = validate_comment(settings, body.comment)
+    except InvalidInput as exc:
+        raise HTTPException(422, str(exc)) from exc
     if any(has_control_characters(p) for p in body.passage_ids):
         raise HTTPException(422, "Eine Passagen-ID enthält Steuerzeichen.")
     try:

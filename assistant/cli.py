@@ -127,21 +127,20 @@ def cmd_serve(settings: Settings) -> int:
 
 
 def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> int:
+    from .errors import InvalidInput
     from .service import open_assistant
     from .store import ReleaseError
+    from .validation import validate_question
 
     try:
         assistant = open_assistant(settings)
     except ReleaseError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return 1
-    question = " ".join(question.split())
-    if not question:
-        print("Fehler: Die Frage ist leer.", file=sys.stderr)
-        return 2
-    k = k or settings.top_k
-    if not 1 <= k <= settings.max_k:
-        print(f"Fehler: k muss zwischen 1 und {settings.max_k} liegen.", file=sys.stderr)
+    try:
+        question, _, k = validate_question(settings, question, [], k)
+    except InvalidInput as exc:  # the same limits as the API and the chat
+        print(f"Fehler: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     answer = assistant.ask(question, k=k)

@@ -14,6 +14,7 @@ __all__ = [
     "ConversionError",
     "DocumentError",
     "ExportFailed",
+    "InvalidInput",
     "ModelMismatch",
     "ModelUnavailable",
     "ReleaseError",
@@ -23,6 +24,11 @@ __all__ = [
 
 class AssistantError(Exception):
     """Base of all errors the assistant reports in its users' terms."""
+
+
+class InvalidInput(AssistantError):
+    """A question, comment or parameter the caller must change; the message says how. The API and the
+    chat answer it with 422, the command line with exit status 2."""
 
 
 class DocumentError(AssistantError):

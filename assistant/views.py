@@ -16,10 +16,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .api import validate_comment, validate_question
 from .config import Settings
+from .errors import InvalidInput
 from .service import Assistant
 from .userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
+from .validation import validate_comment, validate_question
 
 __all__ = ["EXAMPLE_QUESTIONS", "NOT_LOADED", "make_router", "relevance", "render_error", "render_problem"]
 
@@ -130,7 +131,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 return problem(request, GONE, 404, fragment=fragment)
             earlier = found
         try:
-            question, _, k = validate_question(settings, question, [], None)
+            try:
+                question, _, k = validate_question(settings, question, [], None)
+            except InvalidInput as invalid:
+                raise HTTPException(422, str(invalid)) from invalid
             if len(earlier) >= settings.max_turns:
                 raise HTTPException(
                     422,
@@ -214,8 +218,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             )
         try:
             comment = validate_comment(settings, comment)
-        except HTTPException as exc:
-            return problem(request, str(exc.detail), exc.status_code, fragment=bool(fragment))
+        except InvalidInput as exc:
+            return problem(request, str(exc), 422, fragment=bool(fragment))
         answer = turns[number - 1].answer
         try:
             store.add_feedback(

@@ -40,6 +40,24 @@ def test_ask_json_prints_the_api_shape(fixture_release: Settings, monkeypatch, c
     assert {"question", "passages", "no_match", "model", "build_id"} <= set(body)
 
 
+@pytest.mark.parametrize(
+    ("question", "k", "message"),
+    [
+        ("   ", None, "Die Frage ist leer."),
+        ("Frage\x00mit Nullbyte", None, "Die Frage enthält Steuerzeichen"),
+        ("x" * 5000, None, "Die Frage ist zu lang"),
+        ("Was ist ein Quartiersfonds?", "0", "k muss zwischen 1 und"),
+    ],
+)
+def test_ask_refuses_what_the_api_refuses_with_the_same_message(
+    fixture_release: Settings, monkeypatch, capsys, question: str, k: str | None, message: str
+) -> None:
+    args = ["ask", question] + (["-k", k] if k else [])
+    assert run_cli(args, fixture_release, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Fehler: " + message), err
+
+
 def test_ask_without_a_release_says_what_to_do(tmp_path: Path, monkeypatch, capsys) -> None:
     settings = Settings(index_dir=tmp_path)
     assert run_cli(["ask", "Frage"], settings, monkeypatch) == 1
