@@ -24,9 +24,10 @@ from .records import Passage
 from .search import calibrate
 from .static_model import build_static_model, load_static_embedder, still_fits
 from .store import (
+    MODEL_DIR,
     BuildLocked,
     build_lock,
-    current_build_id,
+    current_bundled_model,
     new_staging_dir,
     publish_release,
     write_sentence_vectors,
@@ -147,14 +148,14 @@ def _build(
     passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
-        previous = None if full else _current_static_model(settings.index_dir)
+        previous = None if full else current_bundled_model(settings.index_dir)
         try:
             embedder, fallback = embedder_for_corpus(
-                settings, texts, staging / "model", warn, reuse=previous, say=say
+                settings, texts, staging / MODEL_DIR, warn, reuse=previous, say=say
             )
         except ModelUnavailable as exc:
             raise BuildError(f"Modell nicht verfügbar: {exc}") from exc
-        model_dir = "model" if fallback else None
+        model_dir = MODEL_DIR if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
             vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
             # The short answer ranks each top passage's sentences by meaning; encoded here, not per question
@@ -298,11 +299,3 @@ def static_embedder(
     # vectors sentence-transformers gives, in less than half its time.
     static = load_static_embedder(target, name=STATIC_MODEL_NAME, fingerprint=folder_fingerprint(target))
     return static or load_embedder(str(target), display_name=STATIC_MODEL_NAME)
-
-
-def _current_static_model(index_dir: Path) -> Path | None:
-    build_id = current_build_id(index_dir)
-    if build_id is None:
-        return None
-    folder = index_dir / "releases" / build_id / "model"
-    return folder if folder.is_dir() else None

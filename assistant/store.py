@@ -42,6 +42,8 @@ from .records import Passage
 from .vectors import DEFAULT_EXACT_LIMIT, IndexKind, build_vector_index, read_vector_index
 
 __all__ = [
+    "MODEL_DIR",
+    "current_bundled_model",
     "MANIFEST_VERSION",
     "BuildLocked",
     "PassageFile",
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 MANIFEST_VERSION = 3
 _CURRENT = "CURRENT"
 _RELEASES = "releases"
+#: The folder inside a release that holds the model it bundles (the corpus-built static fallback).
+MODEL_DIR = "model"
 
 
 class PassageFile(Sequence[Passage]):
@@ -356,6 +360,15 @@ def current_build_id(index_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     return value or None
+
+
+def current_bundled_model(index_dir: Path) -> Path | None:
+    """The model folder the current release bundles, if it bundles one."""
+    build_id = current_build_id(index_dir)
+    if build_id is None:
+        return None
+    folder = index_dir / _RELEASES / build_id / MODEL_DIR
+    return folder if folder.is_dir() else None
 
 
 def verify_release(path: Path) -> dict[str, Any]:
