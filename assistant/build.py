@@ -18,10 +18,10 @@ from .documents import DocumentError
 from .embedding import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
 from .errors import BuildError
 from .lexical import LexicalIndex
+from .nomatch import calibrate
 from .offline_e5 import ConversionError
 from .readers import discover, read_document
 from .records import Passage
-from .search import calibrate
 from .static_model import build_static_model, load_static_embedder, still_fits
 from .store import (
     MODEL_DIR,

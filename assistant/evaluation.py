@@ -25,8 +25,9 @@ from .config import Settings
 from .embedding import Embedder
 from .followup import SearchQuery, contextual_query
 from .lexical import LexicalIndex
+from .nomatch import FEATURES, NO_MATCH_RULES, NoMatchRule, calibrate, rule_for
 from .records import Citation, Hit, Passage
-from .search import FEATURES, NO_MATCH_RULES, Found, NoMatchRule, Searcher, calibrate, rule_for
+from .search import Found, Searcher
 from .service import reranker_for
 from .store import SentenceVectors
 

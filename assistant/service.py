@@ -11,10 +11,11 @@ from .config import Settings
 from .embedding import Embedder, load_embedder, load_offline_embedder
 from .errors import ModelMismatch
 from .followup import contextual_query
+from .nomatch import Calibration, calibrate, rule_for
 from .offline_e5 import OFFLINE_E5_NAME, ConversionError, find_converted
 from .records import Answer
 from .rerank import Reranker, load_reranker
-from .search import Calibration, Searcher, calibrate, rule_for
+from .search import Searcher
 from .static_model import load_static_embedder
 from .store import Release, ReleaseError, current_build_id, load_release
 

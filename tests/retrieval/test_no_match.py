@@ -13,8 +13,8 @@ from assistant.answer import SentenceScorer, extract_sentences
 from assistant.config import Settings
 from assistant.evaluation import EvalQuery, fit_rule
 from assistant.lexical import GermanAnalyzer, LexicalIndex
+from assistant.nomatch import FEATURES, NoMatchRule
 from assistant.records import Citation, Hit, Passage
-from assistant.search import FEATURES, NoMatchRule
 from assistant.service import open_assistant
 from assistant.store import load_release
 
