@@ -87,6 +87,7 @@ def make_answer(
     build_id: str,
     history: Sequence[str] = (),
     searched: str | None = None,
+    search_text: str | None = None,
     terms: Terms | None = None,
     query_vector: np.ndarray | None = None,
     scorer: SentenceScorer | None = None,
@@ -94,14 +95,17 @@ def make_answer(
     """Without a match no passages are returned: noise presented as an answer misleads more than silence.
 
     With ``scorer`` and the ``query_vector`` of what was asked (a follow-up with its borrowed words) the
-    short answer's sentences are chosen by meaning as well as by shared words."""
-    query = searched_text = searched or question
+    short answer's sentences are chosen by meaning as well as by shared words. ``searched`` is what
+    the chat shows ("… (+ Verfügungsfonds)"), ``search_text`` the words that were searched (the
+    question with the borrowed words); both default to the question."""
+    searched_text = searched or question
+    query = search_text or question
     if not matched:
         hits = ()
     sentences: tuple[AnswerSentence, ...] = ()
     highlights: tuple[tuple[str, ...], ...] = tuple(() for _ in hits)
     if terms is not None and hits:
-        query_terms = set(terms(_strip_shown(query)))
+        query_terms = set(terms(query))
         meaning = None
         if scorer is not None and query_vector is not None:
             meaning = lambda hit, ss: scorer(query_vector, hit, ss)  # noqa: E731
@@ -123,11 +127,6 @@ def make_answer(
         sentences=sentences,
         highlights=highlights,
     )
-
-
-def _strip_shown(shown: str) -> str:
-    """ "Und wer entscheidet darüber? (+ Verfügungsfonds)" → the words that were searched."""
-    return shown.replace("(+", " ").replace(")", " ")
 
 
 def extract_sentences(

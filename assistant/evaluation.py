@@ -479,6 +479,7 @@ def _latency(
             model="",
             build_id="",
             searched=contextual.shown,
+            search_text=contextual.text,
             terms=searcher.analyzer.terms,
             query_vector=found.question_vector,
             scorer=scorer,

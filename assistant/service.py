@@ -58,6 +58,7 @@ class Assistant:
             build_id=self.build_id,
             history=history,
             searched=query.shown,
+            search_text=query.text,
             terms=self.searcher.analyzer.terms,
             query_vector=found.question_vector,
             scorer=self.scorer,
