@@ -76,14 +76,13 @@ def _furniture_key(text: str) -> str:
     return re.sub(r"\d+|\b[ivxlcdm]+\b", "#", text.strip(LINE_END_HYPHEN).strip().lower())
 
 
-def _edge_lines(page: PageLines) -> list[tuple[str, list[Line]]]:
-    """The top two and bottom two rows of a page (as "head"/"foot" with their lines)."""
-    rows = row_groups(page.lines)
+def _edge_rows(rows: list[list[Line]]) -> list[tuple[str, int]]:
+    """Which of a page's rows are its top two and bottom two (as "head"/"foot", with their index)."""
     if len(rows) < 2:
         return []
-    edges = [("head", rows[0]), ("foot", rows[-1])]
+    edges = [("head", 0), ("foot", len(rows) - 1)]
     if len(rows) >= 4:
-        edges += [("head2", rows[1]), ("foot2", rows[-2])]
+        edges += [("head2", 1), ("foot2", len(rows) - 2)]
     return edges
 
 
@@ -91,7 +90,8 @@ def mark_furniture(pages: list[PageLines]) -> None:
     """Running heads, footers and page numbers: edge rows whose text recurs at the edge, edge rows
     standing where the edge rows of most pages stand, or bare page numbers."""
     counts: Counter[tuple[str, str]] = Counter()
-    edges = [_edge_lines(page) for page in pages]
+    page_rows = [row_groups(page.lines) for page in pages]
+    edges = [[(where, rows[i]) for where, i in _edge_rows(rows)] for rows in page_rows]
     for page_edges in edges:
         counts.update({(where[:4], _furniture_key(ln.text)) for where, row in page_edges for ln in row})
     needed = 2 if len(pages) < 6 else 3
@@ -131,14 +131,13 @@ def mark_furniture(pages: list[PageLines]) -> None:
                 return True
         return False
 
-    for page, page_edges in zip(pages, edges, strict=True):
-        rows = row_groups(page.lines)
+    for page, rows in zip(pages, page_rows, strict=True):
         done = {"head": False, "foot": False}
-        for where, row in page_edges:
+        for where, i in _edge_rows(rows):
+            row = rows[i]
             side = where[:4]
             if where.endswith("2") and not done[side]:
                 continue  # the second row counts only below (above) a head (foot) that was furniture
-            i = rows.index(row)
             neighbour = rows[i + 1] if side == "head" and i + 1 < len(rows) else rows[i - 1] if i > 0 else row
             gap = (
                 min(ln.y0 for ln in row) - _top(neighbour)
