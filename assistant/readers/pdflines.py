@@ -56,6 +56,7 @@ class Line:
     height: float = 0.0  # of the tallest run: a comma or a superscript alone does not make a line small
     size: float = 0.0  # font size of the run with the most text
     base: float = 0.0  # its baseline
+    text: str = ""  # the runs joined (computed once: the runs do not change after a line is made)
 
     def __post_init__(self) -> None:
         self.x0 = min(r.x0 for r in self.runs)
@@ -66,9 +67,10 @@ class Line:
         main = max(self.runs, key=lambda r: len(r.text))
         self.size = main.size or self.height
         self.base = main.base or self.y0
+        self.text = self._joined()
 
-    @property
-    def text(self) -> str:
+    def _joined(self) -> str:
+        """The runs' texts, with a space where their gap is a word space."""
         out = ""
         last: Run | None = None
         for run in self.runs:
