@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .chunking import chunk_document
-from .readers import read_document
-from .readers.pdf import join_lines, read_layout
+from .readers import read_as, read_document
+from .readers.pdf import layout_document, page_paragraphs, read_layout
 
 __all__ = ["KIND_NAMES", "inspect_lines", "parse_pages"]
 
@@ -53,9 +53,12 @@ def _short(text: str, full: bool, limit: int = 110) -> str:
 
 def inspect_lines(file: Path, *, pages: set[int] | None = None, full: bool = False) -> Iterator[str]:
     """The report, line by line; DocumentError when the file cannot be read."""
-    document = read_document(file)
-    if file.suffix.lower() == ".pdf":
-        layout = read_layout(file, file.name)
+    if file.suffix.lower() != ".pdf":
+        document = read_document(file)
+        yield f"{file.name}: „{document.title}“"
+    else:
+        layout = read_as(read_layout, file, file.name)  # read once: the blocks and the passages
+        document = layout_document(layout, file, file.name)
         where = (
             f"Gliederung: {len(layout.outline)} Kapitel und Abschnitte"
             if layout.outline
@@ -69,15 +72,12 @@ def inspect_lines(file: Path, *, pages: set[int] | None = None, full: bool = Fal
             printed = f" (gedruckt: {label})" if label and label != str(page.number) else ""
             yield ""
             yield f"Seite {page.number}{printed}"
-            if not page.regions:
+            # The paragraphs as the build reads them, the left-out kinds included.
+            paragraphs = page_paragraphs(page, tuple(KIND_NAMES), layout.lexicon)
+            if not paragraphs:
                 yield "  (kein Text)"
-            for region in page.regions:
-                name = KIND_NAMES.get(region.kind, region.kind)
-                for lines in region.paragraphs or [region.lines]:
-                    text = join_lines([ln.text for ln in lines], layout.lexicon)
-                    yield f"  [{name}] {_short(text, full)}"
-    else:
-        yield f"{file.name}: „{document.title}“"
+            for text, _, kind in paragraphs:
+                yield f"  [{KIND_NAMES.get(kind, kind)}] {_short(text, full)}"
     passages = [
         p
         for p in chunk_document(document)

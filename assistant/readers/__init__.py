@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..documents import Document, DocumentError
 from .html import read_html
@@ -31,6 +32,8 @@ class Format:
     policy: str | None = None  # Content-Security-Policy for files from outside that could run scripts
     markdown: bool = False  # shown rendered from its Markdown source
 
+
+_Read = TypeVar("_Read")
 
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -57,7 +60,7 @@ def read_document(file: Path, root: Path | None = None) -> Document:
     return read_as(fmt.read, file, source)
 
 
-def read_as(reader: Callable[[Path, str], Document], file: Path, source: str) -> Document:
+def read_as(reader: Callable[[Path, str], _Read], file: Path, source: str) -> _Read:
     """Run a reader on a file under a given source name, every failure a one-line DocumentError."""
     if not file.is_file():
         raise DocumentError(f"{source}: Datei nicht gefunden")

@@ -21,7 +21,7 @@ from ..text import normalise
 from .pdflayout import KEPT_KINDS, PageLayout, analyse
 from .pdflines import LINE_END_HYPHEN, Run
 
-__all__ = ["PdfLayout", "join_lines", "page_paragraphs", "read_layout", "read_pdf"]
+__all__ = ["PdfLayout", "join_lines", "layout_document", "page_paragraphs", "read_layout", "read_pdf"]
 
 _HYPHENS = ("-", "\u2010", "\u00ad", LINE_END_HYPHEN)
 # After "Bundes-" these words show a suspended compound ("Bundes- und Landesmittel"), not a broken word.
@@ -75,7 +75,11 @@ def read_layout(file: Path, source: str) -> PdfLayout:
 
 
 def read_pdf(file: Path, source: str) -> Document:
-    layout = read_layout(file, source)
+    return layout_document(read_layout(file, source), file, source)
+
+
+def layout_document(layout: PdfLayout, file: Path, source: str) -> Document:
+    """The document a laid-out PDF makes: its kept paragraphs with chapter, section and page."""
     pages = [page_paragraphs(page, lexicon=layout.lexicon) for page in layout.pages]
     _complete_broken_words(pages, layout.lexicon)
     blocks: list[Block] = []
