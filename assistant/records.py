@@ -70,21 +70,21 @@ class Passage:
     def url(self) -> str | None:
         """Where to check this passage: a PDF at its page, any other source as a rendered view that
         scrolls to the passage and highlights it."""
-        citation = self.citation
-        if not citation.source:
+        if not self.citation.source:
             return None
-        if citation.page is not None:
-            return citation.url
-        return f"/ansicht/{quote(citation.source)}?stelle={quote(self.id)}#stelle"
+        return self.citation.url if self.citation.page is not None else self._view_url()
 
     @property
     def reading_url(self) -> str | None:
         """For a PDF passage: the page's text as the assistant read it, with the passage marked
         (``url`` opens the PDF itself at the page). None for other sources, whose ``url`` is that."""
-        citation = self.citation
-        if not citation.source or citation.page is None:
+        if not self.citation.source or self.citation.page is None:
             return None
-        return f"/ansicht/{quote(citation.source)}?stelle={quote(self.id)}#stelle"
+        return self._view_url()
+
+    def _view_url(self) -> str:
+        """The source view scrolled to this passage."""
+        return f"/ansicht/{quote(self.citation.source)}?stelle={quote(self.id)}#stelle"
 
     @property
     def quotation(self) -> str:
