@@ -99,24 +99,19 @@ def _furniture_patterns(strings: list[str]) -> list[re.Pattern[str]]:
     return out
 
 
-def _raw_text(file: Path) -> list[str]:
+def _pdfium_text(file: Path) -> tuple[list[str], list[str]]:
+    """PDFium's own text of every page, and the outline's titles: the truth the reader is checked
+    against where no generator wrote one."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(file)
     try:
-        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
-    finally:
-        pdf.close()
-
-
-def _outline_titles(file: Path) -> list[str]:
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(file)
-    try:
-        return [squash(item.get_title() or "") for item in pdf.get_toc()]
-    except Exception:
-        return []
+        pages = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+        try:
+            titles = [squash(item.get_title() or "") for item in pdf.get_toc()]
+        except Exception:
+            titles = []
+        return pages, titles
     finally:
         pdf.close()
 
@@ -158,13 +153,8 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
     document = pdf_reader.read_pdf(file, file.name)
     seconds = time.perf_counter() - started
     passages = chunk_document(document)
-    pages = max((b.page or 0) for b in document.blocks)
-    import pypdfium2 as pdfium
-
-    with_count = pdfium.PdfDocument(file)
-    pages = len(with_count)
-    with_count.close()
-    result = Result(entry["file"], entry.get("producer", ""), pages, seconds, len(passages))
+    raw_pages, outline_titles = _pdfium_text(file)
+    result = Result(entry["file"], entry.get("producer", ""), len(raw_pages), seconds, len(passages))
 
     # Furniture: known heads/footers anywhere, or the page's own number at a paragraph's edge.
     checks = entry.get("checks", {})
@@ -206,7 +196,7 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
             result.furniture.append(f"S. {passage.citation.page}: {hit!r} in „…{context}…“")
 
     # Contents: dot leaders, or outline titles each followed by a page number.
-    titles = [t for t in _outline_titles(file) if len(t) > 3]
+    titles = [t for t in outline_titles if len(t) > 3]
     for passage in passages:
         text = squash(passage.text)
         listed = sum(bool(re.search(re.escape(t) + r"\s*(?:\.\s*)*\d+\b", text)) for t in titles)
@@ -252,7 +242,7 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
     if truth is not None:
         keys = ("body", "headings", "margin_notes", "boxes", "footnotes", "captions", "table_cells")
         truth_text = " ".join(squash(t) for key in keys for t in truth.get(key, []))
-    known = _known_breaks(_raw_text(file), truth_text)
+    known = _known_breaks(raw_pages, truth_text)
     text = " ".join(squash(p.text) for p in passages)
     result.hyphens_total = len(known)
     for stem, rest, real in known:
