@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .embedding import Embedder
+from .embed.models import Embedder
 from .records import Answer, AnswerSentence, Hit
 from .text import split_sentences
 

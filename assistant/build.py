@@ -11,19 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import EmbeddingCache, text_key
-from .chunking import chunk_document
 from .config import DEFAULT_MODEL, Settings
-from .documents import DocumentError
-from .embedding import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
+from .embed.cache import EmbeddingCache, text_key
+from .embed.e5 import ConversionError
+from .embed.models import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
+from .embed.static import build_static_model, load_static_embedder, still_fits
 from .errors import BuildError
-from .lexical import LexicalIndex
-from .nomatch import calibrate
-from .offline_e5 import ConversionError
-from .readers import discover, read_document
-from .records import Passage
-from .static_model import build_static_model, load_static_embedder, still_fits
-from .store import (
+from .index.lexical import LexicalIndex
+from .index.manifest import BuildFacts
+from .index.releases import (
     MODEL_DIR,
     BuildLocked,
     build_lock,
@@ -32,6 +28,11 @@ from .store import (
     publish_release,
     write_sentence_vectors,
 )
+from .ingest.chunking import chunk_document
+from .ingest.documents import DocumentError
+from .ingest.readers import discover, read_document
+from .records import Passage
+from .retrieval.nomatch import calibrate
 from .text import split_sentences
 
 __all__ = [
@@ -180,14 +181,14 @@ def _build(
                 model_dir=model_dir,
                 files=collection.files,
                 lexical=lexical,
-                extra={
-                    "documents": documents,
-                    "fallback_model": fallback,
-                    "model_fingerprint": embedder.fingerprint,
-                    "no_match": calibration.to_dict(),
-                    "reused_vectors": reused,
-                    "build_seconds": round(time.perf_counter() - started, 3),
-                },
+                facts=BuildFacts(
+                    documents=documents,
+                    fallback_model=fallback,
+                    model_fingerprint=embedder.fingerprint,
+                    no_match=calibration.to_dict(),
+                    reused_vectors=reused,
+                    build_seconds=round(time.perf_counter() - started, 3),
+                ),
                 keep=settings.keep_releases,
                 index_kind=settings.index_kind,
                 exact_limit=settings.exact_search_limit,

@@ -70,8 +70,8 @@ def cmd_build(settings: Settings, *, full: bool = False) -> int:
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app, log_serving
-    from .store import current_build_id
+    from .index.releases import current_build_id
+    from .web.app import create_app, log_serving
 
     log_serving()
 
@@ -89,7 +89,7 @@ def cmd_serve(settings: Settings) -> int:
         f"({settings.workers} Prozess(e) × {settings.threads} Threads)",
         file=sys.stderr,
     )
-    from .server import NoDelayHTTPProtocol
+    from .web.server import NoDelayHTTPProtocol
 
     options: dict[str, object] = {
         "host": settings.host,
@@ -118,7 +118,7 @@ def cmd_serve(settings: Settings) -> int:
         if value is not None:
             os.environ[f"ASSISTANT_{name}"] = str(value)
     uvicorn.run(
-        "assistant.app:create_app_from_env",
+        "assistant.web.app:create_app_from_env",
         factory=True,
         workers=settings.workers,
         **options,  # type: ignore[arg-type]
@@ -128,8 +128,8 @@ def cmd_serve(settings: Settings) -> int:
 
 def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> int:
     from .errors import InvalidInput
+    from .index.releases import ReleaseError
     from .service import open_assistant
-    from .store import ReleaseError
     from .validation import validate_question
 
     try:
@@ -146,7 +146,9 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
     answer = assistant.ask(question, k=k)
     elapsed = time.perf_counter() - started
     if as_json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        from .web.api import AskResponse
+
+        print(json.dumps(AskResponse.of(answer).model_dump(mode="json"), ensure_ascii=False, indent=2))
         return 0
     if answer.no_match:
         print(answer.message)
@@ -244,8 +246,8 @@ def _clip(text: str, width: int) -> str:
 
 def cmd_inspect(file: str, pages: str | None, full: bool) -> int:
     """Print how a file is read: per PDF page its blocks by kind, then the passages with citations."""
-    from .documents import DocumentError
-    from .inspect import inspect_lines, parse_pages
+    from .ingest.documents import DocumentError
+    from .ingest.inspect import inspect_lines, parse_pages
 
     path = Path(file)
     try:

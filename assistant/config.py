@@ -14,14 +14,19 @@ __all__ = ["DEFAULT_MODEL", "Settings", "bundled_dir"]
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 
 
-def bundled_dir(name: str) -> Path:
+#: Where each shipped folder lies inside an installed package. The top-level ``web/`` (templates and
+#: static files) becomes ``assistant/web/site``, beside the web layer's code in ``assistant/web``.
+_INSTALLED = {"web": "web/site", "corpus": "corpus", "eval": "eval"}
+
+
+def bundled_dir(name: Literal["web", "corpus", "eval"]) -> Path:
     """Folder shipped with the package (``web``, ``corpus`` or ``eval``).
 
     In a wheel these live inside the package; in a source checkout (also an editable install) they
     are the top-level folders next to ``assistant/``.
     """
     package = Path(__file__).resolve().parent
-    inside = package / name
+    inside = package / _INSTALLED[name]
     return inside if inside.is_dir() else package.parent / name
 
 

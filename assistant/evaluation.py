@@ -22,14 +22,14 @@ import numpy as np
 from .answer import SentenceScorer, make_answer
 from .build import collect_passages, embedder_for_corpus, sentences_of, static_embedder
 from .config import Settings
-from .embedding import Embedder
-from .followup import SearchQuery, contextual_query
-from .lexical import LexicalIndex
-from .nomatch import FEATURES, NO_MATCH_RULES, NoMatchRule, calibrate, rule_for
+from .embed.models import Embedder
+from .index.lexical import LexicalIndex
+from .index.releases import SentenceVectors
 from .records import Citation, Hit, Passage
-from .search import Found, Searcher
+from .retrieval.followup import SearchQuery, contextual_query
+from .retrieval.nomatch import FEATURES, NO_MATCH_RULES, NoMatchRule, calibrate, rule_for
+from .retrieval.search import Found, Searcher
 from .service import reranker_for
-from .store import SentenceVectors
 
 __all__ = [
     "EvalQuery",

@@ -1,10 +1,11 @@
-"""The frozen records that travel through the pipeline: Citation, Passage, Hit, Answer."""
+"""The frozen records that travel through the pipeline (Citation, Passage, Hit, Answer) and their storage
+round trip (``to_record``/``from_record``). Addresses and response shapes belong to the web layer
+(``assistant.web.urls``, ``assistant.web.api``)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 __all__ = ["Answer", "AnswerSentence", "Citation", "Hit", "Passage"]
 
@@ -32,24 +33,6 @@ class Citation:
         shown_page = self.page_label or (str(self.page) if self.page is not None else None)
         return f"{text}, S. {shown_page}" if shown_page else text
 
-    @property
-    def url(self) -> str | None:
-        """Where the app serves the source, opened at the page for PDFs (``#page=`` is 1-based)."""
-        if not self.source:
-            return None
-        path = "/quellen/" + quote(self.source)
-        return f"{path}#page={self.page}" if self.page is not None else path
-
-    def to_dict(self, url: str | None = None) -> dict[str, Any]:
-        return {
-            "document": self.document,
-            "chapter": self.chapter,
-            "section": self.section,
-            "page": self.page_label or (str(self.page) if self.page is not None else None),
-            "label": self.label,
-            "url": url if url is not None else self.url,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Passage:
@@ -65,26 +48,6 @@ class Passage:
         in the words people ask with ("Wer entscheidet über den Verfügungsfonds?")."""
         heading = self.citation.section or self.citation.chapter
         return f"{heading}. {self.text}" if heading else self.text
-
-    @property
-    def url(self) -> str | None:
-        """Where to check this passage: a PDF at its page, any other source as a rendered view that
-        scrolls to the passage and highlights it."""
-        if not self.citation.source:
-            return None
-        return self.citation.url if self.citation.page is not None else self._view_url()
-
-    @property
-    def reading_url(self) -> str | None:
-        """For a PDF passage: the page's text as the assistant read it, with the passage marked
-        (``url`` opens the PDF itself at the page). None for other sources, whose ``url`` is that."""
-        if not self.citation.source or self.citation.page is None:
-            return None
-        return self._view_url()
-
-    def _view_url(self) -> str:
-        """The source view scrolled to this passage."""
-        return f"/ansicht/{quote(self.citation.source)}?stelle={quote(self.id)}#stelle"
 
     @property
     def quotation(self) -> str:
@@ -126,7 +89,7 @@ class AnswerSentence:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """Everything shown for one question: the JSON API and the web chat both render this object."""
+    """Everything shown for one question: the JSON API, the web chat and the CLI all render this object."""
 
     question: str
     hits: tuple[Hit, ...]
@@ -141,30 +104,6 @@ class Answer:
 
     def highlights_for(self, position: int) -> tuple[str, ...]:
         return self.highlights[position] if position < len(self.highlights) else ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "passages": [
-                {
-                    "id": hit.passage.id,
-                    "text": hit.passage.text,
-                    "score": round(hit.score, 4),
-                    "citation": hit.passage.citation.to_dict(hit.passage.url),
-                    "quotation": hit.passage.quotation,
-                    "highlights": list(self.highlights_for(i)),
-                }
-                for i, hit in enumerate(self.hits)
-            ],
-            "answer": [
-                {"text": s.text, "passage_id": s.passage_id, "marker": s.marker} for s in self.sentences
-            ],
-            "searched": self.searched or self.question,
-            "no_match": self.no_match,
-            "message": self.message,
-            "model": self.model,
-            "build_id": self.build_id,
-        }
 
     def to_record(self) -> dict[str, Any]:
         """Everything needed to show this answer again exactly as it was (stored with a conversation)."""

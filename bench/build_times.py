@@ -19,7 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant.build import build_index  # noqa: E402
 from assistant.config import Settings, bundled_dir  # noqa: E402
-from assistant.readers import read_document  # noqa: E402
+from assistant.ingest.readers import read_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

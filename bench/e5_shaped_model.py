@@ -20,7 +20,7 @@ def build(out: Path) -> Path:
 
     from assistant.build import collect_passages
     from assistant.config import bundled_dir
-    from assistant.localmodels import save_random_bert
+    from assistant.testing import save_random_bert
 
     texts = [p.text for p in collect_passages([bundled_dir("corpus")], warn=lambda _: None).passages]
     hf_dir = save_random_bert(texts, out / "transformer", layers=12, hidden=384, heads=12)

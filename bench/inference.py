@@ -43,9 +43,9 @@ from e5_shaped_model import build as build_e5_shaped  # noqa: E402
 
 from assistant.build import collect_passages  # noqa: E402
 from assistant.config import bundled_dir  # noqa: E402
-from assistant.embedding import Embedder, load_embedder  # noqa: E402
+from assistant.embed.models import Embedder, load_embedder  # noqa: E402
+from assistant.embed.onnx import BACKENDS, int8_scheme  # noqa: E402
 from assistant.evaluation import load_questions  # noqa: E402
-from assistant.inference import BACKENDS, int8_scheme  # noqa: E402
 
 ROUND = 20  # questions per backend and round
 BATCH = 32  # passages per batch, as the build encodes them

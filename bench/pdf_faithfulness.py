@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.chunking import chunk_document  # noqa: E402
-from assistant.readers import pdf as pdf_reader  # noqa: E402
+from assistant.ingest.chunking import chunk_document  # noqa: E402
+from assistant.ingest.readers import pdf as pdf_reader  # noqa: E402
 from assistant.text import normalise, split_sentences  # noqa: E402
 
 MANIFEST = ROOT / "tests" / "data" / "pdf-collection.json"

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import pdf_faithfulness as faithfulness  # noqa: E402
 
-from assistant.documents import Block, Document  # noqa: E402
-from assistant.readers import pdf as project_reader  # noqa: E402
+from assistant.ingest.documents import Block, Document  # noqa: E402
+from assistant.ingest.readers import pdf as project_reader  # noqa: E402
 from assistant.text import normalise  # noqa: E402
 
 

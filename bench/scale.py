@@ -15,6 +15,7 @@ the dense index's top 10 against exact search over the same vectors. Prints a Ma
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -122,7 +123,7 @@ def child_search(folder: Path, count: int) -> None:
                 "dense_p95": ms(dense, 95),
                 "lexical_p95": ms(lexical, 95),
                 "recall": hits / exact.size,
-                "plan": assistant.release.manifest.get("vector_index"),
+                "plan": dataclasses.asdict(assistant.release.manifest.vector_index),
             }
         )
     )

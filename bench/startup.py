@@ -53,9 +53,9 @@ import json, sys, time
 t0 = time.perf_counter()
 import uvicorn
 import assistant.cli
-from assistant.app import create_app
+from assistant.web.app import create_app
 from assistant.config import Settings
-import assistant.embedding, assistant.service
+import assistant.embed.models, assistant.service
 t1 = time.perf_counter()
 probes = []
 original_probe = assistant.embedding.hub_reachable

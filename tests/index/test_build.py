@@ -14,8 +14,8 @@ import pytest
 
 from assistant.build import STATIC_MODEL_NAME, BuildError, build_index
 from assistant.config import Settings, bundled_dir
+from assistant.index.releases import ReleaseError, current_build_id, load_release
 from assistant.service import open_assistant
-from assistant.store import ReleaseError, current_build_id, load_release
 
 
 def test_offline_default_model_falls_back_to_a_static_model_with_a_warning(
@@ -47,13 +47,13 @@ def test_explicit_model_that_cannot_load_fails_instead_of_falling_back(
 def test_manifest_describes_the_release(fixture_release: Settings, tiny_model: Path) -> None:
     release = load_release(fixture_release.index_dir)
     manifest = release.manifest
-    assert manifest["model"] == str(tiny_model)
-    assert manifest["passage_count"] == len(release.passages) == release.index.ntotal > 0
-    assert manifest["dimension"] == release.index.d
-    assert len(manifest["corpus_hash"]) == 64 and manifest["build_id"] == current_build_id(
+    assert manifest.model == str(tiny_model)
+    assert manifest.passage_count == len(release.passages) == release.index.ntotal > 0
+    assert manifest.dimension == release.index.d
+    assert len(manifest.corpus_hash) == 64 and manifest.build_id == current_build_id(
         fixture_release.index_dir
     )
-    assert manifest["documents"] == 2 and "built_at" in manifest and manifest["build_seconds"] > 0
+    assert manifest.facts.documents == 2 and manifest.built_at and manifest.facts.build_seconds > 0
 
 
 def test_failed_build_leaves_the_served_release_untouched(
@@ -64,7 +64,7 @@ def test_failed_build_leaves_the_served_release_untouched(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash while embedding")
 
-    monkeypatch.setattr("assistant.embedding.Embedder.encode_documents", explode)
+    monkeypatch.setattr("assistant.embed.models.Embedder.encode_documents", explode)
     with pytest.raises(RuntimeError):
         build_index(index_copy, full=True)  # full: the cache would spare the (crashing) encoder
     assert current_build_id(index_copy.index_dir) == before
@@ -140,7 +140,7 @@ def test_rebuild_reuses_cached_vectors_and_reembeds_only_changed_passages(tmp_pa
 
     unchanged = build_index(settings, warn=lambda _: None)
     assert unchanged.embedded == 0
-    assert load_release(settings.index_dir).manifest["model_fingerprint"] == first_fingerprint(
+    assert load_release(settings.index_dir).manifest.facts.model_fingerprint == first_fingerprint(
         settings, first
     )
 
@@ -174,7 +174,7 @@ def test_explicit_model_vectors_are_cached_too(index_copy: Settings) -> None:
 
 def test_a_second_build_of_the_same_index_waits_its_turn(index_copy: Settings) -> None:
     """While one build holds the lock, another fails at once and leaves the first one's work alone."""
-    from assistant.store import build_lock
+    from assistant.index.releases import build_lock
 
     before = current_build_id(index_copy.index_dir)
     with build_lock(index_copy.index_dir):

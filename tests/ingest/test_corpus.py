@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import MAX_WORDS, MIN_WORDS, chunk_document
 from assistant.config import bundled_dir
-from assistant.readers import read_document
+from assistant.ingest.chunking import MAX_WORDS, MIN_WORDS, chunk_document
+from assistant.ingest.readers import read_document
 from assistant.records import Passage
 from assistant.text import count_words, words
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import DocumentError
-from assistant.readers import discover, read_document
+from assistant.ingest.documents import DocumentError
+from assistant.ingest.readers import discover, read_document
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from assistant.fusion import fuse_rankings
+from assistant.retrieval.fusion import fuse_rankings
 
 
 def test_score_fusion_rescales_and_weights() -> None:

@@ -12,11 +12,11 @@ import pytest
 from assistant.answer import SentenceScorer, extract_sentences
 from assistant.config import Settings
 from assistant.evaluation import EvalQuery, fit_rule
-from assistant.lexical import GermanAnalyzer, LexicalIndex
-from assistant.nomatch import FEATURES, NoMatchRule
+from assistant.index.lexical import GermanAnalyzer, LexicalIndex
+from assistant.index.releases import load_release
 from assistant.records import Citation, Hit, Passage
+from assistant.retrieval.nomatch import FEATURES, NoMatchRule
 from assistant.service import open_assistant
-from assistant.store import load_release
 
 
 def test_idf_and_known_terms_come_from_the_bm25_index() -> None:
@@ -68,7 +68,7 @@ def test_the_build_records_the_calibration_and_an_older_release_is_calibrated_on
     index_copy: Settings,
 ) -> None:
     release = load_release(index_copy.index_dir)
-    calibration = release.manifest["no_match"]
+    calibration = release.manifest.facts.no_match
     assert calibration["dense_std"] > 0 and calibration["dense_gap"] > 0
     manifest = release.path / "manifest.json"
     data = json.loads(manifest.read_text())
@@ -193,7 +193,7 @@ def test_served_hits_find_their_stored_sentence_vectors_without_encoding(fixture
 
 
 def test_a_follow_up_is_searched_with_its_context_and_answered_for_itself(fixture_release: Settings) -> None:
-    from assistant.followup import contextual_query
+    from assistant.retrieval.followup import contextual_query
 
     searcher = open_assistant(fixture_release).searcher
     query = contextual_query(

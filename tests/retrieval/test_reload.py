@@ -18,11 +18,11 @@ import anyio
 import httpx
 import pytest
 
-from assistant.app import watch_releases
 from assistant.build import build_index
 from assistant.config import Settings
+from assistant.index.releases import current_build_id, load_release
 from assistant.service import ModelMismatch, ReleaseWatcher, open_assistant
-from assistant.store import current_build_id, load_release
+from assistant.web.app import watch_releases
 from tests.serving import free_port, wait_until_healthy
 
 NEW_TEXT = """# Nachtrag
@@ -217,7 +217,7 @@ def test_a_failing_check_does_not_stop_watching(caplog: pytest.LogCaptureFixture
         with anyio.move_on_after(0.5):
             await watch_releases(app, Flaky(), 0.01)  # type: ignore[arg-type]
 
-    with caplog.at_level(logging.ERROR, logger="assistant.app"):
+    with caplog.at_level(logging.ERROR, logger="assistant.web.app"):
         # In a thread of its own: the browser tests' Playwright keeps an event loop in the main thread.
         thread = threading.Thread(target=anyio.run, args=(watch_briefly,))
         thread.start()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embedding import ModelUnavailable
-from assistant.rerank import load_reranker
+from assistant.embed.models import ModelUnavailable
+from assistant.retrieval.rerank import load_reranker
 from assistant.service import open_assistant
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import sqlite3
 import stat
@@ -28,8 +29,8 @@ import pytest
 from assistant.build import build_index
 from assistant.cli import cmd_serve, main
 from assistant.config import Settings
+from assistant.index.releases import ReleaseError, current_build_id, load_release, open_release
 from assistant.service import ModelMismatch, open_assistant
-from assistant.store import ReleaseError, current_build_id, load_release, open_release
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTION = "Was ist ein Quartiersfonds?"
@@ -51,7 +52,7 @@ def assert_serves(settings: Settings, context: str) -> None:
         answer = open_assistant(settings).ask(QUESTION)
     except Exception as exc:  # the seed and the delays belong in the report of a failure
         pytest.fail(f"{context}: {type(exc).__name__}: {exc}")
-    assert len(release.passages) == release.manifest["passage_count"] > 0, context
+    assert len(release.passages) == release.manifest.passage_count > 0, context
     assert answer.hits and answer.hits[0].passage.citation.section == "Der Quartiersfonds", context
 
 
@@ -76,7 +77,7 @@ def test_builds_killed_at_random_points_leave_the_served_release_intact(index_co
         "ASSISTANT_MODEL": str(index_copy.model),
     }
     command = [sys.executable, "-m", "assistant.cli", "build", "--full"]
-    passage_count = load_release(index_dir).manifest["passage_count"]
+    passage_count = load_release(index_dir).manifest.passage_count
 
     # One complete build, timed: its duration D spans the range the kills are drawn from.
     started = time.monotonic()
@@ -107,7 +108,7 @@ def test_builds_killed_at_random_points_leave_the_served_release_intact(index_co
                 release = open_release(releases / now)  # complete: every checksum of the new release
             except ReleaseError as exc:
                 pytest.fail(f"{context}: CURRENT names an incomplete release: {exc}")
-            assert release.manifest["passage_count"] == passage_count, context
+            assert release.manifest.passage_count == passage_count, context
         context += f", phases so far {phases}"
         assert (releases / now).is_dir() and not now.startswith(".tmp-"), context
         assert_serves(index_copy, context)
@@ -167,6 +168,12 @@ DAMAGES: dict[str, tuple[Callable[[Path], object], Callable[[Path], str]]] = {
     "manifest.json without its checksums": (
         lambda r: (r / "manifest.json").write_text(
             (r / "manifest.json").read_text().replace('"files":', '"Files":', 1)
+        ),
+        lambda r: "manifest",
+    ),
+    "manifest.json with a field of the wrong type": (
+        lambda r: (r / "manifest.json").write_text(
+            re.sub(r'"dimension": \d+', '"dimension": "viele"', (r / "manifest.json").read_text(), count=1)
         ),
         lambda r: "manifest",
     ),
@@ -271,7 +278,7 @@ def test_release_built_with_another_model_is_refused(
 ) -> None:
     release = load_release(index_copy.index_dir)
     # The fixture release was built with the tiny model given explicitly: it names it, bundles none.
-    assert release.manifest["model"] == str(tiny_model) and release.manifest.get("model_dir") is None
+    assert release.manifest.model == str(tiny_model) and release.manifest.model_dir is None
     for other in ["intfloat/multilingual-e5-small", str(tmp_path / "anderes-modell")]:
         settings = index_copy.model_copy(update={"model": other})
         with pytest.raises(ModelMismatch) as refused:
@@ -471,7 +478,7 @@ def test_serve_passes_keep_alive_and_the_nodelay_protocol_to_uvicorn(
 ) -> None:
     from fastapi import FastAPI
 
-    from assistant.server import NoDelayHTTPProtocol
+    from assistant.web.server import NoDelayHTTPProtocol
 
     calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append((args, kwargs)))
@@ -489,7 +496,7 @@ def test_serve_passes_keep_alive_and_the_nodelay_protocol_to_uvicorn(
         assert isinstance(args[0], FastAPI) and "workers" not in kwargs
     else:
         # Each worker process builds the app itself from the environment cmd_serve set up.
-        assert args == ("assistant.app:create_app_from_env",)
+        assert args == ("assistant.web.app:create_app_from_env",)
         assert kwargs["factory"] is True and kwargs["workers"] == workers
         assert os.environ["ASSISTANT_INDEX_DIR"] == str(settings.index_dir)
         assert os.environ["ASSISTANT_MODEL"] == str(settings.model)

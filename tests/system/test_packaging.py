@@ -19,7 +19,7 @@ def test_every_code_package_is_listed_for_the_wheel() -> None:
         ".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "assistant").rglob("__init__.py")
     }
     assert code <= listed, sorted(code - listed)
-    assert {"assistant.web", "assistant.corpus", "assistant.eval"} <= listed
+    assert {"assistant.web.site", "assistant.corpus", "assistant.eval"} <= listed
 
 
 def test_evaluation_sets_are_found_through_the_settings(

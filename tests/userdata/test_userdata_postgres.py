@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from assistant.app import create_app
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.userdata import UserStoreError
 from assistant.userdata.postgres import PostgresUserStore
+from assistant.web.app import create_app
 from tests.serving import free_port
 from tests.userdata.test_userdata import answer
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
 from schemathesis import GenerationMode
 
-from assistant.api import router as api_router
-from assistant.app import create_app
 from assistant.config import Settings
+from assistant.web.api import router as api_router
+from assistant.web.app import create_app
 
 TOKEN = "fuzz-token-123"
 

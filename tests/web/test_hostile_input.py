@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.app import create_app
 from assistant.config import Settings
+from assistant.web.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.app import create_app
 from assistant.config import Settings
-from assistant.ratelimit import TokenBuckets, client_key
+from assistant.web.app import create_app
+from assistant.web.ratelimit import TokenBuckets, client_key
 
 
 class FakeClock:
@@ -80,7 +80,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The limiter's clock stands still in these tests: no token comes back while a test runs, however
     slow the machine, so the statuses below do not depend on timing."""
     clock = FakeClock()
-    monkeypatch.setattr("assistant.ratelimit.monotonic", clock)
+    monkeypatch.setattr("assistant.web.ratelimit.monotonic", clock)
     return clock
 
 

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from assistant.server import NoDelayHTTPProtocol
+from assistant.web.server import NoDelayHTTPProtocol
 
 
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.app import create_app
 from assistant.config import Settings
+from assistant.web.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_short_answer_and_highlighted_words(client: TestClient) -> None:
 
 
 def test_highlighting_never_builds_markup_from_text() -> None:
-    from assistant.views import marked_segments
+    from assistant.web.chat import marked_segments
 
     hostile = 'Fonds <script>alert("x")</script> Fonds-Beirat'
     assert marked_segments(hostile, ["Fonds"]) == [

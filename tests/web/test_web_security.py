@@ -13,11 +13,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.app import INTERNAL_ERROR, create_app
 from assistant.build import STATIC_MODEL_NAME
 from assistant.config import Settings
+from assistant.index.releases import display_model_name, load_release
 from assistant.service import Assistant, ModelMismatch, open_assistant
-from assistant.store import display_model_name, load_release
+from assistant.web.app import INTERNAL_ERROR, create_app
 from tests.hostile import (
     ADMIN_TOKEN,
     DOUBLE_QUOTE,

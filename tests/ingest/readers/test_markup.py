@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import DocumentError
-from assistant.readers import read_document
+from assistant.ingest.documents import DocumentError
+from assistant.ingest.readers import read_document
 
 
 def test_html_main_content_with_headings(tmp_path: Path) -> None:

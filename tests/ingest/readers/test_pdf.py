@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import chunk_document
-from assistant.documents import DocumentError
-from assistant.readers import read_document
-from assistant.readers.pdf import join_lines
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.documents import DocumentError
+from assistant.ingest.readers import read_document
+from assistant.ingest.readers.pdf import join_lines
 from tests.pdfs import write_pdf
 
 

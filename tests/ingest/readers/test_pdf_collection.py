@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.readers import read_document
+from assistant.ingest.readers import read_document
 from bench.pdf_faithfulness import COLLECTION, MANIFEST, entries, measure
 
 DOCUMENTS = entries()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import chunk_document
-from assistant.documents import Document
-from assistant.readers import read_document
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.documents import Document
+from assistant.ingest.readers import read_document
 
 PDF = Path(__file__).resolve().parents[3] / ".cache" / "testdata" / "debian-faq.de.pdf"
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .embedding import load_model
-from .records import Hit
+from ..embed.models import load_model
+from ..records import Hit
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

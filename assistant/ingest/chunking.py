@@ -6,9 +6,9 @@ import hashlib
 from collections.abc import Iterable
 from itertools import groupby
 
+from ..records import Citation, Passage
+from ..text import count_words, split_sentences
 from .documents import Block, Document
-from .records import Citation, Passage
-from .text import count_words, split_sentences
 
 __all__ = ["MAX_WORDS", "MIN_WORDS", "chunk_document", "locate_passages", "passage_id"]
 

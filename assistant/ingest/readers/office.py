@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ...text import normalise
 from ..documents import Document, DocumentError, Heading, assemble, title_from_name
-from ..text import normalise
 
 __all__ = ["read_docx"]
 

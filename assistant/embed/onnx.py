@@ -41,7 +41,7 @@ from transformers.modeling_outputs import BaseModelOutput
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-from .errors import ExportFailed
+from ..errors import ExportFailed
 
 __all__ = [
     "BACKENDS",

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 __all__ = [
     "OFFLINE_E5_NAME",

@@ -57,14 +57,6 @@ class IndexPlan:
     recall_at_10: float | None = None
     k_factor: int | None = None
 
-    def to_manifest(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "ef_search": self.ef_search,
-            "k_factor": self.k_factor,
-            "recall_at_10": self.recall_at_10,
-        }
-
 
 def build_vector_index(
     vectors: np.ndarray,
@@ -114,16 +106,15 @@ def build_vector_index(
     return index, IndexPlan("hnsw", ef_search=int(index.hnsw.efSearch), recall_at_10=round(recall, 4))
 
 
-def read_vector_index(path: Path, plan: dict[str, Any] | None) -> Any:
+def read_vector_index(path: Path, plan: IndexPlan) -> Any:
     """Read an index written by ``build_vector_index``, memory-mapped, with its recorded search depth."""
     import faiss
 
     index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-    plan = plan or {}
-    if plan.get("ef_search") and hasattr(index, "hnsw"):
-        index.hnsw.efSearch = int(plan["ef_search"])
-    if plan.get("k_factor") and hasattr(index, "k_factor"):
-        index.k_factor = float(plan["k_factor"])
+    if plan.ef_search and hasattr(index, "hnsw"):
+        index.hnsw.efSearch = int(plan.ef_search)
+    if plan.k_factor and hasattr(index, "k_factor"):
+        index.k_factor = float(plan.k_factor)
     return index
 
 

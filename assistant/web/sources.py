@@ -25,12 +25,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
+from ..ingest.chunking import locate_passages
+from ..ingest.documents import Block, Document, DocumentError, read_text_file
+from ..ingest.readers import FORMATS, read_as
+from ..ingest.readers.markdown import FRONT_MATTER
+from ..service import Assistant
 from .api import get_assistant
-from .chunking import locate_passages
-from .documents import Block, Document, DocumentError, read_text_file
-from .readers import FORMATS, read_as
-from .readers.markdown import FRONT_MATTER
-from .service import Assistant
+from .urls import SOURCE_FILES, SOURCE_VIEW, source_file_url
 
 __all__ = ["make_router", "render_markdown"]
 
@@ -55,9 +56,9 @@ class Section:
 
 def make_router(templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    router.add_api_route("/quellen/{key:path}", source_file, methods=["GET"])
+    router.add_api_route(SOURCE_FILES + "/{key:path}", source_file, methods=["GET"])
 
-    @router.get("/ansicht/{key:path}", response_class=HTMLResponse)
+    @router.get(SOURCE_VIEW + "/{key:path}", response_class=HTMLResponse)
     def source_view(
         request: Request,
         key: str,
@@ -81,7 +82,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         suffix = path.suffix.lower()
         fmt = FORMATS.get(suffix)
         if fmt is None or (suffix == ".pdf" and not stelle):
-            return RedirectResponse("/quellen/" + quote(key), status_code=303)
+            return RedirectResponse(source_file_url(key), status_code=303)
         try:
             document = _read_cached(fmt.read, path, key)
             blocks = _passage_blocks(document, stelle[:64])
@@ -109,7 +110,7 @@ def _pdf_page(
 ) -> Response:
     """The page of a PDF passage as read: its blocks in reading order, the passage marked."""
     if not blocks:
-        return page(title=document.title, sections=[], missing=True, pdf_url="/quellen/" + quote(key))
+        return page(title=document.title, sections=[], missing=True, pdf_url=source_file_url(key))
     number = blocks[0].page
     on_page = tuple(b for b in document.blocks if b.page == number)
     shown = Document(title=document.title, source=document.source, blocks=on_page)
@@ -119,7 +120,7 @@ def _pdf_page(
         sections=_render_blocks(shown, blocks),
         found=True,
         pdf_page=f"Seite {number}" + (f" (gedruckt: {printed})" if printed else ""),
-        pdf_url=f"/quellen/{quote(key)}#page={number}",
+        pdf_url=source_file_url(key, number),
     )
 
 

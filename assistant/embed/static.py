@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from ..text import split_sentences
 from .cache import text_key
-from .embedding import Embedder
-from .text import split_sentences
+from .models import Embedder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .embedding import Embedder
+from ..embed.models import Embedder
 
 __all__ = [
     "FEATURES",

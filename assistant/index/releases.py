@@ -36,15 +36,15 @@ from typing import Any, overload
 
 import numpy as np
 
-from .errors import BuildLocked, ReleaseError
+from ..errors import BuildLocked, ReleaseError
+from ..records import Passage
 from .lexical import LexicalIndex
-from .records import Passage
+from .manifest import BuildFacts, Manifest
 from .vectors import DEFAULT_EXACT_LIMIT, IndexKind, build_vector_index, read_vector_index
 
 __all__ = [
     "MODEL_DIR",
     "current_bundled_model",
-    "MANIFEST_VERSION",
     "BuildLocked",
     "PassageFile",
     "Release",
@@ -63,7 +63,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 3
 _CURRENT = "CURRENT"
 _RELEASES = "releases"
 #: The folder inside a release that holds the model it bundles (the corpus-built static fallback).
@@ -152,7 +151,7 @@ class Release:
     """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     passages: Sequence[Passage]  # a PassageFile: decoded on access
     index: Any  # faiss.Index
     sources: dict[str, Path]  # citation source → the file it was read from
@@ -161,12 +160,12 @@ class Release:
 
     @property
     def build_id(self) -> str:
-        return str(self.manifest["build_id"])
+        return self.manifest.build_id
 
     @property
     def model_name(self) -> str:
         """The model as recorded by the build: a hub id, the fallback's name, or a local path."""
-        return str(self.manifest["model"])
+        return self.manifest.model
 
     @cached_property
     def model_display_name(self) -> str:
@@ -176,7 +175,7 @@ class Release:
     @property
     def model_path(self) -> str:
         """What to load the model from: a folder inside the release, or the model's own name or path."""
-        bundled = self.manifest.get("model_dir")
+        bundled = self.manifest.model_dir
         return str(self.path / bundled) if bundled else self.model_name
 
 
@@ -267,7 +266,7 @@ def publish_release(
     model_dir: str | None,
     files: dict[str, Path] | None = None,
     lexical: LexicalIndex | None = None,
-    extra: dict[str, Any] | None = None,
+    facts: BuildFacts | None = None,
     keep: int = 3,
     index_kind: IndexKind = "auto",
     exact_limit: int = DEFAULT_EXACT_LIMIT,
@@ -294,25 +293,24 @@ def publish_release(
     _write_file(staging / "sources.json", json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8"))
     if lexical is not None:
         lexical.save(staging / "lexical")
-    manifest = {
-        "manifest_version": MANIFEST_VERSION,
-        "build_id": build_id,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": model,
-        "model_dir": model_dir,
-        "dimension": int(vectors.shape[1]),
-        "passage_count": len(passages),
-        "vector_index": plan.to_manifest(),
-        "corpus_hash": corpus_hash(passages),
+    manifest = Manifest(
+        build_id=build_id,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model=model,
+        model_dir=model_dir,
+        dimension=int(vectors.shape[1]),
+        passage_count=len(passages),
+        vector_index=plan,
+        corpus_hash=corpus_hash(passages),
         # Every file of the release is checksummed: index, passages, sources, BM25 index, bundled model.
-        "files": {
+        files={
             file.relative_to(staging).as_posix(): _sha256(file)
             for file in sorted(staging.rglob("*"))
             if file.is_file() and file.name != "manifest.json"
         },
-        **(extra or {}),
-    }
-    _write_file(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+        facts=facts or BuildFacts(),
+    )
+    _write_file(staging / "manifest.json", manifest.to_json())
 
     open_release(staging)  # refuse to publish anything that would not load
     final = staging.parent / build_id
@@ -371,23 +369,10 @@ def current_bundled_model(index_dir: Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def verify_release(path: Path) -> dict[str, Any]:
+def verify_release(path: Path) -> Manifest:
     """Check a release folder's manifest and checksums; returns the manifest or raises ReleaseError."""
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(f"Index-Stand {path.name}: manifest.json fehlt oder ist nicht lesbar") from exc
-    if not isinstance(manifest, dict):
-        raise ReleaseError(f"Index-Stand {path.name}: manifest.json beschädigt (kein JSON-Objekt)")
-    if manifest.get("manifest_version") != MANIFEST_VERSION:
-        raise ReleaseError(f"Index-Stand {path.name}: Version von manifest.json wird nicht unterstützt")
-    files = manifest.get("files")
-    # Without its checksums a release could not be verified at all: a damaged manifest, not an empty one.
-    if not isinstance(files, dict) or not {"index.faiss", "passages.jsonl"} <= files.keys():
-        raise ReleaseError(
-            f"Index-Stand {path.name}: manifest.json beschädigt (Prüfsummen der Indexdateien fehlen)"
-        )
-    for name, expected in files.items():
+    manifest = Manifest.read(path)
+    for name, expected in manifest.files.items():
         file = path / name
         if not file.is_file() or _sha256(file) != expected:
             raise ReleaseError(
@@ -411,7 +396,7 @@ def open_release(path: Path) -> Release:
     """Load a release folder after checking its checksums and that index and passages agree."""
     manifest = verify_release(path)
     try:
-        index = read_vector_index(path / "index.faiss", manifest.get("vector_index"))
+        index = read_vector_index(path / "index.faiss", manifest.vector_index)
         stored_offsets = path / "passages.offsets.npy"
         offsets = (
             np.load(stored_offsets, mmap_mode="r")
@@ -431,7 +416,7 @@ def open_release(path: Path) -> Release:
             )
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise ReleaseError(f"Index-Stand {path.name}: nicht lesbar ({exc})") from exc
-    if index.ntotal != len(passages) or index.d != manifest["dimension"]:
+    if index.ntotal != len(passages) or index.d != manifest.dimension:
         raise ReleaseError(f"Index-Stand {path.name}: Vektorindex und Passagen passen nicht zusammen")
     if sentences is not None and (
         len(sentences.offsets) != len(passages) + 1

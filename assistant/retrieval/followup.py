@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .lexical import PRONOMINAL_ADVERBS, GermanAnalyzer
+from ..index.lexical import PRONOMINAL_ADVERBS, GermanAnalyzer
 
 __all__ = ["SearchQuery", "contextual_query"]
 

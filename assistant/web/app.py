@@ -20,14 +20,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from . import __version__
+from .. import __version__
+from ..config import Settings
+from ..service import Assistant, ReleaseWatcher, open_assistant
+from ..userdata import UserStore, UserStoreError, open_user_store
 from .api import router as api_router
-from .config import Settings
+from .chat import NOT_LOADED, make_router, relevance, render_error
 from .ratelimit import RateLimit, TokenBuckets
-from .service import Assistant, ReleaseWatcher, open_assistant
 from .sources import make_router as make_sources_router
-from .userdata import UserStore, UserStoreError, open_user_store
-from .views import NOT_LOADED, make_router, relevance, render_error
+from .urls import passage_url, reading_url, source_file_url
 
 __all__ = ["INTERNAL_ERROR", "create_app", "create_app_from_env"]
 
@@ -81,7 +82,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     templates.env.undefined = StrictUndefined  # a missing template variable is a bug, not an empty string
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
-    templates.env.globals["relevance"] = relevance
+    templates.env.globals.update(
+        relevance=relevance, passage_url=passage_url, reading_url=reading_url, source_file_url=source_file_url
+    )
     app.include_router(make_router(templates))
     app.include_router(make_sources_router(templates))
 

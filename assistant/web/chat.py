@@ -16,11 +16,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .config import Settings
-from .errors import InvalidInput
-from .service import Assistant
-from .userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
-from .validation import validate_comment, validate_question
+from ..config import Settings
+from ..errors import InvalidInput
+from ..service import Assistant
+from ..userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
+from ..validation import validate_comment, validate_question
 
 __all__ = ["EXAMPLE_QUESTIONS", "NOT_LOADED", "make_router", "relevance", "render_error", "render_problem"]
 

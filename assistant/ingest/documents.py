@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DocumentError
-from .text import normalise
+from ..errors import DocumentError
+from ..text import normalise
 
 __all__ = [
     "Block",

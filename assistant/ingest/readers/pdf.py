@@ -16,8 +16,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...text import normalise
 from ..documents import Block, Document, DocumentError, title_from_name
-from ..text import normalise
 from .pdflayout import KEPT_KINDS, PageLayout, analyse
 from .pdflines import LINE_END_HYPHEN, Run
 

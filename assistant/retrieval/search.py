@@ -9,15 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from .embedding import Embedder
+from ..embed.models import Embedder
+from ..index.lexical import GermanAnalyzer, LexicalIndex
+from ..records import Hit, Passage
 from .fusion import FusionMethod, fuse_rankings
-from .lexical import GermanAnalyzer, LexicalIndex
 from .nomatch import (
     GAP_RANK,
     Calibration,
     NoMatchRule,
 )
-from .records import Hit, Passage
 from .rerank import Reranker
 
 __all__ = ["Found", "Searcher"]

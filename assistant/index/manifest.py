@@ -1,0 +1,121 @@
+"""A release's ``manifest.json``: what was built, from what, with which model, and every file's checksum.
+
+One type, written by ``publish_release`` and read by ``open_release``, so a field is named once::
+
+    manifest = Manifest.read(release_dir)        # raises ReleaseError when missing or damaged
+    manifest.model_fingerprint, manifest.vector_index.kind
+
+The JSON stays flat (version 3), so releases published before this type existed still load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReleaseError
+from .vectors import IndexPlan
+
+__all__ = ["MANIFEST_VERSION", "BuildFacts", "Manifest"]
+
+#: Version of the manifest's format; a release with another one is refused, not guessed at.
+MANIFEST_VERSION = 3
+_FILE = "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFacts:
+    """What the build knows about a release beyond its files: recorded, never needed to load it."""
+
+    documents: int = 0
+    fallback_model: bool = False
+    model_fingerprint: str = ""  # the embedder's weights and backend; vectors are comparable only within one
+    no_match: dict[str, float] | None = None  # the no-match rule's calibration (retrieval.nomatch)
+    reused_vectors: int = 0  # passages whose vectors came from the embedding cache
+    build_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    build_id: str
+    built_at: str  # ISO 8601, UTC
+    model: str  # as the build loaded it: a hub id, the fallback's name, or a local path
+    model_dir: str | None  # the model's folder inside the release, when it travels with it
+    dimension: int
+    passage_count: int
+    vector_index: IndexPlan
+    corpus_hash: str
+    files: dict[str, str]  # every file of the release → its SHA-256
+    facts: BuildFacts = field(default_factory=BuildFacts)
+
+    def to_json(self) -> bytes:
+        plan = self.vector_index
+        record: dict[str, Any] = {
+            "manifest_version": MANIFEST_VERSION,
+            "build_id": self.build_id,
+            "built_at": self.built_at,
+            "model": self.model,
+            "model_dir": self.model_dir,
+            "dimension": self.dimension,
+            "passage_count": self.passage_count,
+            "vector_index": {
+                "kind": plan.kind,
+                "ef_search": plan.ef_search,
+                "k_factor": plan.k_factor,
+                "recall_at_10": plan.recall_at_10,
+            },
+            "corpus_hash": self.corpus_hash,
+            "files": self.files,
+            **asdict(self.facts),
+        }
+        return json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+
+    def write(self, folder: Path) -> Path:
+        path = folder / _FILE
+        path.write_bytes(self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        """The manifest of the release in ``folder``; ReleaseError (German) when it cannot be trusted."""
+        name = folder.name
+        try:
+            record = json.loads((folder / _FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReleaseError(f"Index-Stand {name}: manifest.json fehlt oder ist nicht lesbar") from exc
+        if not isinstance(record, dict):
+            raise ReleaseError(f"Index-Stand {name}: manifest.json beschädigt (kein JSON-Objekt)")
+        if record.get("manifest_version") != MANIFEST_VERSION:
+            raise ReleaseError(f"Index-Stand {name}: Version von manifest.json wird nicht unterstützt")
+        files = record.get("files")
+        # Without its checksums a release could not be verified at all: a damaged manifest, not an empty one.
+        if not isinstance(files, dict) or not {"index.faiss", "passages.jsonl"} <= files.keys():
+            raise ReleaseError(
+                f"Index-Stand {name}: manifest.json beschädigt (Prüfsummen der Indexdateien fehlen)"
+            )
+        try:
+            plan = record.get("vector_index") or {"kind": "flat"}
+            facts = {f.name: record[f.name] for f in fields(BuildFacts) if record.get(f.name) is not None}
+            return cls(
+                build_id=str(record["build_id"]),
+                built_at=str(record.get("built_at", "")),
+                model=str(record["model"]),
+                model_dir=str(record["model_dir"]) if record.get("model_dir") else None,
+                dimension=int(record["dimension"]),
+                passage_count=int(record["passage_count"]),
+                vector_index=IndexPlan(
+                    kind=str(plan["kind"]),
+                    ef_search=plan.get("ef_search"),
+                    recall_at_10=plan.get("recall_at_10"),
+                    k_factor=plan.get("k_factor"),
+                ),
+                corpus_hash=str(record.get("corpus_hash", "")),
+                files={str(k): str(v) for k, v in files.items()},
+                facts=BuildFacts(**facts),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReleaseError(
+                f"Index-Stand {name}: manifest.json beschädigt ({type(exc).__name__}: {exc})"
+            ) from exc
