@@ -14,10 +14,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
@@ -26,6 +25,7 @@ from ..service import Assistant, ReleaseWatcher, open_assistant
 from ..userdata import UserStore, UserStoreError, open_user_store
 from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
+from .middleware import BodyLimit, SecurityHeaders, security_headers
 from .ratelimit import RateLimit, TokenBuckets
 from .sources import make_router as make_sources_router
 from .urls import passage_url, reading_url, source_file_url
@@ -208,103 +208,3 @@ def log_serving() -> None:
     INFO up (which release is served, which one a reload swapped in or refused)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("assistant").setLevel(logging.INFO)
-
-
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-
-
-def security_headers(path: str) -> list[tuple[str, str]]:
-    """The headers ``SecurityHeaders`` adds to every response for ``path``."""
-    styles = "'self' 'unsafe-inline'" if path == "/docs" else "'self'"
-    return [
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("content-security-policy", _CSP.format(styles=styles)),
-    ]
-
-
-class SecurityHeaders:
-    """Security headers on every response, as plain ASGI middleware (no per-request task or copy).
-
-    Swagger UI sets inline styles, so /docs alone allows them; scripts stay 'self' everywhere. A
-    header the endpoint set itself (the sandbox CSP of foreign HTML sources) is kept.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        defaults = security_headers(scope["path"])
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in defaults:
-                    if name not in headers:
-                        headers.append(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, as plain ASGI middleware.
-
-    The body is counted while the app reads it, so a chunked body (no Content-Length) is limited too;
-    a declared Content-Length over the limit is refused at the first read, before anything is read.
-    The refusal is a 413 HTTPException raised from ``receive``, which FastAPI passes on unchanged from
-    body parsing to the app's handler (JSON for the API, a page for the web chat), so no request makes
-    the server hold more than ``max_bytes`` of body.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_large = _BodyTooLarge(self.max_bytes)
-        declared = next(
-            (int(value) for name, value in scope["headers"] if name == b"content-length" and value.isdigit()),
-            0,
-        )
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            if declared > self.max_bytes:
-                raise too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise too_large
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            # Raised where no handler of the app catches it (outside FastAPI's body parsing).
-            if not started:
-                response = JSONResponse({"detail": too_large.detail}, status_code=too_large.status_code)
-                await response(scope, receive, send)
-
-
-class _BodyTooLarge(StarletteHTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Die Anfrage ist zu groß (höchstens {limit} Bytes).")

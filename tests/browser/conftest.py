@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from assistant.config import Settings
-from assistant.web.app import create_app
 
-from ..serving import free_port, wait_until_healthy
+from ..serving import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".cache" / "screenshots"
@@ -36,23 +32,6 @@ def server(fixture_release: Settings) -> Iterator[str]:
     # The whole browser session is one client address; tests/web/test_ratelimit.py covers the rate limit.
     with serving(fixture_release.model_copy(update={"rate_limit_per_minute": 0})) as base:
         yield base
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The app for ``settings`` served on a free loopback port; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base)
-    try:
-        yield base
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session", autouse=True)

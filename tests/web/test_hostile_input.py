@@ -189,3 +189,34 @@ def test_bad_feedback_paging_is_refused(fixture_release: Settings, tmp_path: Pat
             headers={"Authorization": "Bearer geheim"},
         )
     refused(response, 422, "Ungültige Anfrage")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_client_still_sending_a_far_too_large_body_reads_its_413(
+    fixture_release: Settings, tmp_path: Path, chunked: bool
+) -> None:
+    """5 MB to a real server, from urllib (which sends ``Connection: close`` and writes the whole body
+    before it reads): the server reads the rest of the body before it answers and closes, so the
+    client gets the 413 instead of "connection reset by peer"."""
+    import urllib.error
+    import urllib.request
+
+    from ..serving import serving
+
+    body = b"x" * 5_000_000
+
+    def payload() -> bytes | Iterator[bytes]:  # an iterable is sent chunked
+        return (body[i : i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+
+    headers = {"Content-Type": "application/json"} | ({"Transfer-Encoding": "chunked"} if chunked else {})
+    settings = fixture_release.model_copy(
+        update={"database": tmp_path / "db.sqlite3", "rate_limit_per_minute": 0}
+    )
+    with serving(settings) as base:
+        for _ in range(3):
+            request = urllib.request.Request(f"{base}/api/ask", data=payload(), headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused_with:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused_with.value.code == 413
+            assert "Die Anfrage ist zu groß" in json.loads(refused_with.value.read())["detail"]
