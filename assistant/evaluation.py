@@ -28,8 +28,8 @@ from .index.releases import SentenceVectors
 from .records import Citation, Hit, Passage
 from .retrieval.followup import SearchQuery, contextual_query
 from .retrieval.nomatch import FEATURES, NO_MATCH_RULES, NoMatchRule, calibrate, rule_for
+from .retrieval.rerank import reranker_for
 from .retrieval.search import Found, Searcher
-from .service import reranker_for
 
 __all__ = [
     "EvalQuery",

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..config import Settings
 from ..embed.models import load_model
 from ..records import Hit
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["Reranker", "load_reranker"]
+__all__ = ["Reranker", "load_reranker", "reranker_for"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,12 @@ def load_reranker(name_or_path: str, *, probe_timeout: float = 2.0, depth: int =
 
     model, _ = load_model(make, name_or_path, probe_timeout=probe_timeout)
     return Reranker(model=model, name=name_or_path, depth=depth)
+
+
+def reranker_for(settings: Settings) -> Reranker | None:
+    """The configured cross-encoder, or None; a configured one that cannot load is an error."""
+    if not settings.reranker:
+        return None
+    return load_reranker(
+        settings.reranker, probe_timeout=settings.network_probe_timeout, depth=settings.rerank_depth
+    )

@@ -21,7 +21,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
 from ..config import Settings
-from ..service import Assistant, ReleaseWatcher, open_assistant
+from ..reload import ReleaseWatcher, watch_releases
+from ..service import Assistant, open_assistant
 from ..userdata import UserStore, UserStoreError, open_user_store
 from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
@@ -53,7 +54,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         async with anyio.create_task_group() as tasks:
             if settings.reload_interval > 0 and assistant is None:  # a handed-in assistant stays
-                tasks.start_soon(watch_releases, app, ReleaseWatcher(settings), settings.reload_interval)
+                tasks.start_soon(
+                    watch_releases, app.state, ReleaseWatcher(settings), settings.reload_interval
+                )
             yield
             tasks.cancel_scope.cancel()
         store: UserStore = app.state.userdata
@@ -173,22 +176,6 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         )
     app.add_middleware(SecurityHeaders)  # added last, so it runs first: the 413 gets the headers too
     return app
-
-
-async def watch_releases(app: FastAPI, watcher: ReleaseWatcher, interval: float) -> None:
-    """Hot reload: every ``interval`` seconds, swap ``app.state.assistant`` for a newly published
-    release. Loading runs in its own thread, so requests keep being answered meanwhile; each request
-    took one reference to the assistant when it started (``get_assistant``) and finishes on it."""
-    loader = anyio.CapacityLimiter(1)  # not one of the request threads
-    while True:
-        await anyio.sleep(interval)
-        try:
-            fresh = await anyio.to_thread.run_sync(watcher.check, app.state.assistant, limiter=loader)
-        except Exception:  # noqa: BLE001 - CURRENT unreadable for a moment, say: serving goes on
-            log.exception("checking for a new release failed; trying again in %s s", interval)
-            continue
-        if fresh is not None:
-            app.state.assistant = fresh
 
 
 def is_api(request: Request) -> bool:

@@ -20,9 +20,10 @@ import pytest
 
 from assistant.build import build_index
 from assistant.config import Settings
+from assistant.errors import ModelMismatch
 from assistant.index.releases import current_build_id, load_release
-from assistant.service import ModelMismatch, ReleaseWatcher, open_assistant
-from assistant.web.app import watch_releases
+from assistant.reload import ReleaseWatcher, watch_releases
+from assistant.service import open_assistant
 from tests.serving import free_port, wait_until_healthy
 
 NEW_TEXT = """# Nachtrag
@@ -63,7 +64,7 @@ def test_a_damaged_new_release_is_refused_and_the_served_one_kept(
     report = build_index(index_copy, full=True)
     with open(Path(report.path) / "index.faiss", "r+b") as handle:
         handle.truncate(100)
-    with caplog.at_level(logging.ERROR, logger="assistant.service"):
+    with caplog.at_level(logging.ERROR, logger="assistant.reload"):
         assert watcher.check(served) is None
         assert watcher.check(served) is None  # not loaded (or logged) again
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
@@ -86,7 +87,7 @@ def test_a_release_built_with_another_model_is_refused(
     shutil.copytree(index_copy.model, other)  # type: ignore[arg-type]
     build_index(index_copy.model_copy(update={"model": str(other)}), full=True)
     watcher = ReleaseWatcher(index_copy)
-    with caplog.at_level(logging.ERROR, logger="assistant.service"):
+    with caplog.at_level(logging.ERROR, logger="assistant.reload"):
         assert watcher.check(served) is None
     assert any("eingestellt ist aber" in r.getMessage() for r in caplog.records)
 
@@ -215,9 +216,9 @@ def test_a_failing_check_does_not_stop_watching(caplog: pytest.LogCaptureFixture
 
     async def watch_briefly() -> None:
         with anyio.move_on_after(0.5):
-            await watch_releases(app, Flaky(), 0.01)  # type: ignore[arg-type]
+            await watch_releases(app.state, Flaky(), 0.01)  # type: ignore[arg-type]
 
-    with caplog.at_level(logging.ERROR, logger="assistant.web.app"):
+    with caplog.at_level(logging.ERROR, logger="assistant.reload"):
         # In a thread of its own: the browser tests' Playwright keeps an event loop in the main thread.
         thread = threading.Thread(target=anyio.run, args=(watch_briefly,))
         thread.start()

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from assistant.build import STATIC_MODEL_NAME
 from assistant.config import Settings
+from assistant.errors import ModelMismatch
 from assistant.index.releases import display_model_name, load_release
-from assistant.service import Assistant, ModelMismatch, open_assistant
+from assistant.service import Assistant, open_assistant
 from assistant.web.app import INTERNAL_ERROR, create_app
 from tests.hostile import (
     ADMIN_TOKEN,
