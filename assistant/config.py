@@ -8,7 +8,22 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_MODEL", "Settings", "bundled_dir"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Backend",
+    "BackendChoice",
+    "FusionMethod",
+    "IndexKind",
+    "Settings",
+    "bundled_dir",
+]
+
+#: The choices an operator makes, each named once: the settings below and the code that acts on them
+#: use these types.
+Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]  # how a transformer embedder runs
+BackendChoice = Literal["auto", "torch", "onnx", "onnx-int8", "openvino"]  # "auto": ONNX where it fits
+FusionMethod = Literal["rrf", "score"]  # how the dense and the lexical ranking are fused
+IndexKind = Literal["auto", "flat", "sq8", "hnsw"]  # the FAISS index a release is built with
 
 #: The pretrained multilingual retrieval model used when nothing else is configured.
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -93,7 +108,7 @@ class Settings(BaseSettings):
         le=30,
         description="Seconds allowed to find out whether the model hub can be reached.",
     )
-    backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
+    backend: BackendChoice = Field(
         default="auto",
         description=(
             "How the transformer runs on the CPU: 'auto' (the default: 'onnx' where ONNX Runtime and onnx "
@@ -106,7 +121,7 @@ class Settings(BaseSettings):
             "it is (with a warning only when a backend was named)."
         ),
     )
-    fusion: Literal["rrf", "score"] = Field(
+    fusion: FusionMethod = Field(
         default="score",
         description="How dense and BM25 rankings are fused: normalised score sum or reciprocal rank fusion.",
     )
@@ -244,7 +259,7 @@ class Settings(BaseSettings):
         ),
     )
     keep_releases: int = Field(default=3, ge=1, description="Published releases kept on disk, newest first.")
-    index_kind: Literal["auto", "flat", "sq8", "hnsw"] = Field(
+    index_kind: IndexKind = Field(
         default="auto",
         description=(
             "FAISS index of a build: 'flat' searches exactly; 'sq8' scans vectors compressed to 8 bits "

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from .answer import SentenceScorer, make_answer
@@ -25,6 +24,7 @@ from .config import Settings
 from .embed.models import Embedder
 from .index.lexical import LexicalIndex
 from .index.releases import SentenceVectors
+from .index.vectors import build_vector_index
 from .records import Citation, Hit, Passage
 from .retrieval.followup import SearchQuery, contextual_query
 from .retrieval.nomatch import FEATURES, NO_MATCH_RULES, NoMatchRule, calibrate, rule_for
@@ -180,8 +180,7 @@ def searcher_for(
     else:
         embedder, _ = embedder_for_corpus(settings, texts, workdir / "model", warn=lambda _: None)
     vectors = embedder.encode_documents(texts)
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
+    index, _ = build_vector_index(vectors, kind="flat")  # exact, as the build makes it for a corpus this size
     lexical = LexicalIndex.build(texts)
     return Searcher(
         embedder=_CachedEmbedder(embedder),

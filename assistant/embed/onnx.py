@@ -32,11 +32,13 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import torch
 from transformers.modeling_outputs import BaseModelOutput
+
+from ..config import Backend
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -54,7 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]
 #: Runs an exported model: the tokenizer's arrays by input name in, the last hidden state out.
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 BACKENDS: tuple[str, ...] = get_args(Backend)

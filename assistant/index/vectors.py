@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+
+from ..config import IndexKind
 
 __all__ = [
     "DEFAULT_EXACT_LIMIT",
@@ -35,7 +37,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IndexKind = Literal["auto", "flat", "sq8", "hnsw"]
 
 #: Exact search over 200,000 vectors of 256 dimensions takes about 9 ms on one core, over 1 M 45 ms;
 #: above the limit the int8 scan reads a quarter of the bytes (see the README's scale table).

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
+
+from ..config import FusionMethod
 
 __all__ = ["FusionMethod", "fuse_rankings"]
 
-FusionMethod = Literal["rrf", "score"]
 
 RRF_K = 60  # the constant of Cormack et al. (2009); larger values flatten the rank curve
 

@@ -244,3 +244,11 @@ def test_auto_runs_a_transformer_on_onnx_and_a_static_model_quietly_on_torch(
         static = load_embedder(str(tiny_model), backend="auto", export_dir=tmp_path)
     assert static.backend == "torch" and not caplog.records
     assert load_embedder(str(bert_transformer), backend="auto", export_dir=tmp_path).backend == "onnx"
+
+
+def test_every_backend_can_be_chosen_in_the_settings() -> None:
+    from typing import get_args
+
+    from assistant.config import Backend, BackendChoice
+
+    assert set(get_args(BackendChoice)) == {"auto", *get_args(Backend)}
