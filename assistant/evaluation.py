@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from .answer import SentenceScorer, make_answer
-from .build import collect_passages, embedder_for_corpus, sentences_of, static_embedder
+from .build import collect_passages, sentences_of
 from .config import Settings
+from .embed.choice import embedder_for_corpus, static_embedder
 from .embed.models import Embedder
 from .index.lexical import LexicalIndex
 from .index.releases import SentenceVectors

@@ -36,6 +36,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 import assistant.build as build_module  # noqa: E402
+import assistant.embed.cache as cache_module  # noqa: E402
+import assistant.embed.choice as choice_module  # noqa: E402
 import assistant.index.releases as store_module  # noqa: E402
 from assistant.build import build_index, collect_passages  # noqa: E402
 from assistant.config import Settings, bundled_dir  # noqa: E402
@@ -111,11 +113,13 @@ class PhaseTimer:
     def patched(self) -> Iterator[None]:
         targets: list[tuple[Any, str, str, bool]] = [
             (build_module, "collect_passages", "read + chunk", False),
-            (build_module, "build_static_model", "train static model", False),
-            (build_module, "load_embedder", "load model", False),
-            (build_module, "load_static_embedder", "load model", False),
+            (choice_module, "build_static_model", "train static model", False),
+            (choice_module, "load_embedder", "load model", False),
+            (choice_module, "load_offline_embedder", "load model", False),
+            (choice_module, "load_static_embedder", "load model", False),
             (Embedder, "encode_documents", "encode", False),
             (build_module, "text_key", "embedding cache (hash, SQLite)", False),
+            (cache_module, "text_key", "embedding cache (hash, SQLite)", False),
             (EmbeddingCache, "__init__", "embedding cache (hash, SQLite)", False),
             (EmbeddingCache, "get", "embedding cache (hash, SQLite)", False),
             (EmbeddingCache, "put", "embedding cache (hash, SQLite)", False),

