@@ -23,6 +23,7 @@ from .build import collect_passages, sentences_of
 from .config import Settings
 from .embed.choice import embedder_for_corpus, static_embedder
 from .embed.models import Embedder
+from .index.engine import FolderEngine
 from .index.lexical import LexicalIndex
 from .index.releases import SentenceVectors
 from .index.vectors import build_vector_index
@@ -185,11 +186,9 @@ def searcher_for(
     lexical = LexicalIndex.build(texts)
     return Searcher(
         embedder=_CachedEmbedder(embedder),
-        index=index,
-        passages=tuple(passages),
+        engine=FolderEngine(index, tuple(passages), lexical),
         calibration=calibrate(embedder, vectors),
         rule=rule_for(embedder),
-        lexical=lexical,
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         reranker=reranker_for(settings),
@@ -409,7 +408,7 @@ def fit_rule(
 def _scorer(searcher: Searcher) -> SentenceScorer:
     """The short answer's scorer with every passage's sentence vectors stored, as a build makes them."""
     inner = searcher.embedder.inner if isinstance(searcher.embedder, _CachedEmbedder) else searcher.embedder
-    sentences, offsets = sentences_of(list(searcher.passages))
+    sentences, offsets = sentences_of(searcher.engine.passages(range(searcher.engine.size)))
     vectors = inner.encode_documents(sentences) if sentences else np.zeros((0, 1), dtype=np.float32)
     return SentenceScorer(inner, stored=SentenceVectors(vectors.astype(np.float16), offsets).of)
 

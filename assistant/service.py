@@ -41,7 +41,7 @@ class Assistant:
 
     @property
     def passage_count(self) -> int:
-        return len(self.release.passages)
+        return self.release.engine.size
 
     def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5) -> Answer:
         question = " ".join(question.split())
@@ -86,11 +86,9 @@ def open_assistant(
         calibration = calibrate(embedder, release.index.reconstruct_n(0, release.index.ntotal))
     searcher = Searcher(
         embedder=embedder,
-        index=release.index,
-        passages=release.passages,
+        engine=release.engine,
         calibration=calibration,
         rule=rule_for(embedder),
-        lexical=release.lexical,
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         reranker=previous.searcher.reranker if previous is not None else reranker_for(settings),
@@ -98,12 +96,12 @@ def open_assistant(
     log.info(
         "serving release %s: %d passages, model %s",
         release.build_id,
-        len(release.passages),
+        release.engine.size,
         release.model_name,
     )
     # A reused model keeps its cache of sentence vectors too.
     reused = previous is not None and previous.searcher.embedder is embedder
-    stored = release.sentences.of if release.sentences is not None else None
+    stored = release.engine.sentence_vectors if release.engine.has_sentences else None
     if reused and previous is not None:  # the same model: its cached sentence vectors stay valid
         scorer = previous.scorer.with_stored(stored)
     else:

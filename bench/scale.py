@@ -81,6 +81,7 @@ def child_search(folder: Path, count: int) -> None:
     assistant = open_assistant(_settings(folder))
     load = time.perf_counter() - started
     searcher = assistant.searcher
+    engine = assistant.release.engine
     vectors = searcher.embedder.encode_queries(texts)  # query encoding is not part of the timing
     for i in range(min(20, count)):  # warm-up
         searcher.rank(texts[i], vectors[i : i + 1], 5)
@@ -90,17 +91,17 @@ def child_search(folder: Path, count: int) -> None:
         t0 = time.perf_counter()
         searcher.rank(text, vector, 5)
         t1 = time.perf_counter()
-        searcher.index.search(vector, searcher.candidates)
+        engine.dense(vector[0], searcher.candidates)
         t2 = time.perf_counter()
-        if searcher.lexical is not None:
-            searcher.lexical.scores(text)
+        if engine.has_lexical:
+            engine.lexical(searcher.analyzer.terms(text), searcher.candidates, np.zeros(0, dtype=np.int64))
         t3 = time.perf_counter()
         total.append(t1 - t0)
         dense.append(t2 - t1)
         lexical.append(t3 - t2)
     after = _memory()
     # Recall@10 of the served index against exact search over the same (reconstructed) vectors.
-    index = searcher.index
+    index = engine.index
     _, found = index.search(vectors, 10)
     stored = index.reconstruct_n(0, index.ntotal)
     _, exact = faiss.knn(vectors, stored, 10, metric=faiss.METRIC_INNER_PRODUCT)

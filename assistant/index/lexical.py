@@ -10,7 +10,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -181,10 +181,14 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when no term is known)."""
-        terms = [t for t in self.analyzer.terms(query) if t in self._vocab]
-        if not terms:
+        return self.term_scores(self.analyzer.terms(query))
+
+    def term_scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every passage for already analysed terms (a repeated term counts again)."""
+        known = [t for t in terms if t in self._vocab]
+        if not known:
             return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)  # type: ignore[attr-defined]
+        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
 
     def knows(self, term: str) -> bool:
         """Whether any passage contains the term."""

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import BuildLocked, ReleaseError
 from ..records import Passage
+from .engine import FolderEngine
 from .lexical import LexicalIndex
 from .manifest import BuildFacts, Manifest
 from .vectors import DEFAULT_EXACT_LIMIT, IndexKind, build_vector_index, read_vector_index
@@ -161,6 +162,11 @@ class Release:
     @property
     def build_id(self) -> str:
         return self.manifest.build_id
+
+    @cached_property
+    def engine(self) -> FolderEngine:
+        """What search reads: the FAISS index, the passages, the BM25 index, the sentence vectors."""
+        return FolderEngine(self.index, self.passages, self.lexical, self.sentences)
 
     @property
     def model_name(self) -> str:

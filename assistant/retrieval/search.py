@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..embed.models import Embedder
-from ..index.lexical import GermanAnalyzer, LexicalIndex
-from ..records import Hit, Passage
+from ..index.engine import Engine
+from ..index.lexical import GermanAnalyzer
+from ..records import Hit
 from .fusion import FusionMethod, fuse_rankings
 from .nomatch import (
     GAP_RANK,
@@ -21,8 +21,6 @@ from .nomatch import (
 from .rerank import Reranker
 
 __all__ = ["Found", "Searcher"]
-
-_PLAIN_ANALYZER = GermanAnalyzer()
 
 
 @dataclass(frozen=True)
@@ -46,11 +44,9 @@ class Searcher:
     """
 
     embedder: Embedder
-    index: Any  # faiss.Index, inner product over normalised vectors
-    passages: Sequence[Passage]
+    engine: Engine  # the release's passages, vectors and lexical index (a folder, or PostgreSQL)
     calibration: Calibration
     rule: NoMatchRule
-    lexical: LexicalIndex | None = None
     fusion: FusionMethod = "score"
     dense_weight: float = 0.65
     mode: str = "hybrid"
@@ -59,7 +55,7 @@ class Searcher:
 
     @property
     def analyzer(self) -> GermanAnalyzer:
-        return self.lexical.analyzer if self.lexical is not None else _PLAIN_ANALYZER
+        return self.engine.analyzer
 
     def search(self, query: str, k: int, *, dense_text: str | None = None) -> list[Hit]:
         """The top ``k`` hits only (no judgement); ``dense_text`` as for ``find``."""
@@ -78,7 +74,7 @@ class Searcher:
         return Found(hits, bool(hits) and self.rule.matches(features), features, vector, question_vector)
 
     def _vector(self, text: str, k: int) -> np.ndarray | None:
-        dense_needed = self.mode != "lexical" or self.lexical is None
+        dense_needed = self.mode != "lexical" or not self.engine.has_lexical
         return self.embedder.encode_queries([text]) if dense_needed and k > 0 else None
 
     def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
@@ -87,36 +83,33 @@ class Searcher:
 
     def _rank(self, query: str, vector: np.ndarray | None, k: int) -> tuple[list[Hit], np.ndarray]:
         """The hits, and the best dense cosines in descending order (empty without a vector)."""
-        k = min(k, len(self.passages))
+        engine = self.engine
+        k = min(k, engine.size)
         if k <= 0:
             return [], np.zeros(0, dtype=np.float32)
-        n = min(len(self.passages), max(self.candidates, 4 * k, GAP_RANK))
+        n = min(engine.size, max(self.candidates, 4 * k, GAP_RANK))
         ids = np.zeros(0, dtype=np.int64)
         dense = np.zeros(0, dtype=np.float32)
         dense_top = np.zeros(0, dtype=np.float32)
         if vector is not None:
-            scores, found = self.index.search(vector, n)
-            keep = found[0] >= 0
-            ids, dense = found[0][keep].astype(np.int64), scores[0][keep]
+            ids, dense = engine.dense(vector[0], n)
             dense_top = -np.sort(-dense)[:GAP_RANK]
-        use_lexical = self.lexical is not None and self.mode != "dense"
-        lexical_all = self.lexical.scores(query) if use_lexical else None  # type: ignore[union-attr]
-        if lexical_all is not None:
-            best = np.argpartition(-lexical_all, min(n, len(lexical_all)) - 1)[:n]
-            best = best[lexical_all[best] > 0]
-            extra = np.setdiff1d(best, ids, assume_unique=False)
-            if len(extra) and vector is not None:
+        use_lexical = engine.has_lexical and self.mode != "dense"
+        if use_lexical:
+            top, top_scores, lexical = engine.lexical(self.analyzer.terms(query), n, ids)
+            outside = ~np.isin(top, ids)
+            order = np.argsort(top[outside], kind="stable")  # by row, as before: ties keep their order
+            extra, extra_scores = top[outside][order], top_scores[outside][order]
+            if len(extra):
                 # Lexical finds outside the dense top n: their exact cosine, from the stored vectors.
-                stored = self.index.reconstruct_batch(extra)
+                no_vector = np.zeros(len(extra), dtype=np.float32)
+                extra_dense = engine.cosines(extra, vector[0]) if vector is not None else no_vector
                 ids = np.concatenate([ids, extra])
-                dense = np.concatenate([dense, stored @ vector[0]])
-            elif len(extra):
-                ids = np.concatenate([ids, extra])
-                dense = np.concatenate([dense, np.zeros(len(extra), dtype=np.float32)])
-            lexical = lexical_all[ids]
+                dense = np.concatenate([dense, extra_dense])
+                lexical = np.concatenate([lexical, extra_scores])
         else:
             lexical = np.zeros(len(ids), dtype=np.float32)
-        if self.mode == "dense" or lexical_all is None:
+        if self.mode == "dense" or not use_lexical:
             fused = dense
         elif self.mode == "lexical":
             fused = lexical
@@ -124,15 +117,16 @@ class Searcher:
             fused = fuse_rankings(ids, dense, lexical, method=self.fusion, dense_weight=self.dense_weight)
         depth = max(k, self.reranker.depth) if self.reranker is not None else k
         order = np.argsort(-fused, kind="stable")[:depth]
+        passages = engine.passages([int(ids[i]) for i in order])
         hits = [
             Hit(
-                self.passages[ids[i]],
+                passage,
                 float(fused[i]),
                 dense=float(dense[i]),
                 lexical=float(lexical[i]),
                 row=int(ids[i]),
             )
-            for i in order
+            for passage, i in zip(passages, order, strict=True)
         ]
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits, k)
@@ -148,19 +142,19 @@ class Searcher:
             dense = gap = 0.0
         analyzer = self.analyzer
         terms = list(dict.fromkeys(analyzer.terms(query)))
-        if self.lexical is None:  # no lexical index to judge by: the words count as found
+        if not self.engine.has_lexical:  # no lexical index to judge by: the words count as found
             return (dense, gap, 1.0, 1.0)
         if not terms:
             return (dense, gap, 0.0, 0.0)
-        weight = {t: self.lexical.idf(t) for t in terms}
+        weight = {t: self.engine.idf(t) for t in terms}
         total = sum(weight.values())
         found: set[str] = set()
         for hit in hits[:3]:
             found.update(analyzer.terms(hit.passage.embedding_text))
         coverage = sum(weight[t] for t in terms if t in found) / total
         words = list(dict.fromkeys(analyzer.word_stems(query)))
-        word_weight = {w: self.lexical.idf(w) for w in words}
-        known = sum(v for w, v in word_weight.items() if self.lexical.knows(w)) / (
+        word_weight = {w: self.engine.idf(w) for w in words}
+        known = sum(v for w, v in word_weight.items() if self.engine.knows(w)) / (
             sum(word_weight.values()) or 1
         )
         return (dense, gap, coverage, known)

@@ -47,7 +47,7 @@ def test_the_rule_is_a_logistic_score_with_a_cutoff() -> None:
 
 def test_fitting_separates_the_fixture_questions(fixture_release: Settings) -> None:
     searcher = open_assistant(fixture_release).searcher
-    passages = {p.citation.section: p.id for p in searcher.passages}
+    passages = {p.citation.section: p.id for p in searcher.engine.passages(range(searcher.engine.size))}
     answerable = [
         EvalQuery(q, frozenset({passages[s]}))
         for q, s in [
