@@ -27,6 +27,7 @@ from .index.releases import (
     publish_release,
     write_sentence_vectors,
 )
+from .index.served import releases_for
 from .ingest.chunking import chunk_document
 from .ingest.documents import DocumentError
 from .ingest.readers import discover, read_document
@@ -54,7 +55,8 @@ SENTENCE_VECTOR_LIMIT = 50_000
 @dataclass(frozen=True)
 class BuildReport:
     build_id: str
-    path: Path
+    path: Path  # the release folder; with PostgreSQL, where its model and source files were staged
+    where: str  # where it was published: the folder, or the database and schema
     passages: int
     documents: int
     model: str
@@ -167,28 +169,51 @@ def _build(
                 write_sentence_vectors(staging, sentence_vectors, offsets)
             calibration = calibrate(embedder, vectors)
             lexical = LexicalIndex.build(texts)
-            path = publish_release(
-                settings.index_dir,
-                staging,
-                build_id,
-                passages=passages,
-                vectors=vectors,
-                model=embedder.name,
-                model_dir=model_dir,
-                files=collection.files,
-                lexical=lexical,
-                facts=BuildFacts(
-                    documents=documents,
-                    fallback_model=fallback,
-                    model_fingerprint=embedder.fingerprint,
-                    no_match=calibration.to_dict(),
-                    reused_vectors=reused,
-                    build_seconds=round(time.perf_counter() - started, 3),
-                ),
-                keep=settings.keep_releases,
-                index_kind=settings.index_kind,
-                exact_limit=settings.exact_search_limit,
+            facts = BuildFacts(
+                documents=documents,
+                fallback_model=fallback,
+                model_fingerprint=embedder.fingerprint,
+                no_match=calibration.to_dict(),
+                reused_vectors=reused,
+                build_seconds=round(time.perf_counter() - started, 3),
             )
+            if settings.uses_postgres_search:
+                from .index.postgres import PostgresReleases  # psycopg and pgvector only when configured
+
+                store = releases_for(settings)
+                assert isinstance(store, PostgresReleases)
+                schema = store.publish(
+                    build_id,
+                    staging,
+                    passages=passages,
+                    vectors=vectors,
+                    model=embedder.name,
+                    model_dir=model_dir,
+                    files=collection.files,
+                    lexical=lexical,
+                    facts=facts,
+                    keep=settings.keep_releases,
+                    hnsw={"auto": None, "flat": False}.get(settings.index_kind, True),
+                )
+                path, where = staging, f"{store.where}, Schema {schema}"
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                path = publish_release(
+                    settings.index_dir,
+                    staging,
+                    build_id,
+                    passages=passages,
+                    vectors=vectors,
+                    model=embedder.name,
+                    model_dir=model_dir,
+                    files=collection.files,
+                    lexical=lexical,
+                    facts=facts,
+                    keep=settings.keep_releases,
+                    index_kind=settings.index_kind,
+                    exact_limit=settings.exact_search_limit,
+                )
+                where = str(path)
             cache.keep_only(embedder.fingerprint, (text_key(t) for t in [*texts, *sentences]))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -196,6 +221,7 @@ def _build(
     return BuildReport(
         build_id=build_id,
         path=path,
+        where=where,
         passages=len(passages),
         documents=documents,
         model=embedder.name,

@@ -62,7 +62,7 @@ def cmd_build(settings: Settings, *, full: bool = False) -> int:
     print(
         f"Index {report.build_id}: {report.passages} Passagen aus {report.documents} Dokumenten "
         f"({report.embedded} neu eingebettet), Modell {report.model}{note}, "
-        f"{report.seconds:.1f} s → {report.path}"
+        f"{report.seconds:.1f} s → {report.where}"
     )
     return 0
 
@@ -70,12 +70,18 @@ def cmd_build(settings: Settings, *, full: bool = False) -> int:
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
-    from .index.releases import current_build_id
+    from .errors import AssistantError
+    from .index.served import releases_for
     from .web.app import create_app, log_serving
 
     log_serving()
 
-    if current_build_id(settings.index_dir) is None:
+    try:
+        current = releases_for(settings).current_build_id()
+    except AssistantError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    if current is None:
         print("Noch kein Index vorhanden – er wird jetzt gebaut …", file=sys.stderr)
         if cmd_build(settings) != 0:
             return 1
@@ -110,6 +116,7 @@ def cmd_serve(settings: Settings) -> int:
     del app
     for name, value in (
         ("INDEX_DIR", settings.index_dir),
+        ("SEARCH_BACKEND", settings.search_backend),
         ("CORPUS_DIR", settings.corpus_dir),
         ("DATABASE", settings.database),
         ("MODEL", settings.model),

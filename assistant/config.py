@@ -14,6 +14,7 @@ __all__ = [
     "BackendChoice",
     "FusionMethod",
     "IndexKind",
+    "SearchBackend",
     "Settings",
     "bundled_dir",
 ]
@@ -23,7 +24,8 @@ __all__ = [
 Backend = Literal["torch", "onnx", "onnx-int8", "openvino"]  # how a transformer embedder runs
 BackendChoice = Literal["auto", "torch", "onnx", "onnx-int8", "openvino"]  # "auto": ONNX where it fits
 FusionMethod = Literal["rrf", "score"]  # how the dense and the lexical ranking are fused
-IndexKind = Literal["auto", "flat", "sq8", "hnsw"]  # the FAISS index a release is built with
+IndexKind = Literal["auto", "flat", "sq8", "hnsw"]  # the vector index a release is built with
+SearchBackend = Literal["auto", "faiss", "postgres"]  # where releases live: folders, or PostgreSQL
 
 #: The pretrained multilingual retrieval model used when nothing else is configured.
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -165,6 +167,21 @@ class Settings(BaseSettings):
             "The tables are created on first use."
         ),
     )
+    search_backend: SearchBackend = Field(
+        default="auto",
+        description=(
+            "Where releases are built and searched: 'faiss' (release folders under index_dir, one machine), "
+            "'postgres' (PostgreSQL with pgvector at search_database_url, shared by several app servers); "
+            "'auto' takes PostgreSQL when search_database_url is set."
+        ),
+    )
+    search_database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL for the search engine: the primary for 'assistant build', the primary or a "
+            "streaming replica for 'assistant serve'. Needs the pgvector extension (CREATE EXTENSION vector)."
+        ),
+    )
     database_timeout: float = Field(
         default=5.0,
         gt=0,
@@ -284,6 +301,13 @@ class Settings(BaseSettings):
     @property
     def web_dir(self) -> Path:
         return bundled_dir("web")
+
+    @property
+    def uses_postgres_search(self) -> bool:
+        """Whether releases live in PostgreSQL (``search_backend``, or 'auto' with a search URL)."""
+        if self.search_backend == "auto":
+            return self.search_database_url is not None
+        return self.search_backend == "postgres"
 
     @property
     def model_name(self) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "ModelMismatch",
     "ModelUnavailable",
     "ReleaseError",
+    "SearchUnavailable",
     "UserStoreError",
 ]
 
@@ -49,6 +50,11 @@ class ExportFailed(AssistantError):
 
 class ReleaseError(AssistantError):
     """No usable release: none built yet, or the one named is missing or damaged."""
+
+
+class SearchUnavailable(AssistantError):
+    """The search engine cannot answer just now: its database server is down, unreachable, or does not
+    (yet) hold the served release (a replica far behind). The web layer answers 503."""
 
 
 class BuildLocked(ReleaseError):

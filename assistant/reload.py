@@ -15,7 +15,8 @@ import anyio.to_thread
 
 from .config import Settings
 from .errors import ModelMismatch
-from .index.releases import ReleaseError, current_build_id
+from .index.releases import ReleaseError
+from .index.served import releases_for
 from .service import Assistant, open_assistant
 
 __all__ = ["ReleaseWatcher", "Serving", "watch_releases"]
@@ -46,7 +47,7 @@ class ReleaseWatcher:
 
     def check(self, served: Assistant) -> Assistant | None:
         """The assistant for a newly published release, or None to keep serving ``served``."""
-        build_id = current_build_id(self.settings.index_dir)
+        build_id = releases_for(self.settings).current_build_id()
         if build_id is None or build_id == served.build_id or build_id in self.refused:
             return None
         try:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embed.choice import embedder_for
-from .index.releases import Release, load_release
+from .index.releases import Release, ReleaseError
+from .index.served import ServedRelease, releases_for
 from .records import Answer
 from .retrieval.followup import contextual_query
 from .retrieval.nomatch import Calibration, calibrate, rule_for
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class Assistant:
     """A snapshot: the release and the searcher built on it. Requests hold one reference each."""
 
-    release: Release
+    release: ServedRelease
     searcher: Searcher
     scorer: SentenceScorer
 
@@ -77,13 +78,15 @@ def open_assistant(
     # them only spin against each other (p95 of a 10,000-passage exact search under load: 43 ms with
     # two OpenMP threads, 0.4 ms with one), so a served search uses one.
     faiss.omp_set_num_threads(settings.search_threads)
-    release = load_release(settings.index_dir, build_id)
+    release = releases_for(settings).open(build_id)
     previous_model = (previous.release, previous.searcher.embedder) if previous is not None else None
     embedder = embedder_for(settings, release, previous=previous_model)
     if release.manifest.facts.no_match is not None:
         calibration = Calibration.from_dict(release.manifest.facts.no_match)
-    else:  # a release built before the fitted rule: measured now, as the build would have
+    elif isinstance(release, Release):  # a folder built before the fitted rule: measured now
         calibration = calibrate(embedder, release.index.reconstruct_n(0, release.index.ntotal))
+    else:
+        raise ReleaseError(f"Index-Stand {release.build_id}: Kalibrierung fehlt im Manifest; neu bauen")
     searcher = Searcher(
         embedder=embedder,
         engine=release.engine,

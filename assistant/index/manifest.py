@@ -85,13 +85,23 @@ class Manifest:
             record = json.loads((folder / _FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ReleaseError(f"Index-Stand {name}: manifest.json fehlt oder ist nicht lesbar") from exc
+        manifest = cls.parse(record, name)
+        # Without its checksums a release could not be verified at all: a damaged manifest, not an empty one.
+        if not {"index.faiss", "passages.jsonl"} <= manifest.files.keys():
+            raise ReleaseError(
+                f"Index-Stand {name}: manifest.json beschädigt (Prüfsummen der Indexdateien fehlen)"
+            )
+        return manifest
+
+    @classmethod
+    def parse(cls, record: object, name: str) -> Manifest:
+        """A manifest from its JSON object (a file's or a database row's); ``name`` for messages."""
         if not isinstance(record, dict):
             raise ReleaseError(f"Index-Stand {name}: manifest.json beschädigt (kein JSON-Objekt)")
         if record.get("manifest_version") != MANIFEST_VERSION:
             raise ReleaseError(f"Index-Stand {name}: Version von manifest.json wird nicht unterstützt")
         files = record.get("files")
-        # Without its checksums a release could not be verified at all: a damaged manifest, not an empty one.
-        if not isinstance(files, dict) or not {"index.faiss", "passages.jsonl"} <= files.keys():
+        if not isinstance(files, dict):
             raise ReleaseError(
                 f"Index-Stand {name}: manifest.json beschädigt (Prüfsummen der Indexdateien fehlen)"
             )

@@ -31,6 +31,8 @@ __all__ = [
     "IndexKind",
     "IndexPlan",
     "build_vector_index",
+    "exact_top",
+    "probe_queries",
     "read_vector_index",
     "recall_at_k",
 ]
@@ -78,8 +80,8 @@ def build_vector_index(
         index = faiss.IndexFlatIP(dimension)
         index.add(vectors)
         return index, IndexPlan("flat")
-    queries = _probe_queries(vectors, seed=seed)
-    exact = _exact_top(vectors, queries, 10)
+    queries = probe_queries(vectors, seed=seed)
+    exact = exact_top(vectors, queries, 10)
     if kind == "sq8":
         base = faiss.IndexScalarQuantizer(
             dimension, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
@@ -126,7 +128,7 @@ def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
     return hits / exact.size
 
 
-def _probe_queries(vectors: np.ndarray, *, seed: int) -> np.ndarray:
+def probe_queries(vectors: np.ndarray, *, seed: int) -> np.ndarray:
     """Midpoints of random pairs of passages: near the data like real questions, yet no passage's own
     vector (which any index finds trivially)."""
     rng = np.random.default_rng(seed)
@@ -138,7 +140,7 @@ def _probe_queries(vectors: np.ndarray, *, seed: int) -> np.ndarray:
     return np.ascontiguousarray(mid, dtype=np.float32)
 
 
-def _exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     import faiss
 
     _, ids = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)

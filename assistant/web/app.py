@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
 from ..config import Settings
+from ..errors import SearchUnavailable
 from ..reload import ReleaseWatcher, watch_releases
 from ..service import Assistant, open_assistant
 from ..userdata import UserStore, UserStoreError, open_user_store
@@ -31,10 +32,11 @@ from .ratelimit import RateLimit, TokenBuckets
 from .sources import make_router as make_sources_router
 from .urls import passage_url, reading_url, source_file_url
 
-__all__ = ["INTERNAL_ERROR", "create_app", "create_app_from_env"]
+__all__ = ["INTERNAL_ERROR", "SEARCH_UNAVAILABLE", "create_app", "create_app_from_env"]
 
 log = logging.getLogger(__name__)
 
+SEARCH_UNAVAILABLE = "Die Suche ist gerade nicht erreichbar. Bitte in einigen Sekunden erneut versuchen."
 INTERNAL_ERROR = (
     "Interner Fehler – die Anfrage konnte nicht beantwortet werden. Bitte später erneut versuchen."
 )
@@ -131,6 +133,14 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             problems.append(f"{where}: {error.get('msg', 'ungültig')}")
         detail = "Ungültige Anfrage – " + "; ".join(problems)
         return await http_problem(request, StarletteHTTPException(422, detail))
+
+    @app.exception_handler(SearchUnavailable)
+    async def search_unavailable(request: Request, exc: SearchUnavailable) -> Response:
+        # The search engine's database (a replica, say) down, or without the served release: a 503 to
+        # try again, never a 500 and never an answer from another release.
+        log.error("search unavailable for %s: %s", request.url.path, exc)
+        refusal = StarletteHTTPException(503, SEARCH_UNAVAILABLE, {"Retry-After": "5"})
+        return await http_problem(request, refusal)
 
     @app.exception_handler(UserStoreError)
     async def store_unavailable(request: Request, exc: UserStoreError) -> Response:
