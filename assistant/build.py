@@ -15,12 +15,11 @@ from .config import Settings
 from .embed.cache import EmbeddingCache, cached_vectors, text_key
 from .embed.choice import embedder_for_corpus
 from .embed.models import ModelUnavailable
-from .errors import BuildError
+from .errors import BuildError, ReleaseError, SearchUnavailable
 from .index.lexical import LexicalIndex
 from .index.manifest import BuildFacts
 from .index.releases import (
     MODEL_DIR,
-    BuildLocked,
     build_lock,
     current_bundled_model,
     new_staging_dir,
@@ -129,7 +128,7 @@ def build_index(
             return _build(
                 settings, collection, texts, started, progress=progress, full=full, warn=warn, say=say
             )
-    except BuildLocked as exc:
+    except (ReleaseError, SearchUnavailable) as exc:  # locked, or not publishable: nothing published
         raise BuildError(str(exc)) from exc
 
 

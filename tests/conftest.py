@@ -23,6 +23,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # A PostgreSQL server for the store tests (tests/data/start-postgres.sh starts one). Read here, before
 # clean_env removes every ASSISTANT_* variable from the tests' environment.
 POSTGRES_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL", "")
+# Its streaming replica ('start-postgres.sh replica'), for the search engine's replica tests.
+POSTGRES_REPLICA_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_REPLICA_URL", "")
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +147,21 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
             db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def search_url(postgres_url: str) -> str:
+    """Like ``postgres_url``, for the search engine: pgvector's types (in ``public``) stay visible, and
+    the extension must be installed (tests/data/install-pgvector.sh)."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL) as db:
+        installed = db.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+    if installed is None:
+        if os.environ.get("CI"):
+            pytest.fail("pgvector missing in the test database: .ci/run should have installed it")
+        pytest.skip("pgvector not installed: bash tests/data/install-pgvector.sh, then start-postgres.sh")
+    return postgres_url + quote(",public")  # the search path: the test's schema, then public
 
 
 # What makes a test slow besides starting processes itself (``@pytest.mark.slow``): the real

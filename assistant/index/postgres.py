@@ -718,18 +718,12 @@ class PostgresReleases:
             raise ReleaseError(f"Index-Stand in {self.where} nicht veröffentlicht: " + "; ".join(problems))
 
     def _remove_unready(self, conn: psycopg.Connection[Any]) -> None:
-        """Schemas of builds that died before they were switched to (their release rows unready)."""
+        """Schemas of builds that died before they were switched to (their release rows unready). The
+        row is written before its schema, so every schema a build made has one."""
         for build_id, schema in conn.execute(
             "SELECT build_id, schema_name FROM qm_releases WHERE NOT ready"
         ).fetchall():
             self._drop(conn, build_id, schema)
-        # A schema without its row: a build killed between creating the row's schema and … (defensive).
-        known = {s for (s,) in conn.execute("SELECT schema_name FROM qm_releases").fetchall()}
-        for (schema,) in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'qm\\_r\\_%'"
-        ).fetchall():
-            if schema not in known:
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
     def _prune(self, conn: psycopg.Connection[Any], *, keep: int, current: str) -> None:
         others = conn.execute(
