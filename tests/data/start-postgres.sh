@@ -9,7 +9,8 @@
 # Where pgvector is installed (tests/data/install-pgvector.sh), the database 'qm_test' gets the
 # extension; a second database 'qm_novector' never has it (for the test of that message). 'replica'
 # makes a streaming replica of the server with pg_basebackup, on the next port, and prints its URL
-# (the same role and password: a replica is a copy).
+# (the same role and password: a replica is a copy). 'replica-stop', 'replica-pause' and
+# 'replica-resume' stop it, and pause and resume its replay of the primary's WAL (a lagging replica).
 # Idempotent: a server already running from $dir is reused. It listens on 127.0.0.1 only, with a
 # random password for the role and database 'qm_test'; the port is fixed when it is set up. As root the server runs as the 'postgres' user
 # the package creates (PostgreSQL refuses to run as root). Settings: QM_POSTGRES_DIR, QM_POSTGRES_PORT.
@@ -25,6 +26,17 @@ as_server() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"
 running() { [ -f "$dir/data/PG_VERSION" ] && as_server "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; }
 
 replica_running() { [ -f "$dir/replica/PG_VERSION" ] && as_server "$bin/pg_ctl" -D "$dir/replica" status >/dev/null 2>&1; }
+
+case "${1:-}" in
+  replica-stop)
+    if replica_running; then as_server "$bin/pg_ctl" -D "$dir/replica" -m fast -w stop >/dev/null; fi
+    exit 0 ;;
+  replica-pause | replica-resume)
+    action=$([ "$1" = replica-pause ] && echo pause || echo resume)
+    as_server "$bin/psql" -h "$dir/replica-run" -p "$(($(cat "$dir/port") + 1))" -U postgres -d postgres \
+      -v ON_ERROR_STOP=1 -q -c "SELECT pg_wal_replay_$action()" >/dev/null
+    exit 0 ;;
+esac
 
 if [ "${1:-}" = stop ]; then
   if replica_running; then as_server "$bin/pg_ctl" -D "$dir/replica" -m fast -w stop >/dev/null; fi
