@@ -508,9 +508,11 @@ class PostgresReleases:
         keep: int = 3,
         exact_limit: int = EXACT_LIMIT,
         hnsw: bool | None = None,
+        switch: bool = True,
     ) -> str:
         """Write, verify and switch to a new release; returns its schema. ``staging`` holds what the
-        build made on disk (the bundled model, the sentence vectors)."""
+        build made on disk (the bundled model, the sentence vectors). ``switch=False`` publishes a
+        release that is never served (for ``assistant eval``); ``discard`` removes it."""
         self.ensure_catalog()
         started = time.perf_counter()
         schema = schema_for(build_id)
@@ -549,13 +551,15 @@ class PostgresReleases:
                         "UPDATE qm_releases SET ready = TRUE, manifest = %s::jsonb WHERE build_id = %s",
                         (manifest.to_json().decode("utf-8"), build_id),
                     )
-                    conn.execute(
-                        "INSERT INTO qm_current (singleton, build_id) VALUES (TRUE, %s) "
-                        "ON CONFLICT (singleton) DO UPDATE "
-                        "SET build_id = EXCLUDED.build_id, switched = now()",
-                        (build_id,),
-                    )
-                self._prune(conn, keep=keep, current=build_id)
+                    if switch:
+                        conn.execute(
+                            "INSERT INTO qm_current (singleton, build_id) VALUES (TRUE, %s) "
+                            "ON CONFLICT (singleton) DO UPDATE "
+                            "SET build_id = EXCLUDED.build_id, switched = now()",
+                            (build_id,),
+                        )
+                if switch:
+                    self._prune(conn, keep=keep, current=build_id)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_BUILD_LOCK,))
         log.info(
@@ -726,12 +730,18 @@ class PostgresReleases:
             self._drop(conn, build_id, schema)
 
     def _prune(self, conn: psycopg.Connection[Any], *, keep: int, current: str) -> None:
+        """Old releases beyond ``keep`` (the served one counts), and evaluations' releases left behind
+        for more than a day by a process that died before removing them."""
         others = conn.execute(
             "SELECT build_id, schema_name FROM qm_releases "
-            "WHERE ready AND build_id <> %s ORDER BY build_id DESC",
+            "WHERE ready AND build_id <> %s AND build_id NOT LIKE 'eval-%%' ORDER BY build_id DESC",
             (current,),
         ).fetchall()
-        for build_id, schema in others[max(keep - 1, 0) :]:
+        stale = conn.execute(
+            "SELECT build_id, schema_name FROM qm_releases "
+            "WHERE build_id LIKE 'eval-%%' AND created < now() - interval '1 day'"
+        ).fetchall()
+        for build_id, schema in [*others[max(keep - 1, 0) :], *stale]:
             self._drop(conn, build_id, schema)
 
     @staticmethod
@@ -739,6 +749,18 @@ class PostgresReleases:
         with conn.transaction():
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
             conn.execute("DELETE FROM qm_releases WHERE build_id = %s", (build_id,))
+
+    def discard(self, build_id: str) -> None:
+        """Remove a release that is not served (an evaluation's); the served one is never removed."""
+        with self._session() as conn:
+            row = conn.execute(
+                "SELECT schema_name FROM qm_releases r WHERE build_id = %s "
+                "AND NOT EXISTS (SELECT 1 FROM qm_current c WHERE c.build_id = r.build_id)",
+                (build_id,),
+            ).fetchone()
+            if row is not None:
+                self._drop(conn, build_id, row[0])
+        shutil.rmtree(self.cache_dir / build_id, ignore_errors=True)
 
     def remove_local_copies(self, keep: set[str]) -> None:
         """Local copies of releases no longer served (their model and source files)."""
