@@ -134,3 +134,27 @@ def test_an_unreachable_database_is_unavailable_not_an_error(engines: tuple[Sett
         conn.execute(f"DROP SCHEMA {assistant.release.schema} CASCADE")  # type: ignore[attr-defined]
     with pytest.raises(SearchUnavailable, match="fehlt dort"):
         engine.passages([0])
+
+
+def test_processes_starting_together_create_the_catalogue_once(search_url: str, tmp_path: Path) -> None:
+    """Several servers or builds meeting an empty database at once: one creates, the others wait."""
+    import threading
+
+    stores = [PostgresReleases(search_url, cache_dir=tmp_path) for _ in range(6)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(stores))
+
+    def create(store: PostgresReleases) -> None:
+        try:
+            start.wait()
+            store.ensure_catalog()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert all(store.current_build_id() is None for store in stores)  # catalogue there, nothing built
