@@ -9,6 +9,7 @@ which the web layer answers with 503.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -59,6 +60,9 @@ class Connections:
     def _open(self) -> ConnectionPool:
         with self._lock:
             if self._pool is None:
+                # The pool logs every failed attempt with libpq's multi-line text; callers get one
+                # German line (SearchUnavailable) instead, and the server log names the failure once.
+                logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
                 pool = ConnectionPool(
                     self.url.get_secret_value(),
                     min_size=0,
