@@ -131,23 +131,31 @@ def write_release(
 def vector_index(conn: psycopg.Connection[Any], schema: str, vectors: np.ndarray) -> IndexPlan:
     """An HNSW index, and the smallest ef_search that reaches the target Recall@10 on probe queries."""
     s = sql.Identifier(schema)
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX ON {}.passages USING hnsw (embedding vector_ip_ops) "
-            "WITH (m = {}, ef_construction = {})"
-        ).format(s, sql.Literal(_HNSW_M), sql.Literal(_EF_CONSTRUCTION))
-    )
+    # pgvector builds fast only while the graph fits into maintenance_work_mem (64 MB by default: some
+    # 40,000 vectors of 384 dimensions); this session may take what the graph needs, up to 2 GB.
+    graph_mb = int(vectors.shape[0] * (vectors.shape[1] * 4 + _HNSW_M * 2 * 8 + 64) / 2**20 * 1.3) + 64
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(f"{min(graph_mb, 2048)}MB"))
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE INDEX ON {}.passages USING hnsw (embedding vector_ip_ops) "
+                "WITH (m = {}, ef_construction = {})"
+            ).format(s, sql.Literal(_HNSW_M), sql.Literal(_EF_CONSTRUCTION))
+        )
     queries = probe_queries(vectors, seed=0)
-    exact = exact_top(vectors, queries, 10)
-    query = sql.SQL("SELECT row FROM {}.passages ORDER BY embedding <#> %s LIMIT 10").format(s)
+    k = min(10, len(vectors))  # Recall@10, or over all passages of a release smaller than that
+    exact = exact_top(vectors, queries, k)
+    query = sql.SQL("SELECT row FROM {}.passages ORDER BY embedding <#> %s LIMIT %s").format(s)
     recall = 0.0
     ef = _EF_STEPS[0]
     for ef in _EF_STEPS:
-        found = np.full((len(queries), 10), -1, dtype=np.int64)
+        found = np.full((len(queries), k), -1, dtype=np.int64)
         with conn.transaction():
             conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
             for i, q in enumerate(queries):
-                rows = [r for (r,) in conn.execute(query, (q,)).fetchall()]
+                rows = [r for (r,) in conn.execute(query, (q, k)).fetchall()]
                 found[i, : len(rows)] = rows
         recall = recall_at_k(found, exact)
         if recall >= _TARGET_RECALL:

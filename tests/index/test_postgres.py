@@ -158,3 +158,21 @@ def test_processes_starting_together_create_the_catalogue_once(search_url: str, 
         thread.join(timeout=60)
     assert errors == []
     assert all(store.current_build_id() is None for store in stores)  # catalogue there, nothing built
+
+
+def test_an_hnsw_release_measures_its_ef_search_and_answers_alike(
+    fixture_release: Settings, search_url: str, tmp_path: Path
+) -> None:
+    graph = fixture_release.model_copy(
+        update={"index_dir": tmp_path, "search_database_url": SecretStr(search_url), "index_kind": "hnsw"}
+    )
+    build_index(graph)
+    release = releases_for(graph).open()
+    plan = release.manifest.vector_index
+    assert plan.kind == "hnsw" and plan.ef_search and plan.recall_at_10 is not None
+    assert plan.recall_at_10 >= 0.97
+    folder, postgres = open_assistant(fixture_release), open_assistant(graph)
+    for question in QUESTIONS:
+        assert [h.passage.id for h in postgres.ask(question).hits] == [
+            h.passage.id for h in folder.ask(question).hits
+        ]
