@@ -191,7 +191,7 @@ def _stored_vectors(release) -> np.ndarray:  # type: ignore[no-untyped-def]
         with db.cursor(name="vectors") as cursor:
             cursor.execute(f"SELECT embedding FROM {release.schema}.passages ORDER BY row")
             for (vector,) in cursor:
-                rows.append(vector)
+                rows.append(vector.to_numpy() if hasattr(vector, "to_numpy") else vector)
     return np.asarray(np.stack(rows), dtype=np.float32)
 
 
