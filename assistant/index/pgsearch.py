@@ -180,16 +180,19 @@ class PostgresEngine:
         empty = np.zeros(0, dtype=np.int64)
         if not counts:
             return empty, np.zeros(0, dtype=np.float32), np.zeros(len(also), dtype=np.float32)
-        scored = sql.SQL(
-            "WITH q(term, times) AS (SELECT * FROM unnest(%(t)s::text[], %(c)s::int[])) "
-            "SELECT p.row, sum(p.weight::float8 * q.times) AS score FROM {s}.postings p JOIN q USING (term) "
+        # One aggregation over the terms' postings, read twice: the top n, and the rows asked about.
+        query = sql.SQL(
+            "WITH q(term, times) AS (SELECT * FROM unnest(%(t)s::text[], %(c)s::int[])), "
+            "scores AS MATERIALIZED (SELECT p.row, sum(p.weight::float8 * q.times) AS score "
+            "FROM {s}.postings p JOIN q USING (term) GROUP BY p.row) "
+            "(SELECT row, score, TRUE FROM scores ORDER BY score DESC, row LIMIT %(n)s) UNION ALL "
+            "(SELECT row, score, FALSE FROM scores WHERE row = ANY(%(also)s))"
         ).format(s=self._schema)
-        top_query = scored + sql.SQL("GROUP BY p.row ORDER BY score DESC, p.row LIMIT %(n)s")
-        also_query = scored + sql.SQL("WHERE p.row = ANY(%(also)s) GROUP BY p.row")
         values = {"t": list(counts), "c": list(counts.values()), "n": n, "also": also.tolist()}
         with self._connections.connection() as conn:
-            top = conn.execute(top_query, values).fetchall()
-            known = dict(conn.execute(also_query, values).fetchall()) if len(also) else {}
+            found = conn.execute(query, values).fetchall()
+        top = [(row, score) for row, score, is_top in found if is_top]
+        known = {row: score for row, score, is_top in found if not is_top}
         top = [(row, score) for row, score in top if score > 0]
         return (
             np.array([r for r, _ in top], dtype=np.int64),
