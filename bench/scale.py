@@ -15,7 +15,7 @@ the dense index's top 10 against exact search over the same vectors. Prints a Ma
 With ``--backend postgres`` each size is built into the PostgreSQL engine at ``--database-url`` (or
 ASSISTANT_SEARCH_DATABASE_URL; pgvector installed) instead; "on disk" is then the release schema's
 size in the database (tables and indexes), and Recall@10 compares pgvector's answer (HNSW above
-20,000 passages, ef_search chosen by the build) with exact search over the vectors read back.
+5,000 passages, ef_search chosen by the build) with exact search over the vectors read back.
 """
 
 from __future__ import annotations

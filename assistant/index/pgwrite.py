@@ -30,9 +30,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_HNSW_M = 16
-_EF_CONSTRUCTION = 64
-_EF_STEPS = (40, 64, 100, 160, 250, 400, 640, 1000)
+_HNSW_M = 32
+_EF_CONSTRUCTION = 128
+_EF_STEPS = (40, 64, 100, 160, 250, 400, 640, 800, 1000)
 _TARGET_RECALL = 0.97
 
 _RELEASE_TABLES = """
