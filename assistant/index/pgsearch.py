@@ -148,11 +148,13 @@ class PostgresEngine:
         ).format(s=self._schema)
         vector = np.asarray(vector, dtype=np.float32)
         with self._connections.connection() as conn:
-            with conn.transaction():
-                if self._plan.kind == "hnsw":
+            if self._plan.kind != "hnsw":  # an exact scan: one statement, no transaction around it
+                rows = conn.execute(query, {"v": vector, "n": n}).fetchall()
+            else:
+                with conn.transaction():
                     ef = max(int(self._plan.ef_search or 40), n)
                     conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(min(ef, 1000))))
-                rows = conn.execute(query, {"v": vector, "n": n}).fetchall()
+                    rows = conn.execute(query, {"v": vector, "n": n}).fetchall()
         return (
             np.array([r[0] for r in rows], dtype=np.int64),
             np.array([r[1] for r in rows], dtype=np.float32),
