@@ -167,6 +167,28 @@ class Settings(BaseSettings):
             "The tables are created on first use."
         ),
     )
+    llm_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of an OpenAI-compatible language model server (llama.cpp's llama-server, Ollama, vLLM, "
+            "a hosted service), e.g. http://127.0.0.1:8080/v1: answers are then also written in full "
+            "sentences from the passages, each sentence checked against its citation. Off when unset."
+        ),
+    )
+    llm_model: str = Field(default="", description="Model name sent to the language model server.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the language model server (never logged or shown)."
+    )
+    llm_first_token_timeout: float = Field(
+        default=20.0, gt=0, le=600, description="Seconds to wait for the language model's first words."
+    )
+    llm_timeout: float = Field(
+        default=60.0, gt=0, le=600, description="Seconds the language model may take for a whole answer."
+    )
+    llm_max_tokens: int = Field(
+        default=400, ge=16, le=4096, description="Longest generated answer, in tokens."
+    )
+    llm_temperature: float = Field(default=0.2, ge=0, le=2, description="Sampling temperature of the model.")
     search_backend: SearchBackend = Field(
         default="auto",
         description=(

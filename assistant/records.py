@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Answer", "AnswerSentence", "Citation", "Hit", "Passage"]
+__all__ = ["Answer", "AnswerSentence", "Citation", "GeneratedSentence", "Hit", "Passage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,17 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneratedSentence:
+    """A sentence of the language model's answer: its citation markers (passage numbers, 1-based) and
+    whether the cited passages support it (``support``: the share of its content terms found there)."""
+
+    text: str
+    markers: tuple[int, ...]
+    verified: bool
+    support: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """Everything shown for one question: the JSON API, the web chat and the CLI all render this object."""
 
@@ -101,6 +112,13 @@ class Answer:
     searched: str = ""  # what was searched for: the question, plus words borrowed from earlier turns
     sentences: tuple[AnswerSentence, ...] = ()  # the extractive short answer
     highlights: tuple[tuple[str, ...], ...] = ()  # per hit: the words that matched the question
+    generated: tuple[GeneratedSentence, ...] = ()  # the language model's answer, checked (when configured)
+    notice: str | None = None  # why the generated answer is not shown (the Kurzantwort stands instead)
+
+    @property
+    def shown_generated(self) -> tuple[GeneratedSentence, ...]:
+        """The generated sentences the chat shows: the verified ones."""
+        return tuple(s for s in self.generated if s.verified)
 
     def highlights_for(self, position: int) -> tuple[str, ...]:
         return self.highlights[position] if position < len(self.highlights) else ()
@@ -121,6 +139,11 @@ class Answer:
             "searched": self.searched,
             "sentences": [asdict(s) for s in self.sentences],
             "highlights": [list(h) for h in self.highlights],
+            "generated": [
+                {"text": s.text, "markers": list(s.markers), "verified": s.verified, "support": s.support}
+                for s in self.generated
+            ],
+            "notice": self.notice,
         }
 
     @classmethod
@@ -144,4 +167,14 @@ class Answer:
             searched=record.get("searched", ""),
             sentences=tuple(AnswerSentence(**s) for s in record.get("sentences", ())),
             highlights=tuple(tuple(h) for h in record.get("highlights", ())),
+            generated=tuple(
+                GeneratedSentence(
+                    text=s["text"],
+                    markers=tuple(s["markers"]),
+                    verified=s["verified"],
+                    support=s.get("support", 0.0),
+                )
+                for s in record.get("generated", ())
+            ),
+            notice=record.get("notice"),
         )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embed.choice import embedder_for
+from .generation.client import ChatClient, GenerationFailed
+from .generation.grounding import check_sentences, grounded_messages, is_usable
 from .index.releases import Release, ReleaseError
 from .index.served import ServedRelease, releases_for
 from .records import Answer
@@ -21,6 +23,14 @@ __all__ = ["Assistant", "open_assistant"]
 
 log = logging.getLogger(__name__)
 
+MODEL_UNAVAILABLE = (
+    "Das Sprachmodell hat gerade nicht geantwortet; gezeigt wird die Kurzantwort aus den Fundstellen."
+)
+NOT_VERIFIED = (
+    "Die Antwort des Sprachmodells ließ sich nicht genug mit den Fundstellen belegen; "
+    "gezeigt wird die Kurzantwort aus den Fundstellen."
+)
+
 
 @dataclass(frozen=True)
 class Assistant:
@@ -29,6 +39,7 @@ class Assistant:
     release: ServedRelease
     searcher: Searcher
     scorer: SentenceScorer
+    generator: ChatClient | None = None  # the user's language model, when one is configured
 
     @property
     def model(self) -> str:
@@ -48,7 +59,7 @@ class Assistant:
         question = " ".join(question.split())
         query = contextual_query(question, history, self.searcher.analyzer)
         found = self.searcher.find(query.text, k, dense_text=query.dense_text)
-        return make_answer(
+        answer = make_answer(
             question,
             found.hits,
             matched=found.matched,
@@ -61,6 +72,24 @@ class Assistant:
             query_vector=found.question_vector,
             scorer=self.scorer,
         )
+        if self.generator is None or answer.no_match:  # no passage to ground on: no call to the model
+            return answer
+        return self.generate(answer, history)
+
+    def generate(self, answer: Answer, history: Sequence[str]) -> Answer:
+        """The answer with the language model's sentences, checked; on any failure the answer as it
+        was, with a short German notice (the Kurzantwort stands)."""
+        assert self.generator is not None
+        messages = grounded_messages(answer.question, history, answer.hits)
+        try:
+            text = self.generator.complete(messages)
+        except GenerationFailed as exc:
+            log.warning("language model failed: %s", exc)
+            return replace(answer, notice=MODEL_UNAVAILABLE)
+        sentences = check_sentences(text, answer.hits, self.searcher.analyzer)
+        if not is_usable(sentences):
+            return replace(answer, generated=sentences, notice=NOT_VERIFIED)
+        return replace(answer, generated=sentences)
 
 
 def open_assistant(
@@ -109,4 +138,15 @@ def open_assistant(
         scorer = previous.scorer.with_stored(stored)
     else:
         scorer = SentenceScorer(embedder, stored=stored)
-    return Assistant(release=release, searcher=searcher, scorer=scorer)
+    generator = None
+    if settings.llm_url:
+        generator = ChatClient(
+            settings.llm_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            first_token_timeout=settings.llm_first_token_timeout,
+            total_timeout=settings.llm_timeout,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+        )
+    return Assistant(release=release, searcher=searcher, scorer=scorer, generator=generator)

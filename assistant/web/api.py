@@ -91,6 +91,15 @@ class AnswerSentenceOut(BaseModel):
     marker: int = Field(description="Number of the passage in 'passages' (1-based), the citation marker.")
 
 
+class GeneratedSentenceOut(BaseModel):
+    text: str = Field(description="A sentence written by the configured language model.")
+    markers: list[int] = Field(description="The passages it cites: numbers in 'passages' (1-based).")
+    verified: bool = Field(
+        description="Whether every marker names a given passage and the cited passages contain most of "
+        "the sentence's content words; the chat shows verified sentences only."
+    )
+
+
 class AskResponse(BaseModel):
     """The API's (and ``assistant ask --json``'s) form of an :class:`~assistant.records.Answer`."""
 
@@ -106,6 +115,14 @@ class AskResponse(BaseModel):
     message: str | None = Field(description="Shown instead of passages when nothing matches.")
     model: str
     build_id: str
+    generated: list[GeneratedSentenceOut] = Field(
+        default_factory=list,
+        description="The language model's answer, sentence by sentence with its citations (empty when no "
+        "model is configured (ASSISTANT_LLM_URL), nothing matched, or the model failed).",
+    )
+    notice: str | None = Field(
+        default=None, description="Why the generated answer is not shown; the extractive answer stands."
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AskResponse:
@@ -131,6 +148,11 @@ class AskResponse(BaseModel):
             message=answer.message,
             model=answer.model,
             build_id=answer.build_id,
+            generated=[
+                GeneratedSentenceOut(text=s.text, markers=list(s.markers), verified=s.verified)
+                for s in answer.generated
+            ],
+            notice=answer.notice,
         )
 
 

@@ -108,7 +108,7 @@ def test_sources_and_the_manifest_travel_in_the_database(engines: tuple[Settings
 
 
 def test_a_database_without_pgvector_says_what_the_administrator_must_run(
-    fixture_release: Settings, tmp_path: Path
+    fixture_release: Settings, search_url: str, tmp_path: Path
 ) -> None:
     from tests.conftest import POSTGRES_URL
 
