@@ -162,6 +162,12 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
         return 0
     if answer.searched != answer.question:
         print(f"Gesucht wurde: {answer.searched}\n")
+    if answer.shown_generated and not answer.notice:
+        shown = answer.shown_generated
+        written = " ".join(f"{s.text} " + "".join(f"[{m}]" for m in s.markers) for s in shown)
+        print(f"Antwort des Sprachmodells: {written}\n")
+    elif answer.notice:
+        print(f"({answer.notice})\n")
     if answer.sentences:
         short = " ".join(f"{s.text} [{s.marker}]" for s in answer.sentences)
         print(f"Kurzantwort: {short}\n")
