@@ -103,6 +103,12 @@ def main() -> None:
             sentences += len(checked)
             verified += sum(s.verified for s in checked)
             fallbacks += not is_usable(checked)
+            print(
+                f"[{asked}] {len(checked)} sentences, {sum(s.verified for s in checked)} verified, "
+                f"{whole[-1]:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         if server is not None:
             server.terminate()
