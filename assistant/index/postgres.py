@@ -58,8 +58,11 @@ log = logging.getLogger(__name__)
 #: Up to this many passages dense search scans exactly; above, an HNSW index answers (an exact scan of
 #: 10,000 passages took 23 ms at p95 on 2 cores, HNSW about 2–6 ms: bench/scale.py --backend postgres).
 EXACT_LIMIT = 5_000
-_CATALOG_LOCK = 0x514D_5345_4152_4348  # "QMSEARCH": creating the catalogue tables
-_BUILD_LOCK = 0x514D_4255_494C_44  # "QMBUILD": one publishing build at a time
+# Advisory locks, each keyed by (program constant, hash of the catalogue's schema): deployments that keep
+# their catalogues in different schemas of one database do not wait for each other.
+_CATALOG_LOCK = 0x514D_5345  # "QMSE": creating the catalogue tables
+_BUILD_LOCK = 0x514D_4255  # "QMBU": one publishing build at a time
+_KEY = "%s, hashtext(current_schema())"
 
 _CATALOG = """
 CREATE TABLE IF NOT EXISTS qm_releases (
@@ -145,7 +148,7 @@ class PostgresReleases:
         """The extension and the catalogue tables, created once even when several processes start
         together; a missing extension is reported with what the administrator must run."""
         with self._session() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CATALOG_LOCK,))
+            conn.execute(f"SELECT pg_advisory_xact_lock({_KEY})", (_CATALOG_LOCK,))
             if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
                 try:
                     with conn.transaction():
@@ -182,7 +185,7 @@ class PostgresReleases:
         started = time.perf_counter()
         schema = schema_for(build_id)
         with self._session() as conn:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_BUILD_LOCK,)).fetchone()[0]:  # type: ignore[index]
+            if not conn.execute(f"SELECT pg_try_advisory_lock({_KEY})", (_BUILD_LOCK,)).fetchone()[0]:  # type: ignore[index]
                 raise BuildLocked(f"auf {self.where} veröffentlicht gerade ein anderer Build")
             try:
                 self._remove_unready(conn)
@@ -226,7 +229,7 @@ class PostgresReleases:
                 if switch:
                     self._prune(conn, keep=keep, current=build_id)
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_BUILD_LOCK,))
+                conn.execute(f"SELECT pg_advisory_unlock({_KEY})", (_BUILD_LOCK,))
         log.info(
             "published release %s (%d passages) to %s in %.1fs",
             build_id,
