@@ -89,9 +89,14 @@ if [ "${1:-}" = replica ]; then
     mkdir -p "$dir/replica" "$dir/replica-run"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$dir/replica" "$dir/replica-run"; fi
     chmod 700 "$dir/replica"
-    # -R writes standby.signal and primary_conninfo: the copy follows the primary by streaming WAL.
+    # -R writes standby.signal and primary_conninfo: the copy follows the primary by streaming WAL. The
+    # replication slot (-C -S) makes the primary keep the WAL the replica has not received yet, so a
+    # replica that was stopped or fell behind under heavy writes catches up instead of breaking off.
+    as_server "$bin/psql" -h "$dir/run" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -c \
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'qm_replica'" \
+      >/dev/null
     as_server "$bin/pg_basebackup" -h "$dir/run" -p "$port" -U postgres -D "$dir/replica" -R -X stream \
-      >"$dir/basebackup.log" 2>&1
+      -C -S qm_replica >"$dir/basebackup.log" 2>&1
   fi
   if ! replica_running; then
     as_server "$bin/pg_ctl" -D "$dir/replica" -l "$dir/replica/server.log" -w -t 60 \
