@@ -210,3 +210,11 @@ def die(*args, **kwargs):
 PostgresReleases._verify = die
 build_index(Settings(), full=True)
 """
+
+
+def test_a_build_against_the_replica_says_it_needs_the_primary(cluster: tuple[Settings, Settings]) -> None:
+    from assistant.build import BuildError
+
+    _, on_replica = cluster
+    with pytest.raises(BuildError, match="Lesereplikat.*Primärserver"):
+        build_index(on_replica)
