@@ -6,7 +6,6 @@ Run: .venv/bin/python bench/e5_shaped_model.py [OUT]   (default .cache/models/e5
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,5 +32,10 @@ def build(out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".cache" / "models" / "e5-shaped"
-    print(build(target))
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("out", nargs="?", type=Path, default=ROOT / ".cache" / "models" / "e5-shaped")
+    print(build(parser.parse_args().out))
