@@ -192,7 +192,7 @@ def _build(
                     lexical=lexical,
                     facts=facts,
                     keep=settings.keep_releases,
-                    hnsw={"auto": None, "flat": False}.get(settings.index_kind, True),
+                    index_kind=settings.index_kind,
                 )
                 path, where = staging, f"{store.where}, Schema {schema}"
                 shutil.rmtree(staging, ignore_errors=True)

@@ -222,7 +222,6 @@ def _postgres_engine(
     build_id = f"eval-{time.strftime('%Y%m%dT%H%M%S')}-{len(passages)}-{os.getpid()}-{id(vectors) % 10_000}"
     staging = workdir / build_id
     staging.mkdir(parents=True)
-    hnsw = {"auto": None, "flat": False}.get(settings.index_kind, True)
     store.publish(
         build_id,
         staging,
@@ -234,7 +233,7 @@ def _postgres_engine(
         lexical=lexical,
         facts=BuildFacts(),
         switch=False,
-        hnsw=hnsw,
+        index_kind=settings.index_kind,
     )
     atexit.register(store.discard, build_id)
     return store.open(build_id).engine

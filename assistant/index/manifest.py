@@ -10,15 +10,21 @@ The JSON stays flat (version 3), so releases published before this type existed 
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ReleaseError
+from ..records import Passage
 from .vectors import IndexPlan
 
-__all__ = ["MANIFEST_VERSION", "BuildFacts", "Manifest"]
+__all__ = ["MANIFEST_VERSION", "BuildFacts", "Manifest", "corpus_hash"]
 
 #: Version of the manifest's format; a release with another one is refused, not guessed at.
 MANIFEST_VERSION = 3
@@ -78,6 +84,33 @@ class Manifest:
         return path
 
     @classmethod
+    def new(
+        cls,
+        build_id: str,
+        *,
+        model: str,
+        model_dir: str | None,
+        vectors: np.ndarray,
+        passages: Sequence[Passage],
+        vector_index: IndexPlan,
+        files: dict[str, str],
+        facts: BuildFacts,
+    ) -> Manifest:
+        """The manifest of a release being published now, from what the build made."""
+        return cls(
+            build_id=build_id,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            model=model,
+            model_dir=model_dir,
+            dimension=int(vectors.shape[1]),
+            passage_count=len(passages),
+            vector_index=vector_index,
+            corpus_hash=corpus_hash(passages),
+            files=files,
+            facts=facts,
+        )
+
+    @classmethod
     def read(cls, folder: Path) -> Manifest:
         """The manifest of the release in ``folder``; ReleaseError (German) when it cannot be trusted."""
         name = folder.name
@@ -129,3 +162,12 @@ class Manifest:
             raise ReleaseError(
                 f"Index-Stand {name}: manifest.json beschädigt ({type(exc).__name__}: {exc})"
             ) from exc
+
+
+def corpus_hash(passages: Sequence[Passage]) -> str:
+    """Which passages a release holds, in order: SHA-256 over their ids."""
+    digest = hashlib.sha256()
+    for passage in passages:
+        digest.update(passage.id.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import SecretStr
 
-from ..errors import ReleaseError, SearchUnavailable
+from ..errors import SearchUnavailable
 from ..records import Passage
 from .lexical import GermanAnalyzer
 from .manifest import Manifest
-from .releases import display_model_name
+from .releases import ReleaseNames
 from .vectors import IndexPlan
 
 __all__ = ["Connections", "ExtractedFiles", "PostgresEngine", "PostgresRelease", "where_of"]
@@ -203,8 +203,6 @@ class PostgresEngine:
         )
 
     def idf(self, term: str) -> float:
-        import math
-
         return math.log(1 + (self._size + 1) / (self._df.get(term, 0) + 0.5))
 
     def knows(self, term: str) -> bool:
@@ -254,7 +252,7 @@ class ExtractedFiles(Mapping[str, Path]):
         return len(self._keys)
 
 
-class PostgresRelease:
+class PostgresRelease(ReleaseNames):
     """A release loaded from PostgreSQL: what serving needs, like a release folder's ``Release``."""
 
     def __init__(
@@ -265,33 +263,11 @@ class PostgresRelease:
         self.schema = schema
         self.path = cache  # local copies of the bundled model and of the source files
         self.sources: Mapping[str, Path] = ExtractedFiles(self, source_keys)
-        self._engine: PostgresEngine | None = None
         if manifest.model_dir:
             self.extract_folder(manifest.model_dir)
+        self.engine = self._load_engine()
 
-    @property
-    def build_id(self) -> str:
-        return self.manifest.build_id
-
-    @property
-    def model_name(self) -> str:
-        return self.manifest.model
-
-    @cached_property
-    def model_display_name(self) -> str:
-        return display_model_name(self.model_name)
-
-    @property
-    def model_path(self) -> str:
-        return str(self.path / self.manifest.model_dir) if self.manifest.model_dir else self.model_name
-
-    @property
-    def engine(self) -> PostgresEngine:
-        if self._engine is None:
-            raise ReleaseError(f"Index-Stand {self.build_id}: nicht geladen")
-        return self._engine
-
-    def load_engine(self) -> None:
+    def _load_engine(self) -> PostgresEngine:
         schema = sql.Identifier(self.schema)
         with self._connections.connection() as conn:
             df = dict(conn.execute(sql.SQL("SELECT term, df FROM {}.terms").format(schema)).fetchall())
@@ -301,7 +277,7 @@ class PostgresRelease:
                     schema
                 )
             ).fetchone()
-        self._engine = PostgresEngine(
+        return PostgresEngine(
             self._connections,
             self.schema,
             size=self.manifest.passage_count,

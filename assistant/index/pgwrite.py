@@ -78,7 +78,8 @@ def write_release(
     model_dir: str | None,
     files: dict[str, Path],
     lexical: LexicalIndex,
-) -> None:
+) -> int:
+    """Create the release's schema and fill its tables; returns how many BM25 postings it wrote."""
     s = sql.Identifier(schema)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(s))
@@ -128,6 +129,7 @@ def write_release(
     conn.execute(sql.SQL("VACUUM (ANALYZE) {}.passages").format(s))
     # VACUUM also writes the visibility map that index-only scans of the postings need.
     conn.execute(sql.SQL("VACUUM (ANALYZE) {}.postings").format(s))
+    return len(terms)
 
 
 def vector_index(conn: psycopg.Connection[Any], schema: str, vectors: np.ndarray) -> IndexPlan:

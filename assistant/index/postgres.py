@@ -32,7 +32,6 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +47,7 @@ from .lexical import LexicalIndex
 from .manifest import BuildFacts, Manifest
 from .pgsearch import Connections, PostgresRelease
 from .pgwrite import text_digest, vector_digest, vector_index, verify_release, write_release
-from .releases import corpus_hash
-from .vectors import IndexPlan
+from .vectors import IndexKind, IndexPlan
 
 __all__ = ["EXACT_LIMIT", "PostgresReleases", "schema_for"]
 
@@ -136,11 +134,7 @@ class PostgresReleases:
                 )
             ]
         manifest = Manifest.parse(record, build_id)
-        release = PostgresRelease(self._connections, manifest, schema, self.cache_dir / build_id, keys)
-        release.load_engine()
-        if release.engine.size != manifest.passage_count:
-            raise ReleaseError(f"Index-Stand {build_id}: Passagenzahl passt nicht zum Manifest")
-        return release
+        return PostgresRelease(self._connections, manifest, schema, self.cache_dir / build_id, keys)
 
     # -- writing (on the primary) -----------------------------------------------------------------
 
@@ -174,12 +168,14 @@ class PostgresReleases:
         lexical: LexicalIndex,
         facts: BuildFacts,
         keep: int = 3,
+        index_kind: IndexKind = "auto",
         exact_limit: int = EXACT_LIMIT,
-        hnsw: bool | None = None,
         switch: bool = True,
     ) -> str:
         """Write, verify and switch to a new release; returns its schema. ``staging`` holds what the
-        build made on disk (the bundled model, the sentence vectors). ``switch=False`` publishes a
+        build made on disk (the bundled model, the sentence vectors). ``index_kind`` "auto" scans
+        exactly up to ``exact_limit`` passages and uses HNSW above; "flat" always scans, any other kind
+        is HNSW (pgvector has no sq8). ``switch=False`` publishes a
         release that is never served (for ``assistant eval``); ``discard`` removes it."""
         self.ensure_catalog()
         started = time.perf_counter()
@@ -193,24 +189,24 @@ class PostgresReleases:
                     "INSERT INTO qm_releases (build_id, schema_name) VALUES (%s, %s)", (build_id, schema)
                 )
                 records = [json.dumps(p.to_record(), ensure_ascii=False) for p in passages]
-                write_release(conn, schema, staging, passages, records, vectors, model_dir, files, lexical)
-                use_hnsw = len(passages) > exact_limit if hnsw is None else hnsw
+                postings = write_release(
+                    conn, schema, staging, passages, records, vectors, model_dir, files, lexical
+                )
+                use_hnsw = len(passages) > exact_limit if index_kind == "auto" else index_kind != "flat"
                 plan = vector_index(conn, schema, vectors) if use_hnsw else IndexPlan("flat")
                 checks = {
                     "passages": text_digest(records),
                     "vectors": vector_digest(vectors),
-                    "postings": str(int(len(lexical.postings()[0]))),
+                    "postings": str(postings),
                 }
                 self._verify(conn, schema, len(passages), checks, vectors)
-                manifest = Manifest(
-                    build_id=build_id,
-                    built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                manifest = Manifest.new(
+                    build_id,
                     model=model,
                     model_dir=model_dir,
-                    dimension=int(vectors.shape[1]),
-                    passage_count=len(passages),
+                    vectors=vectors,
+                    passages=passages,
                     vector_index=plan,
-                    corpus_hash=corpus_hash(passages),
                     files=checks,
                     facts=facts,
                 )

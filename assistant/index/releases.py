@@ -49,9 +49,9 @@ __all__ = [
     "BuildLocked",
     "PassageFile",
     "Release",
+    "ReleaseNames",
     "ReleaseError",
     "SentenceVectors",
-    "corpus_hash",
     "current_build_id",
     "build_lock",
     "display_model_name",
@@ -147,26 +147,16 @@ def write_sentence_vectors(staging: Path, vectors: np.ndarray, offsets: np.ndarr
             os.fsync(handle.fileno())
 
 
-@dataclass(frozen=True)
-class Release:
-    """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
+class ReleaseNames:
+    """What a loaded release (a folder, or one in PostgreSQL) says about itself through its manifest,
+    and where its bundled model lies under ``path``."""
 
-    path: Path
     manifest: Manifest
-    passages: Sequence[Passage]  # a PassageFile: decoded on access
-    index: Any  # faiss.Index
-    sources: dict[str, Path]  # citation source → the file it was read from
-    lexical: LexicalIndex | None = None
-    sentences: SentenceVectors | None = None
+    path: Path
 
     @property
     def build_id(self) -> str:
         return self.manifest.build_id
-
-    @cached_property
-    def engine(self) -> FolderEngine:
-        """What search reads: the FAISS index, the passages, the BM25 index, the sentence vectors."""
-        return FolderEngine(self.index, self.passages, self.lexical, self.sentences)
 
     @property
     def model_name(self) -> str:
@@ -183,6 +173,24 @@ class Release:
         """What to load the model from: a folder inside the release, or the model's own name or path."""
         bundled = self.manifest.model_dir
         return str(self.path / bundled) if bundled else self.model_name
+
+
+@dataclass(frozen=True)
+class Release(ReleaseNames):
+    """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
+
+    path: Path
+    manifest: Manifest
+    passages: Sequence[Passage]  # a PassageFile: decoded on access
+    index: Any  # faiss.Index
+    sources: dict[str, Path]  # citation source → the file it was read from
+    lexical: LexicalIndex | None = None
+    sentences: SentenceVectors | None = None
+
+    @cached_property
+    def engine(self) -> FolderEngine:
+        """What search reads: the FAISS index, the passages, the BM25 index, the sentence vectors."""
+        return FolderEngine(self.index, self.passages, self.lexical, self.sentences)
 
 
 def display_model_name(name: str) -> str:
@@ -203,14 +211,6 @@ def display_model_name(name: str) -> str:
         or Path(name).is_dir()
     )
     return parts[-1] if is_path else name
-
-
-def corpus_hash(passages: list[Passage]) -> str:
-    digest = hashlib.sha256()
-    for passage in passages:
-        digest.update(passage.id.encode())
-        digest.update(b"\x00")
-    return digest.hexdigest()
 
 
 def _new_build_id() -> str:
@@ -299,15 +299,13 @@ def publish_release(
     _write_file(staging / "sources.json", json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8"))
     if lexical is not None:
         lexical.save(staging / "lexical")
-    manifest = Manifest(
-        build_id=build_id,
-        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    manifest = Manifest.new(
+        build_id,
         model=model,
         model_dir=model_dir,
-        dimension=int(vectors.shape[1]),
-        passage_count=len(passages),
+        vectors=vectors,
+        passages=passages,
         vector_index=plan,
-        corpus_hash=corpus_hash(passages),
         # Every file of the release is checksummed: index, passages, sources, BM25 index, bundled model.
         files={
             file.relative_to(staging).as_posix(): _sha256(file)
