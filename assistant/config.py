@@ -189,6 +189,14 @@ class Settings(BaseSettings):
         default=400, ge=16, le=4096, description="Longest generated answer, in tokens."
     )
     llm_temperature: float = Field(default=0.2, ge=0, le=2, description="Sampling temperature of the model.")
+    llm_grammar: bool = Field(
+        default=False,
+        description=(
+            "Send llama.cpp's 'grammar' field so that every generated sentence must end with a citation "
+            "marker such as [2] (llama-server only; other servers refuse or ignore the field). Small "
+            "models rarely cite without it; each sentence is still checked against what it cites."
+        ),
+    )
     search_backend: SearchBackend = Field(
         default="auto",
         description=(

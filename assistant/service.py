@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 
 from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embed.choice import embedder_for
-from .generation.client import ChatClient, GenerationFailed
-from .generation.grounding import check_sentences, grounded_messages, is_usable
+from .generation.client import ChatClient, GenerationFailed, GenerationTimedOut
+from .generation.grounding import (
+    MAX_PASSAGES,
+    check_sentences,
+    citation_grammar,
+    grounded_messages,
+    is_usable,
+)
 from .index.releases import Release, ReleaseError
 from .index.served import ServedRelease, releases_for
 from .records import Answer
@@ -19,13 +25,15 @@ from .retrieval.nomatch import Calibration, calibrate, rule_for
 from .retrieval.rerank import reranker_for
 from .retrieval.search import Searcher
 
-__all__ = ["Assistant", "open_assistant"]
+__all__ = ["MODEL_TOO_SLOW", "MODEL_UNAVAILABLE", "NOT_VERIFIED", "STOPPED", "Assistant", "open_assistant"]
 
 log = logging.getLogger(__name__)
 
 MODEL_UNAVAILABLE = (
     "Das Sprachmodell hat gerade nicht geantwortet; gezeigt wird die Kurzantwort aus den Fundstellen."
 )
+MODEL_TOO_SLOW = "Das Sprachmodell hat zu lange gebraucht; gezeigt wird die Kurzantwort aus den Fundstellen."
+STOPPED = "Die Antwort des Sprachmodells wurde angehalten; gezeigt wird die Kurzantwort aus den Fundstellen."
 NOT_VERIFIED = (
     "Die Antwort des Sprachmodells ließ sich nicht genug mit den Fundstellen belegen; "
     "gezeigt wird die Kurzantwort aus den Fundstellen."
@@ -55,7 +63,9 @@ class Assistant:
     def passage_count(self) -> int:
         return self.release.engine.size
 
-    def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5) -> Answer:
+    def ask(self, question: str, *, history: Sequence[str] = (), k: int = 5, generate: bool = True) -> Answer:
+        """The answer to ``question``; with a language model configured and ``generate``, its checked
+        sentences too (``generate=False``: the chat streams them afterwards, see ``generation``)."""
         question = " ".join(question.split())
         query = contextual_query(question, history, self.searcher.analyzer)
         found = self.searcher.find(query.text, k, dense_text=query.dense_text)
@@ -72,24 +82,43 @@ class Assistant:
             query_vector=found.question_vector,
             scorer=self.scorer,
         )
-        if self.generator is None or answer.no_match:  # no passage to ground on: no call to the model
+        if not generate or not self.generates_for(answer):
             return answer
-        return self.generate(answer, history)
+        try:
+            text = "".join(self.generation(answer, history))
+        except GenerationFailed as exc:
+            return self.failed(answer, exc)
+        return self.checked(answer, text)
 
-    def generate(self, answer: Answer, history: Sequence[str]) -> Answer:
-        """The answer with the language model's sentences, checked; on any failure the answer as it
-        was, with a short German notice (the Kurzantwort stands)."""
+    def generates_for(self, answer: Answer) -> bool:
+        """Whether the language model is asked: one is configured and there are passages to ground on
+        (no match: no call to the model, the "keine passende Stelle" answer stays)."""
+        return self.generator is not None and not answer.no_match and bool(answer.hits)
+
+    def generation(self, answer: Answer, history: Sequence[str]) -> Generator[str, None, None]:
+        """The model's answer to ``answer``'s question as it arrives, unchecked; ``checked`` turns the
+        whole text into the answer to show. Closing the iterator stops the model. Raises
+        ``GenerationFailed`` (also while iterating)."""
         assert self.generator is not None
         messages = grounded_messages(answer.question, history, answer.hits)
-        try:
-            text = self.generator.complete(messages)
-        except GenerationFailed as exc:
-            log.warning("language model failed: %s", exc)
-            return replace(answer, notice=MODEL_UNAVAILABLE)
+        grammar = citation_grammar(min(len(answer.hits), MAX_PASSAGES)) if self.generator.grammar else None
+        return self.generator.stream(messages, grammar=grammar)
+
+    def checked(self, answer: Answer, text: str) -> Answer:
+        """``answer`` with the model's ``text`` cut into sentences and each checked against the passages
+        it cites; when too little is verified, with a notice (the Kurzantwort stands)."""
         sentences = check_sentences(text, answer.hits, self.searcher.analyzer)
         if not is_usable(sentences):
             return replace(answer, generated=sentences, notice=NOT_VERIFIED)
         return replace(answer, generated=sentences)
+
+    @staticmethod
+    def failed(answer: Answer, exc: GenerationFailed) -> Answer:
+        """``answer`` as it was, with the short German notice for why the model gave nothing."""
+        log.warning("language model failed: %s", exc)
+        return replace(
+            answer, notice=MODEL_TOO_SLOW if isinstance(exc, GenerationTimedOut) else MODEL_UNAVAILABLE
+        )
 
 
 def open_assistant(
@@ -148,5 +177,6 @@ def open_assistant(
             total_timeout=settings.llm_timeout,
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
+            grammar=settings.llm_grammar,
         )
     return Assistant(release=release, searcher=searcher, scorer=scorer, generator=generator)

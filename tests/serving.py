@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from assistant.config import Settings
+from assistant.service import Assistant
 from assistant.web.app import create_app
 
 
@@ -36,10 +37,13 @@ def wait_until_healthy(base: str, *, seconds: float = 30, alive: Callable[[], No
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The app for ``settings`` served on a free loopback port; yields its base URL."""
+def serving(settings: Settings, assistant: Assistant | None = None) -> Iterator[str]:
+    """The app for ``settings`` (serving ``assistant`` when given) on a free loopback port; yields its
+    base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings, assistant=assistant), host="127.0.0.1", port=port, log_level="warning"
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

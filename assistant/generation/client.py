@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -21,11 +21,15 @@ from pydantic import SecretStr
 
 from ..errors import AssistantError
 
-__all__ = ["ChatClient", "GenerationFailed"]
+__all__ = ["ChatClient", "GenerationFailed", "GenerationTimedOut"]
 
 
 class GenerationFailed(AssistantError):
     """The language model gave no usable answer (unreachable, refused, too slow, malformed stream)."""
+
+
+class GenerationTimedOut(GenerationFailed):
+    """The language model was reachable but too slow: no first words in time, or no end in time."""
 
 
 @dataclass(frozen=True)
@@ -37,17 +41,26 @@ class ChatClient:
     total_timeout: float = 60.0
     max_tokens: int = 400
     temperature: float = 0.2
+    grammar: bool = False  # constrain the form of the answer with llama.cpp's grammar field
     transport: httpx.BaseTransport | None = None  # tests hand in a fake one for faults real servers lack
 
-    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
-        """The answer's text as it arrives, piece by piece."""
-        body = {
+    def stream(
+        self, messages: Sequence[dict[str, str]], *, grammar: str | None = None
+    ) -> Generator[str, None, None]:
+        """The answer's text as it arrives, piece by piece. ``grammar`` (GBNF) constrains the output on
+        servers that take llama.cpp's ``grammar`` field; others would refuse or ignore it.
+
+        Closing the iterator early (a visitor who stops the answer) closes the connection, which is
+        what makes llama-server and vLLM stop generating."""
+        body: dict[str, object] = {
             "model": self.model or "default",
             "messages": list(messages),
             "stream": True,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
         }
+        if grammar is not None:
+            body["grammar"] = grammar
         headers = {"Accept": "text/event-stream"}
         if self.api_key is not None:
             headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
@@ -68,19 +81,19 @@ class ChatClient:
                     raise GenerationFailed(f"Sprachmodell sendet keinen Ereignisstrom ({kind or 'ohne Typ'})")
                 for line in response.iter_lines():
                     if time.monotonic() - started > self.total_timeout:
-                        raise GenerationFailed("Sprachmodell braucht zu lange (Zeitlimit für die Antwort)")
+                        raise GenerationTimedOut("Sprachmodell braucht zu lange (Zeitlimit für die Antwort)")
                     piece = _delta(line)
                     if piece is None:
                         return
                     if piece:
                         yield piece
         except httpx.TimeoutException as exc:
-            raise GenerationFailed("Sprachmodell antwortet nicht rechtzeitig") from exc
+            raise GenerationTimedOut("Sprachmodell antwortet nicht rechtzeitig") from exc
         except httpx.HTTPError as exc:
             raise GenerationFailed(f"Sprachmodell nicht erreichbar ({type(exc).__name__})") from exc
 
-    def complete(self, messages: Sequence[dict[str, str]]) -> str:
-        return "".join(self.stream(messages))
+    def complete(self, messages: Sequence[dict[str, str]], *, grammar: str | None = None) -> str:
+        return "".join(self.stream(messages, grammar=grammar))
 
 
 def _delta(line: str) -> str | None:

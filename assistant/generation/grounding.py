@@ -18,7 +18,15 @@ from ..index.lexical import GermanAnalyzer
 from ..records import GeneratedSentence, Hit
 from ..text import split_sentences
 
-__all__ = ["MAX_PASSAGES", "SUPPORT_MIN", "check_sentences", "grounded_messages", "is_usable"]
+__all__ = [
+    "MAX_PASSAGES",
+    "NOT_ANSWERED",
+    "SUPPORT_MIN",
+    "check_sentences",
+    "citation_grammar",
+    "grounded_messages",
+    "is_usable",
+]
 
 #: How many of the top passages the model sees, and how much of each (the context of small models).
 MAX_PASSAGES = 4
@@ -28,6 +36,9 @@ SUPPORT_MIN = 0.6
 _MARKERS = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]\s*[.!?]?)+$")
 
+#: What the model is told to write when the passages do not answer the question.
+NOT_ANSWERED = "Die Fundstellen beantworten diese Frage nicht."
+
 _INSTRUCTIONS = (
     "Du bist der QM-Assistent für Fachleute des Quartiersmanagements im Programm Soziale Stadt. "
     "Beantworte die Frage ausschließlich mit Aussagen aus den nummerierten Fundstellen. "
@@ -35,8 +46,7 @@ _INSTRUCTIONS = (
     "Setze hinter jeden Satz die Nummer der Fundstelle, auf die er sich stützt, in eckigen Klammern, "
     "zum Beispiel [2] oder [1, 3]. "
     "Erfinde nichts und füge kein Wissen von außerhalb der Fundstellen hinzu. "
-    "Wenn die Fundstellen die Frage nicht beantworten, schreibe nur: "
-    "„Die Fundstellen beantworten diese Frage nicht.“"
+    f"Wenn die Fundstellen die Frage nicht beantworten, schreibe nur: „{NOT_ANSWERED}“"
 )
 
 
@@ -58,6 +68,26 @@ def grounded_messages(question: str, history: Sequence[str], hits: Sequence[Hit]
         {"role": "system", "content": _INSTRUCTIONS},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
+
+
+def citation_grammar(passages: int) -> str:
+    """A GBNF grammar (llama.cpp's ``grammar`` field) under which every sentence ends with a marker
+    naming one or two of the ``passages`` given, or the answer is the refusal sentence alone.
+
+    It decides only the form: which passage a sentence cites, and whether the passage supports it,
+    is still the model's choice and still checked. Small models hardly ever write markers on their
+    own; the price is that sentences cannot contain '.', '!', '?', brackets or line breaks, and end
+    after 160 characters (small models repeat themselves without end otherwise)."""
+    if not 1 <= passages <= 9:
+        raise ValueError(f"passages must be 1 to 9, not {passages}")
+    marker = "[1]" if passages == 1 else f"[1-{passages}]"
+    return "\n".join(
+        (
+            f'root ::= "{NOT_ANSWERED}" | sentence (" " sentence){{0,3}}',
+            'sentence ::= [A-ZÄÖÜ0-9§"„] [^\\[\\]\\n.!?]{8,160} " [" marker (", " marker)? "]."',
+            f"marker ::= {marker}",
+        )
+    )
 
 
 def check_sentences(

@@ -185,6 +185,15 @@ class PostgresUserStore:
             )
         return conversation, number
 
+    def replace_answer(self, conversation: str, number: int, answer: Answer) -> bool:
+        """Store ``answer`` for an existing turn; False when there is no such turn."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE turns SET answer = %s WHERE conversation = %s AND number = %s",
+                (json.dumps(answer.to_record(), ensure_ascii=False), conversation, number),
+            ).rowcount
+        return changed == 1
+
     def conversation(self, conversation: str) -> list[StoredTurn] | None:
         """The turns of a conversation, oldest first; ``None`` when there is no such conversation."""
         with self._transaction() as db:

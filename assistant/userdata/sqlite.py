@@ -141,6 +141,16 @@ class SQLiteUserStore:
             )
         return conversation, number
 
+    def replace_answer(self, conversation: str, number: int, answer: Answer) -> bool:
+        """Store ``answer`` for an existing turn; False when there is no such turn."""
+        with self._connect(write=True) as db:
+            assert db is not None
+            changed = db.execute(
+                "UPDATE turns SET answer = ? WHERE conversation = ? AND number = ?",
+                (json.dumps(answer.to_record(), ensure_ascii=False), conversation, number),
+            ).rowcount
+        return changed == 1
+
     def conversation(self, conversation: str) -> list[StoredTurn] | None:
         """The turns of a conversation, oldest first; ``None`` when there is no such conversation."""
         with self._connect(write=False) as db:

@@ -4,25 +4,41 @@ Each conversation has its own address, ``/gespraech/<id>``: questions and the an
 stored (``userdata``), so a reload or a shared link shows the same conversation, and follow-up
 questions are searched with the earlier ones. Plain form posts are answered with a redirect to the
 conversation (post/redirect/get); with ``fragment=1`` the server returns just the new turn.
+
+With a language model configured, a plain post waits for its checked answer. The script asks with
+``stream=1`` instead: the turn comes back at once with the passages and the Kurzantwort, and the model's
+answer is then streamed by ``POST /gespraech/<id>/<n>/antwort`` as server-sent events (``text`` events
+with the unchecked draft, one ``done`` event with the checked section as HTML), and stored with the
+turn. Stopping (the visitor closes the stream), a slow, refused or failing model all end in ``done``
+with a notice, or for a stop, in the stored notice; the Kurzantwort stands in every case.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..errors import InvalidInput
-from ..service import Assistant
+from ..generation.client import GenerationFailed
+from ..records import Answer
+from ..service import STOPPED, Assistant
 from ..userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
 from ..validation import validate_comment, validate_question
 
 __all__ = ["EXAMPLE_QUESTIONS", "NOT_LOADED", "make_router", "relevance", "render_error", "render_problem"]
+
+log = logging.getLogger(__name__)
 
 EXAMPLE_QUESTIONS = (
     "Was ist ein Verfügungsfonds?",
@@ -116,7 +132,9 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
     def problem(request: Request, message: str, status: int, *, fragment: bool) -> HTMLResponse:
         return render_error(templates, request, message, status, fragment=fragment)
 
-    def ask(request: Request, conversation: str | None, question: str, fragment: bool) -> Response:
+    def ask(
+        request: Request, conversation: str | None, question: str, fragment: bool, stream: bool = False
+    ) -> Response:
         settings: Settings = request.app.state.settings
         assistant: Assistant = request.app.state.assistant
         store: UserStore = request.app.state.userdata
@@ -149,7 +167,9 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 request, turns, conversation=conversation, error=str(exc.detail), status=exc.status_code
             )
         history = earlier[-settings.max_history :] if settings.max_history else []
-        answer = assistant.ask(question, history=history, k=k)
+        # The script streams the model's answer afterwards; a plain post waits for it here.
+        streamed = fragment and stream and assistant.generator is not None
+        answer = assistant.ask(question, history=history, k=k, generate=not streamed)
         try:
             conversation, number = store.add_turn(conversation, answer)
         except UserStoreError:
@@ -158,12 +178,11 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return problem(request, GONE, 404, fragment=fragment)
         url = f"/gespraech/{conversation}"
         if fragment:
-            return templates.TemplateResponse(
-                request,
-                "_turn.html",
-                {"entry": StoredTurn(number, answer), "conversation": conversation},
-                headers={"X-Gespraech": url},
-            )
+            context: dict[str, object] = {"entry": StoredTurn(number, answer), "conversation": conversation}
+            if streamed and assistant.generates_for(answer):
+                context["stream_url"] = f"{url}/{number}/antwort"
+                context["notices"] = {"stopped": STOPPED, "interrupted": INTERRUPTED}
+            return templates.TemplateResponse(request, "_turn.html", context, headers={"X-Gespraech": url})
         return RedirectResponse(f"{url}#frage{number}", status_code=303)
 
     @router.get("/", response_class=HTMLResponse)
@@ -176,8 +195,9 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         request: Request,
         question: Annotated[str, Form(max_length=100_000)] = "",
         fragment: Annotated[str, Form(max_length=10)] = "",
+        stream: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
-        return ask(request, None, question, bool(fragment))
+        return ask(request, None, question, bool(fragment), bool(stream))
 
     @router.get("/gespraech/{conversation}", response_class=HTMLResponse)
     def show_conversation(request: Request, conversation: str) -> HTMLResponse:
@@ -192,8 +212,70 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         conversation: str,
         question: Annotated[str, Form(max_length=100_000)] = "",
         fragment: Annotated[str, Form(max_length=10)] = "",
+        stream: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
-        return ask(request, conversation, question, bool(fragment))
+        return ask(request, conversation, question, bool(fragment), bool(stream))
+
+    @router.post("/gespraech/{conversation}/{number}/antwort")
+    async def stream_generated(request: Request, conversation: str, number: int) -> Response:
+        """The language model's answer to a stored turn, as server-sent events (see the module doc).
+        A turn whose answer was already written (or that has nothing to write) gets its stored result
+        without a call to the model."""
+        store: UserStore = request.app.state.userdata
+        assistant: Assistant = request.app.state.assistant
+        try:
+            turns = await run_in_threadpool(_load, store, conversation)
+        except UserStoreError:
+            return problem(request, NOT_LOADED, 503, fragment=True)
+        if turns is None or not 1 <= number <= len(turns):
+            return problem(request, GONE, 404, fragment=True)
+        entry = turns[number - 1]
+        answer = entry.answer
+
+        def done(final: Answer) -> str:
+            html = templates.get_template("_generated.html").render(
+                {"turn": final, "anchor": f"frage{number}", "request": request}
+            )
+            return _event("done", {"html": html.strip(), "status": _summary(final)})
+
+        async def stored() -> AsyncIterator[str]:
+            yield done(answer)
+
+        async def written() -> AsyncIterator[str]:
+            pieces: list[str] = []
+            final: Answer | None = None
+            stream = assistant.generation(answer, answer.history)
+            try:
+                while True:
+                    # One piece at a time in a worker thread: the event loop never waits on the model.
+                    piece = await run_in_threadpool(next, stream, None)
+                    if piece is None:
+                        break
+                    pieces.append(piece)
+                    yield _event("text", {"text": piece})
+                final = assistant.checked(answer, "".join(pieces))
+            except GenerationFailed as exc:
+                final = assistant.failed(answer, exc)
+            finally:
+                # Also when the visitor stopped the answer or left (the task is cancelled, or the
+                # generator closed): the model is stopped and the turn keeps a notice saying so.
+                with anyio.CancelScope(shield=True):
+                    if final is None:
+                        final = replace(answer, notice=STOPPED)
+                        await run_in_threadpool(stream.close)
+                    await run_in_threadpool(_keep, store, conversation, number, final)
+            yield done(final)
+
+        events = (
+            written()
+            if not (answer.generated or answer.notice) and assistant.generates_for(answer)
+            else stored()
+        )
+        return StreamingResponse(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @router.post("/gespraech/{conversation}/{number}/rueckmeldung", response_class=HTMLResponse)
     def give_feedback(
@@ -243,6 +325,34 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
 GONE = "Dieses Gespräch gibt es nicht (mehr). Bitte ein neues Gespräch beginnen."
 NOT_SAVED = "Die Eingabe konnte gerade nicht gespeichert werden. Bitte später erneut versuchen."
 NOT_LOADED = "Gespräche und Rückmeldungen sind gerade nicht erreichbar. Bitte später erneut versuchen."
+INTERRUPTED = (
+    "Die Antwort des Sprachmodells wurde unterbrochen; gezeigt wird die Kurzantwort aus den Fundstellen."
+)
+
+
+def _event(name: str, data: Mapping[str, object]) -> str:
+    """One server-sent event; JSON keeps line breaks in the data out of the event's framing."""
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _summary(answer: Answer) -> str:
+    """What the chat's status line announces when the model's answer is done."""
+    if answer.notice:
+        return answer.notice
+    shown = len(answer.shown_generated)
+    if not shown:
+        return ""
+    return "Antwort des Sprachmodells geprüft: " + (
+        "ein Satz belegt." if shown == 1 else f"{shown} Sätze belegt."
+    )
+
+
+def _keep(store: UserStore, conversation: str, number: int, answer: Answer) -> None:
+    """Store the finished answer with its turn; a store that fails now only costs the reload."""
+    try:
+        store.replace_answer(conversation, number, answer)
+    except UserStoreError as exc:
+        log.warning("generated answer of %s/%d not stored: %s", conversation[:4], number, exc)
 
 
 def _load(store: UserStore, conversation: str) -> list[StoredTurn] | None:

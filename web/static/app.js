@@ -1,5 +1,6 @@
 // Progressive enhancement of the chat. Every action below also works without JavaScript through
-// plain forms and links; the script only saves page loads and adds copying to the clipboard.
+// plain forms and links; the script saves page loads, streams the language model's answer as it is
+// written (where one is configured) and adds copying to the clipboard.
 (function () {
   "use strict";
   const form = document.getElementById("frageformular");
@@ -23,10 +24,93 @@
       status.classList.toggle("loading", on);
     }
 
+    // One server-sent event block ("event: x\ndata: {...}") as {name, data}.
+    function parseEvent(block) {
+      let name = "message";
+      const data = [];
+      block.split("\n").forEach(function (line) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+      });
+      try {
+        return { name: name, data: JSON.parse(data.join("\n") || "null") };
+      } catch (error) {
+        return { name: "invalid", data: null };
+      }
+    }
+
+    // The language model's answer, streamed into the turn's placeholder: the unchecked draft grows as
+    // the words arrive, then the server's checked section (or its notice) takes the placeholder's place.
+    // Stopping, a stream that breaks off or a failed request leave the Kurzantwort with a notice.
+    async function streamGenerated(section) {
+      const draft = section.querySelector(".draft");
+      const stop = section.querySelector("button.stop");
+      const controller = new AbortController();
+      let stopped = false;
+      stop.addEventListener("click", function () {
+        stopped = true;
+        controller.abort();
+      });
+
+      function settle(replacement, message) {
+        const hadFocus = section.contains(document.activeElement);
+        if (replacement) section.replaceWith(replacement); else section.remove();
+        if (hadFocus && replacement) {
+          const target = replacement.matches("[tabindex]") ? replacement : replacement.querySelector("[tabindex]");
+          if (target) target.focus();
+        }
+        if (message) announce(status, message);
+      }
+
+      function fallback(text) {
+        const note = document.createElement("p");
+        note.className = "notice";
+        note.setAttribute("role", "note");
+        note.setAttribute("tabindex", "-1");
+        note.id = section.id;
+        note.textContent = text;
+        settle(note, text);
+      }
+
+      status.textContent = "Das Sprachmodell schreibt eine Antwort …";
+      try {
+        const response = await fetch(section.dataset.stream, { method: "POST", signal: controller.signal });
+        if (!response.ok || !response.body) {
+          fallback(section.dataset.failed);
+          return;
+        }
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n/g, "\n");
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const event = parseEvent(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+            if (event.name === "text" && event.data && typeof event.data.text === "string") {
+              draft.textContent += event.data.text;
+            } else if (event.name === "done" && event.data) {
+              const holder = document.createElement("div");
+              holder.innerHTML = event.data.html;  // rendered and escaped by the server
+              settle(holder.firstElementChild, event.data.status);
+              return;
+            }
+          }
+        }
+        fallback(section.dataset.failed);  // the stream ended without its last event
+      } catch (error) {
+        fallback(stopped ? section.dataset.stopped : section.dataset.failed);
+      }
+    }
+
     async function ask(question) {
       const data = new FormData();
       data.set("question", question);
       data.set("fragment", "1");
+      data.set("stream", "1");
       busy(true);
       status.textContent = "Antwort wird gesucht …";
       try {
@@ -38,6 +122,7 @@
           return;
         }
         turns.insertAdjacentHTML("beforeend", html);
+        turns.setAttribute("aria-busy", "false");
         const address = response.headers.get("X-Gespraech");
         if (address) {
           // The conversation now has its own address: reloads and bookmarks show it again.
@@ -53,6 +138,11 @@
           ? "Antwort erhalten: " + found + (found === 1 ? " Fundstelle." : " Fundstellen.")
           : "Antwort erhalten: keine passende Stelle.");
         turn.scrollIntoView({ behavior: "smooth", block: "start" });
+        const pending = turn.querySelector(".generated-answer.streaming[data-stream]");
+        if (pending) {
+          await new Promise(function (resolve) { window.setTimeout(resolve, 600); });  // let the count be heard
+          await streamGenerated(pending);
+        }
       } catch (error) {
         status.textContent = "Die Anfrage ist fehlgeschlagen. Bitte erneut versuchen.";
       } finally {

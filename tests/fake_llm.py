@@ -1,0 +1,72 @@
+"""A language model behind an in-process httpx transport, for the faults a real server cannot be made to
+show on demand: a stream cut mid-sentence, garbage chunks, a model too slow to answer, a slow drip
+that a visitor stops. The happy path is tested against the real llama.cpp server
+(tests/generation/test_llama_server.py, tests/browser/test_generated.py).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from assistant.generation.client import ChatClient
+from assistant.service import Assistant
+
+__all__ = ["FakeModel", "chunk"]
+
+
+def chunk(text: str) -> str:
+    return json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]})
+
+
+@dataclass
+class FakeModel:
+    """Streams ``events`` (the JSON after ``data:``) ``delay`` seconds apart, then ``[DONE]``; or, with
+    ``fault``, raises that httpx error where the events end (a connection that breaks off)."""
+
+    events: Sequence[str] = ()
+    delay: float = 0.0
+    fault: type[httpx.TransportError] | None = None
+    calls: int = 0
+    closed: threading.Event = field(default_factory=threading.Event)  # the client hung up
+    sent: list[str] = field(default_factory=list)
+
+    def transport(self) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.calls += 1
+            return httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, stream=_Body(self, request)
+            )
+
+        return httpx.MockTransport(handle)
+
+    def serve(self, assistant: Assistant, **settings: object) -> Assistant:
+        """``assistant`` answering with this model."""
+        client = ChatClient("http://llm.invalid/v1", transport=self.transport())
+        return replace(assistant, generator=replace(client, **settings))  # type: ignore[arg-type]
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, model: FakeModel, request: httpx.Request) -> None:
+        self.model = model
+        self.request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for event in self.model.events:
+            if self.model.closed.is_set():
+                return
+            if self.model.delay:
+                time.sleep(self.model.delay)
+            self.model.sent.append(event)
+            yield f"data: {event}\n\n".encode()
+        if self.model.fault is not None:
+            raise self.model.fault("peer closed connection without sending complete message body")
+        yield b"data: [DONE]\n\n"
+
+    def close(self) -> None:
+        self.model.closed.set()

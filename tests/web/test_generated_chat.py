@@ -1,0 +1,198 @@
+"""The chat streams the language model's answer after the passages, and every fault ends in the
+Kurzantwort with a German notice. The model here is a fake behind an httpx transport, for the faults a
+real server cannot be made to show; tests/generation/test_llama_server.py and
+tests/browser/test_generated.py run the same paths against the real llama.cpp server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.config import Settings
+from assistant.service import (
+    MODEL_TOO_SLOW,
+    MODEL_UNAVAILABLE,
+    NOT_VERIFIED,
+    STOPPED,
+    Assistant,
+    open_assistant,
+)
+from assistant.web.app import create_app
+
+from ..fake_llm import FakeModel, chunk
+from ..serving import serving
+
+QUESTION = "Wer entscheidet über den Quartiersfonds?"
+
+
+@pytest.fixture(scope="module")
+def assistant(fixture_release: Settings) -> Assistant:
+    return open_assistant(fixture_release)
+
+
+@pytest.fixture
+def settings(fixture_release: Settings, tmp_path: Path) -> Settings:
+    return fixture_release.model_copy(
+        update={"database": tmp_path / "assistant.sqlite3", "rate_limit_per_minute": 0}
+    )
+
+
+def read_events(body: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in body.split("\n\n"):
+        if not block.strip():
+            continue
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def ask_streamed(client: TestClient, question: str = QUESTION) -> tuple[str, str]:
+    """Ask as the chat's script does; returns (turn fragment, stream address)."""
+    turn = client.post("/gespraech", data={"question": question, "fragment": "1", "stream": "1"})
+    assert turn.status_code == 200
+    conversation = turn.headers["x-gespraech"]
+    return turn.text, f"{conversation}/1/antwort"
+
+
+def quoting_model(assistant: Assistant, question: str = QUESTION) -> FakeModel:
+    """A model that quotes the first passage's first sentence and cites it: verified by construction."""
+    first = assistant.ask(question, generate=False).hits[0].passage.text.split(". ")[0].strip(" .")
+    return FakeModel(events=[chunk(word + " ") for word in first.split()] + [chunk("[1].")])
+
+
+@pytest.fixture
+def client_for(settings: Settings, assistant: Assistant) -> Iterator:  # type: ignore[type-arg]
+    clients: list[TestClient] = []
+
+    def make(model: FakeModel, **options: object) -> TestClient:
+        client = TestClient(create_app(settings, assistant=model.serve(assistant, **options)))
+        clients.append(client.__enter__())
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def test_the_turn_comes_first_and_the_checked_answer_streams_after_it(client_for, assistant) -> None:  # type: ignore[no-untyped-def]
+    model = quoting_model(assistant)
+    client = client_for(model)
+    fragment, address = ask_streamed(client)
+    # The passages and the Kurzantwort come at once; the model has not been called yet.
+    assert model.calls == 0
+    assert f'data-stream="{address}"' in fragment and "Antwort anhalten" in fragment
+    assert 'class="passage"' in fragment and "Kurzantwort aus den Fundstellen" in fragment
+
+    stream = client.post(address)
+    assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+    events = read_events(stream.text)
+    drafts = [data["text"] for name, data in events if name == "text"]
+    assert len(drafts) == len(model.events) and events[-1][0] == "done"
+    done = events[-1][1]
+    assert "Antwort des Sprachmodells, belegt mit den Fundstellen" in done["html"]
+    assert (
+        'href="#frage1-1"' in done["html"]
+        and done["status"] == "Antwort des Sprachmodells geprüft: ein Satz belegt."
+    )
+
+    # Stored with the turn: a reload shows it, and asking again does not call the model again.
+    page = client.get(address.rsplit("/", 2)[0]).text
+    assert "Antwort des Sprachmodells, belegt mit den Fundstellen" in page and "Antwort anhalten" not in page
+    again = read_events(client.post(address).text)
+    assert model.calls == 1 and [name for name, _ in again] == ["done"] and again[0][1] == done
+
+
+@pytest.mark.parametrize(
+    ("model", "notice"),
+    [
+        (
+            FakeModel(
+                events=[chunk("Über den Fonds entscheidet"), chunk(" ein Gre")],
+                fault=httpx.RemoteProtocolError,
+            ),
+            MODEL_UNAVAILABLE,
+        ),
+        (FakeModel(events=[chunk("Über den"), "{kaputt", chunk("Fonds")]), MODEL_UNAVAILABLE),
+        (FakeModel(events=[chunk("Über den")], fault=httpx.ReadTimeout), MODEL_TOO_SLOW),
+        (FakeModel(events=[chunk("Das steht nirgends, aber bestimmt stimmt es.")]), NOT_VERIFIED),
+    ],
+    ids=["cut mid-sentence", "garbage chunk", "too slow", "nothing cited"],
+)
+def test_faults_end_in_the_kurzantwort_with_a_notice(client_for, model: FakeModel, notice: str) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(model)
+    _, address = ask_streamed(client)
+    events = read_events(client.post(address).text)
+    name, done = events[-1]
+    assert (
+        name == "done"
+        and done["status"] == notice
+        and notice in done["html"]
+        and 'role="note"' in done["html"]
+    )
+    page = client.get(address.rsplit("/", 2)[0]).text
+    assert notice in page and "Kurzantwort aus den Fundstellen" in page
+
+
+def test_a_total_time_limit_ends_a_model_that_keeps_talking(client_for) -> None:  # type: ignore[no-untyped-def]
+    model = FakeModel(events=[chunk("wort ")] * 40, delay=0.05)
+    client = client_for(model, total_timeout=0.5)
+    _, address = ask_streamed(client)
+    name, done = read_events(client.post(address).text)[-1]
+    assert name == "done" and done["status"] == MODEL_TOO_SLOW and len(model.sent) < 40
+
+
+def test_a_visitor_who_stops_the_answer_stops_the_model_and_keeps_a_notice(settings, assistant) -> None:  # type: ignore[no-untyped-def]
+    model = FakeModel(events=[chunk("wort ")] * 200, delay=0.05)
+    with serving(settings, model.serve(assistant)) as base, httpx.Client(base_url=base, timeout=10) as http:
+        turn = http.post("/gespraech", data={"question": QUESTION, "fragment": "1", "stream": "1"})
+        address = f"{turn.headers['x-gespraech']}/1/antwort"
+        with http.stream("POST", address) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: text"):
+                    break  # the first words arrived: the visitor presses "Antwort anhalten"
+        assert model.closed.wait(10), "the connection to the model stayed open"
+        assert len(model.sent) < 200
+        deadline = time.monotonic() + 10
+        while STOPPED not in (page := http.get(turn.headers["x-gespraech"]).text):
+            assert time.monotonic() < deadline, "the stop was not stored with the turn"
+            time.sleep(0.1)
+        assert "Kurzantwort aus den Fundstellen" in page
+        # The stored notice is the answer now: no second call to the model.
+        done = read_events(http.post(address).text)
+        assert model.calls == 1 and done[-1][1]["status"] == STOPPED
+
+
+def test_without_javascript_the_whole_answer_comes_at_once(client_for, assistant) -> None:  # type: ignore[no-untyped-def]
+    model = quoting_model(assistant)
+    client = client_for(model)
+    page = client.post("/gespraech", data={"question": QUESTION}).text  # the redirect followed
+    assert model.calls == 1 and "Antwort des Sprachmodells, belegt mit den Fundstellen" in page
+    assert "data-stream" not in page and "Antwort anhalten" not in page
+
+
+def test_no_match_asks_no_model_and_offers_no_stream(client_for) -> None:  # type: ignore[no-untyped-def]
+    model = FakeModel(events=[chunk("nie")])
+    client = client_for(model)
+    fragment, address = ask_streamed(client, "Xylophonunterricht für Pinguine auf dem Mond")
+    assert "data-stream" not in fragment
+    events = read_events(client.post(address).text)
+    assert model.calls == 0 and events == [("done", {"html": "", "status": ""})]
+
+
+def test_a_stream_for_an_unknown_turn_is_a_clear_404(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(FakeModel())
+    _, address = ask_streamed(client)
+    for wrong in (
+        address.replace("/1/", "/2/"),
+        "/gespraech/AAAAAAAAAAAAAAAAAAAAAA/1/antwort",
+        "/gespraech/x/1/antwort",
+    ):
+        response = client.post(wrong)
+        assert response.status_code == 404 and "gibt es nicht" in response.text, wrong
