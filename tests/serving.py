@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -54,3 +56,14 @@ def serving(settings: Settings, assistant: Assistant | None = None) -> Iterator[
     finally:
         instance.should_exit = True
         thread.join(timeout=10)
+
+
+def read_events(body: str) -> list[tuple[str, dict[str, Any]]]:
+    """The server-sent events of the chat's answer stream as (name, data) pairs."""
+    events = []
+    for block in body.split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events

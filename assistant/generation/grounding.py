@@ -34,6 +34,7 @@ _PASSAGE_CHARS = 1200
 #: Share of a sentence's content terms that must occur in the passages it cites.
 SUPPORT_MIN = 0.6
 _MARKERS = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]\s*[.!?]?)+$")
 
 #: What the model is told to write when the passages do not answer the question.
@@ -108,7 +109,8 @@ def check_sentences(
         markers = tuple(
             int(number) for group in _MARKERS.findall(sentence) for number in re.split(r"\s*[,;]\s*", group)
         )
-        plain = " ".join(_MARKERS.sub(" ", sentence).split())
+        # "… entscheidet [2]." shown as "… entscheidet." with the marker as a link after it.
+        plain = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(_MARKERS.sub(" ", sentence).split()))
         if not plain:
             continue
         valid = bool(markers) and all(1 <= m <= given for m in markers)

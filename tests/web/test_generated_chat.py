@@ -5,7 +5,6 @@ tests/browser/test_generated.py run the same paths against the real llama.cpp se
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from assistant.service import (
 from assistant.web.app import create_app
 
 from ..fake_llm import FakeModel, chunk
-from ..serving import serving
+from ..serving import read_events, serving
 
 QUESTION = "Wer entscheidet über den Quartiersfonds?"
 
@@ -41,16 +40,6 @@ def settings(fixture_release: Settings, tmp_path: Path) -> Settings:
     return fixture_release.model_copy(
         update={"database": tmp_path / "assistant.sqlite3", "rate_limit_per_minute": 0}
     )
-
-
-def read_events(body: str) -> list[tuple[str, dict]]:
-    events = []
-    for block in body.split("\n\n"):
-        if not block.strip():
-            continue
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
 
 
 def ask_streamed(client: TestClient, question: str = QUESTION) -> tuple[str, str]:
@@ -175,6 +164,8 @@ def test_without_javascript_the_whole_answer_comes_at_once(client_for, assistant
     page = client.post("/gespraech", data={"question": QUESTION}).text  # the redirect followed
     assert model.calls == 1 and "Antwort des Sprachmodells, belegt mit den Fundstellen" in page
     assert "data-stream" not in page and "Antwort anhalten" not in page
+    # The footer no longer says that nothing shown is generated.
+    assert "Die Antwort des Sprachmodells ist erzeugter Text" in page and "kein erzeugter Text" not in page
 
 
 def test_no_match_asks_no_model_and_offers_no_stream(client_for) -> None:  # type: ignore[no-untyped-def]

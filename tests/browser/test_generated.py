@@ -1,0 +1,171 @@
+"""The language model's answer in the chat, in Chromium against the real llama.cpp server (xllamacpp,
+SmolLM2-135M-Instruct, one thread on loopback): streamed into the turn, settled into the checked answer
+or a notice, stopped by the visitor, and cut off by a model server that dies mid-answer. axe checks the
+streaming and the settled states. The tiny model's wording is never asserted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, STOPPED
+
+from ..llama_server import start as start_llama
+from ..llama_server import stop as stop_llama
+from ..serving import serving
+from .test_accessibility import violations
+from .test_chat import watch_errors
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "Wer entscheidet über den Quartiersfonds?"
+DRAFT_GROWS = (
+    "() => { const d = document.querySelector('.streaming .draft'); return d && d.textContent.length > 20; }"
+)
+
+
+@pytest.fixture(scope="module")
+def llama() -> Iterator[str]:
+    process, url = start_llama()
+    try:
+        yield url
+    finally:
+        stop_llama(process)
+
+
+def with_model(settings: Settings, url: str, tmp_path: Path, **update: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "llm_url": url,
+            "llm_temperature": 0.0,
+            "database": tmp_path / "assistant.sqlite3",
+            "rate_limit_per_minute": 0,
+            **update,
+        }
+    )
+
+
+def test_the_answer_streams_in_and_settles_into_the_checked_result(
+    browser, fixture_release: Settings, llama: str, tmp_path: Path, shot
+) -> None:
+    settings = with_model(fixture_release, llama, tmp_path, llm_grammar=True, llm_max_tokens=160)
+    with serving(settings) as base:
+        page = browser.new_page()
+        errors = watch_errors(page)
+        page.goto(base + "/")
+        page.fill("#frage", QUESTION)
+        page.press("#frage", "Enter")
+        turn = page.locator("li.turn").first
+        turn.wait_for()
+        # The passages and the Kurzantwort are there while the model is still writing.
+        assert turn.locator(".passage").count() > 0 and turn.locator(".short-answer").count() == 1
+        turn.locator(".generated-answer.streaming").wait_for(state="detached", timeout=60_000)
+        settled = turn.locator("#frage1-sprachmodell")
+        assert settled.count() == 1 and turn.locator(".draft, button.stop").count() == 0
+        if settled.evaluate("e => e.matches('.notice')"):
+            assert settled.inner_text() == NOT_VERIFIED
+            page.wait_for_function(
+                "text => document.getElementById('status').textContent === text", arg=NOT_VERIFIED
+            )
+        else:
+            # Each marker links to a passage card of this turn.
+            for href in settled.locator("a.marker").evaluate_all(
+                "links => links.map(a => a.getAttribute('href'))"
+            ):
+                assert turn.locator(href).count() == 1
+            page.wait_for_function(
+                "() => /Sätze? belegt|Satz belegt/.test(document.getElementById('status').textContent)"
+            )
+        assert not page.locator("#frageformular button[type=submit]").is_disabled()
+        shot(page, "settled")
+        shown = settled.inner_text()
+        page.reload()
+        assert page.locator("#frage1-sprachmodell").inner_text() == shown  # stored with the turn
+        assert errors == []
+        page.close()
+
+
+def test_stopping_while_it_streams_keeps_the_kurzantwort_and_axe_stays_clean(
+    browser, fixture_release: Settings, llama: str, tmp_path: Path, shot
+) -> None:
+    settings = with_model(fixture_release, llama, tmp_path, llm_max_tokens=2000, llm_timeout=120)
+    with serving(settings) as base:
+        context = browser.new_context(bypass_csp=True)  # axe is injected by the test
+        page = context.new_page()
+        page.goto(base + "/")
+        page.fill("#frage", QUESTION)
+        page.press("#frage", "Enter")
+        section = page.locator(".generated-answer.streaming")
+        section.wait_for()
+        page.wait_for_function(DRAFT_GROWS, timeout=60_000)
+        assert section.get_attribute("aria-busy") == "true"
+        assert page.locator("#status").inner_text() == "Das Sprachmodell schreibt eine Antwort …"
+        assert page.locator("#frageformular button[type=submit]").is_disabled()
+        assert violations(page) == [], "while the answer streams"
+        shot(page, "streaming")
+        stop = page.get_by_role("button", name="Antwort anhalten")
+        stop.focus()
+        page.keyboard.press("Enter")
+        notice = page.locator("#frage1-sprachmodell.notice")
+        notice.wait_for()
+        assert notice.inner_text() == STOPPED
+        assert notice.evaluate("e => e === document.activeElement")  # focus stays at the same place
+        assert not page.locator("#frageformular button[type=submit]").is_disabled()
+        assert violations(page) == [], "after stopping"
+        # The stop is stored with the turn once the server has closed the model's stream.
+        for _ in range(100):
+            page.reload()
+            if page.locator("#frage1-sprachmodell").count():
+                break
+            page.wait_for_timeout(100)
+        assert page.locator("#frage1-sprachmodell").inner_text() == STOPPED
+        context.close()
+
+
+def test_a_model_server_that_dies_mid_answer_leaves_the_kurzantwort_with_a_notice(
+    browser, fixture_release: Settings, tmp_path: Path, shot
+) -> None:
+    process, url = start_llama()
+    try:
+        settings = with_model(fixture_release, url, tmp_path, llm_max_tokens=2000, llm_timeout=120)
+        with serving(settings) as base:
+            page = browser.new_page()
+            errors = watch_errors(page)
+            page.goto(base + "/")
+            page.fill("#frage", QUESTION)
+            page.press("#frage", "Enter")
+            page.wait_for_function(DRAFT_GROWS, timeout=60_000)
+            process.kill()
+            notice = page.locator("#frage1-sprachmodell.notice")
+            notice.wait_for(timeout=30_000)
+            assert notice.inner_text() == MODEL_UNAVAILABLE
+            assert page.locator("li.turn .short-answer").count() == 1 and page.locator(".draft").count() == 0
+            page.wait_for_function(
+                "text => document.getElementById('status').textContent === text", arg=MODEL_UNAVAILABLE
+            )
+            shot(page, "model-died")
+            assert errors == []
+            page.close()
+    finally:
+        stop_llama(process)
+
+
+def test_without_javascript_the_checked_answer_comes_with_the_page(
+    browser, fixture_release: Settings, llama: str, tmp_path: Path
+) -> None:
+    settings = with_model(fixture_release, llama, tmp_path, llm_grammar=True, llm_max_tokens=96)
+    with serving(settings) as base:
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(base + "/")
+        page.fill("#frage", QUESTION)
+        page.click("button:has-text('Fragen')")
+        page.wait_for_load_state()
+        assert re.search(r"/gespraech/[\w-]{22}", page.url)
+        assert page.locator("#frage1-sprachmodell").count() == 1 and page.locator(".streaming").count() == 0
+        assert page.get_by_role("button", name="Antwort anhalten").count() == 0
+        context.close()
