@@ -3,13 +3,15 @@ citation, how often the answer falls back to the Kurzantwort, and the extra time
 to the whole answer.
 
 Run: .venv/bin/python bench/generation.py [--llm-url URL --llm-model NAME] [--questions 135]
-                                          [--max-tokens 200]
+                                          [--max-tokens 200] [--grammar] [--log FILE.jsonl]
 
 Without --llm-url it starts the test server (tests/llama_server.py: llama.cpp from xllamacpp with
 SmolLM2-135M-Instruct, one thread, loopback). The release is the shipped corpus with the offline default
 model (built once into .cache/bench/default/, as bench/latency.py does). The questions are the blind set
 (eval/blind/fragen.jsonl, written without seeing the corpus); questions the assistant finds no match
-for make no call to the model and are counted apart. Prints Markdown tables.
+for make no call to the model and are counted apart. The model is asked exactly as the chat asks it
+(``Assistant.generation`` and ``Assistant.checked``); ``--grammar`` adds llama.cpp's citation grammar
+(ASSISTANT_LLM_GRAMMAR). Prints Markdown tables; ``--log`` keeps every answer with its checked sentences.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from latency import free_port, release_for  # noqa: E402
 
 from assistant.generation.client import ChatClient, GenerationFailed  # noqa: E402
-from assistant.generation.grounding import check_sentences, grounded_messages, is_usable  # noqa: E402
-from assistant.service import open_assistant  # noqa: E402
+from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED  # noqa: E402
+from assistant.service import NOT_VERIFIED, open_assistant  # noqa: E402
 
 
 def start_server() -> tuple[subprocess.Popen[bytes], str]:
@@ -65,6 +68,8 @@ def main() -> None:
     parser.add_argument("--llm-model", default="")
     parser.add_argument("--questions", type=int, default=135)
     parser.add_argument("--max-tokens", type=int, default=200)
+    parser.add_argument("--grammar", action="store_true", help="send llama.cpp's citation grammar")
+    parser.add_argument("--log", type=Path, help="write each answer as a JSON line to this file")
     args = parser.parse_args()
 
     server = None
@@ -73,36 +78,58 @@ def main() -> None:
         server, url = start_server()
     try:
         settings = release_for(None)
-        assistant = open_assistant(settings)
-        client = ChatClient(url, model=args.llm_model, max_tokens=args.max_tokens, temperature=0.0)
+        client = ChatClient(
+            url, model=args.llm_model, max_tokens=args.max_tokens, temperature=0.0, grammar=args.grammar
+        )
+        assistant = replace(open_assistant(settings), generator=client)
         lines = (ROOT / "eval" / "blind" / "fragen.jsonl").read_text(encoding="utf-8").splitlines()
         questions = [json.loads(line)["question"] for line in lines if line.strip()][: args.questions]
-        sentences = verified = asked = no_match = fallbacks = failures = 0
+        sentences = verified = marked = asked = no_match = fallbacks = failures = refused = 0
         first_token: list[float] = []
         whole: list[float] = []
+        log = args.log.open("w", encoding="utf-8") if args.log else None
         for question in questions:
-            answer = assistant.ask(question)  # the extractive answer, as without a model
-            if answer.no_match:
+            answer = assistant.ask(question, generate=False)  # the extractive answer, as without a model
+            if not assistant.generates_for(answer):
                 no_match += 1
                 continue
             asked += 1
-            messages = grounded_messages(answer.question, (), answer.hits)
             started = time.perf_counter()
             pieces: list[str] = []
             try:
-                for piece in client.stream(messages):
+                for piece in assistant.generation(answer, ()):
                     if not pieces:
                         first_token.append(time.perf_counter() - started)
                     pieces.append(piece)
-            except GenerationFailed:
+            except GenerationFailed as exc:
                 failures += 1
                 fallbacks += 1
+                print(f"[{asked}] failed: {exc}", file=sys.stderr, flush=True)
                 continue
             whole.append(time.perf_counter() - started)
-            checked = check_sentences("".join(pieces), answer.hits, assistant.searcher.analyzer)
+            text = "".join(pieces)
+            result = assistant.checked(answer, text)
+            checked = result.generated
             sentences += len(checked)
             verified += sum(s.verified for s in checked)
-            fallbacks += not is_usable(checked)
+            given = min(len(answer.hits), MAX_PASSAGES)
+            marked += sum(bool(s.markers) and all(1 <= m <= given for m in s.markers) for s in checked)
+            refused += NOT_ANSWERED in text
+            fallbacks += result.notice == NOT_VERIFIED
+            if log is not None:
+                record = {
+                    "question": question,
+                    "text": text,
+                    "sentences": [
+                        {"text": s.text, "markers": s.markers, "support": s.support, "verified": s.verified}
+                        for s in checked
+                    ],
+                    "fell_back": result.notice is not None,
+                    "first_token_s": round(first_token[-1], 3) if pieces else None,
+                    "whole_s": round(whole[-1], 3),
+                }
+                log.write(json.dumps(record, ensure_ascii=False) + "\n")
+                log.flush()
             print(
                 f"[{asked}] {len(checked)} sentences, {sum(s.verified for s in checked)} verified, "
                 f"{whole[-1]:.1f} s",
@@ -120,13 +147,17 @@ def main() -> None:
     bundled = "SmolLM2-135M-Instruct Q4_1 (llama.cpp via xllamacpp, 1 thread)"
     model = args.llm_model or (bundled if server else url)
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
-    print(f"Machine: {machine}; model: {model}; max_tokens {args.max_tokens}\n")
-    print("| questions | no match (no call) | asked | sentences | verified | share | fell back | failed |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    grammar = "with the citation grammar" if args.grammar else "without grammar"
+    print(f"Machine: {machine}; model: {model}; max_tokens {args.max_tokens}; {grammar}\n")
+    print(
+        "| questions | no match (no call) | asked | sentences | with a valid marker | verified | share "
+        "verified | said the passages do not answer | fell back | failed |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     share = f"{verified / sentences:.2f}" if sentences else "–"
     print(
-        f"| {len(questions)} | {no_match} | {asked} | {sentences} | {verified} | {share} | "
-        f"{fallbacks} ({fallbacks / max(asked, 1):.0%}) | {failures} |"
+        f"| {len(questions)} | {no_match} | {asked} | {sentences} | {marked} | {verified} | {share} | "
+        f"{refused} | {fallbacks} ({fallbacks / max(asked, 1):.0%}) | {failures} |"
     )
     print("\n| extra time | p50 ms | p95 ms |")
     print("| --- | --- | --- |")

@@ -4,9 +4,13 @@ sentence it writes against the passages it cites.
 A sentence counts as verified when it carries at least one marker, every marker names a passage that
 was given, and most of its content words occur in the cited passages: the share of its analysed terms
 (stems and compound parts, stop words left out, as BM25 sees them) found in those passages' terms is at
-least ``SUPPORT_MIN``. Sentences that fail are kept with ``verified=False`` (the API shows them so
-marked, the chat leaves them out). When fewer than half of the sentences, or none, are verified, the
-generated answer is not used and the extractive Kurzantwort stands.
+least ``SUPPORT_MIN``, and it does not repeat an earlier verified sentence. Sentences that fail are
+kept with ``verified=False`` (the API shows them so marked, the chat leaves them out). When fewer than
+half of the sentences, or none, are verified, the generated answer is not used and the extractive
+Kurzantwort stands.
+
+What the check cannot see: a sentence recombined from a passage's own words into a different claim
+passes it. Small models do that; the README says which models to run.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ..text import split_sentences
 __all__ = [
     "MAX_PASSAGES",
     "NOT_ANSWERED",
+    "REPEAT_MIN",
     "SUPPORT_MIN",
     "check_sentences",
     "citation_grammar",
@@ -33,6 +38,9 @@ MAX_PASSAGES = 4
 _PASSAGE_CHARS = 1200
 #: Share of a sentence's content terms that must occur in the passages it cites.
 SUPPORT_MIN = 0.6
+#: A sentence whose terms overlap an earlier sentence's this much (Jaccard) repeats it: not verified
+#: again (small models loop; a repeated claim adds nothing and would count twice towards ``is_usable``).
+REPEAT_MIN = 0.8
 _MARKERS = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]\s*[.!?]?)+$")
@@ -105,6 +113,7 @@ def check_sentences(
         else:
             sentences.append(sentence)
     checked = []
+    said: list[set[str]] = []  # the terms of each earlier verified sentence
     for sentence in sentences:
         markers = tuple(
             int(number) for group in _MARKERS.findall(sentence) for number in re.split(r"\s*[,;]\s*", group)
@@ -119,11 +128,15 @@ def check_sentences(
         if valid and terms:
             cited = set().union(*(passage_terms[m - 1] for m in markers))
             support = len(terms & cited) / len(terms)
+        repeated = any(len(terms & earlier) >= REPEAT_MIN * len(terms | earlier) for earlier in said)
+        verified = valid and bool(terms) and support >= SUPPORT_MIN and not repeated
+        if verified:
+            said.append(terms)
         checked.append(
             GeneratedSentence(
                 text=plain,
                 markers=tuple(dict.fromkeys(markers)),
-                verified=valid and bool(terms) and support >= SUPPORT_MIN,
+                verified=verified,
                 support=round(support, 3),
             )
         )

@@ -91,3 +91,13 @@ def test_the_citation_grammar_names_only_the_passages_given() -> None:
     for wrong in (0, 10):
         with pytest.raises(ValueError):
             citation_grammar(wrong)
+
+
+def test_a_sentence_that_repeats_an_earlier_one_is_not_verified_again() -> None:
+    first, again, other = check_sentences(
+        "Der Quartiersbeirat tagt öffentlich [2]. Der Quartiersbeirat tagt öffentlich [1, 2]. "
+        "Über den Quartiersfonds entscheidet ein Gremium [1].",
+        HITS,
+        ANALYZER,
+    )
+    assert first.verified and not again.verified and again.support >= SUPPORT_MIN and other.verified
