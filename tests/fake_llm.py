@@ -32,6 +32,7 @@ class FakeModel:
     events: Sequence[str] = ()
     delay: float = 0.0
     fault: type[httpx.TransportError] | None = None
+    status: int = 200  # anything else: the server refuses (with a JSON error, as real ones do)
     calls: int = 0
     closed: threading.Event = field(default_factory=threading.Event)  # the client hung up
     sent: list[str] = field(default_factory=list)
@@ -39,6 +40,8 @@ class FakeModel:
     def transport(self) -> httpx.MockTransport:
         def handle(request: httpx.Request) -> httpx.Response:
             self.calls += 1
+            if self.status != 200:
+                return httpx.Response(self.status, json={"error": {"message": "model overloaded"}})
             return httpx.Response(
                 200, headers={"content-type": "text/event-stream"}, stream=_Body(self, request)
             )

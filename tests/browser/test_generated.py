@@ -13,6 +13,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, STOPPED
+from assistant.web.chat import INTERRUPTED
 
 from ..llama_server import start as start_llama
 from ..llama_server import stop as stop_llama
@@ -103,7 +104,11 @@ def test_stopping_while_it_streams_keeps_the_kurzantwort_and_axe_stays_clean(
         section.wait_for()
         page.wait_for_function(DRAFT_GROWS, timeout=60_000)
         assert section.get_attribute("aria-busy") == "true"
-        assert page.locator("#status").inner_text() == "Das Sprachmodell schreibt eine Antwort …"
+        assert (
+            page.locator("#status")
+            .inner_text()
+            .endswith("Fundstellen. Das Sprachmodell schreibt eine Antwort …")
+        )
         assert page.locator("#frageformular button[type=submit]").is_disabled()
         assert violations(page) == [], "while the answer streams"
         shot(page, "streaming")
@@ -169,3 +174,33 @@ def test_without_javascript_the_checked_answer_comes_with_the_page(
         assert page.locator("#frage1-sprachmodell").count() == 1 and page.locator(".streaming").count() == 0
         assert page.get_by_role("button", name="Antwort anhalten").count() == 0
         context.close()
+
+
+@pytest.mark.parametrize("cut", ["refused", "cut off"])
+def test_a_stream_that_fails_on_the_way_leaves_the_kurzantwort_with_a_notice(
+    browser, fixture_release: Settings, tmp_path: Path, cut: str
+) -> None:
+    # Faults between the browser and the app: the stream request fails, or its body ends before the
+    # "done" event (a proxy or the app going away). No model is reached: the route answers instead.
+    settings = with_model(fixture_release, "http://127.0.0.1:9/v1", tmp_path)
+    with serving(settings) as base:
+        page = browser.new_page()
+        errors = watch_errors(page)
+        if cut == "refused":
+            page.route("**/antwort", lambda route: route.abort("connectionreset"))
+        else:
+            body = 'event: text\ndata: {"text": "Über den Fonds"}\n\n'
+            page.route(
+                "**/antwort",
+                lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+            )
+        page.goto(base + "/")
+        page.fill("#frage", QUESTION)
+        page.press("#frage", "Enter")
+        notice = page.locator("#frage1-sprachmodell.notice")
+        notice.wait_for()
+        assert notice.inner_text() == INTERRUPTED and page.locator(".draft").count() == 0
+        assert page.locator("li.turn .short-answer").count() == 1
+        assert not page.locator("#frageformular button[type=submit]").is_disabled()
+        assert [e for e in errors if "Failed to load resource" not in e] == []
+        page.close()

@@ -110,9 +110,10 @@ def test_the_turn_comes_first_and_the_checked_answer_streams_after_it(client_for
         ),
         (FakeModel(events=[chunk("Über den"), "{kaputt", chunk("Fonds")]), MODEL_UNAVAILABLE),
         (FakeModel(events=[chunk("Über den")], fault=httpx.ReadTimeout), MODEL_TOO_SLOW),
+        (FakeModel(status=503), MODEL_UNAVAILABLE),
         (FakeModel(events=[chunk("Das steht nirgends, aber bestimmt stimmt es.")]), NOT_VERIFIED),
     ],
-    ids=["cut mid-sentence", "garbage chunk", "too slow", "nothing cited"],
+    ids=["cut mid-sentence", "garbage chunk", "too slow", "refused", "nothing cited"],
 )
 def test_faults_end_in_the_kurzantwort_with_a_notice(client_for, model: FakeModel, notice: str) -> None:  # type: ignore[no-untyped-def]
     client = client_for(model)

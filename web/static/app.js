@@ -72,7 +72,6 @@
         settle(note, text);
       }
 
-      status.textContent = "Das Sprachmodell schreibt eine Antwort …";
       try {
         const response = await fetch(section.dataset.stream, { method: "POST", signal: controller.signal });
         if (!response.ok || !response.body) {
@@ -134,15 +133,13 @@
         if (examples) examples.remove();
         const turn = turns.lastElementChild;
         const found = turn.querySelectorAll(".passage").length;
-        announce(status, found
-          ? "Antwort erhalten: " + found + (found === 1 ? " Fundstelle." : " Fundstellen.")
-          : "Antwort erhalten: keine passende Stelle.");
-        turn.scrollIntoView({ behavior: "smooth", block: "start" });
         const pending = turn.querySelector(".generated-answer.streaming[data-stream]");
-        if (pending) {
-          await new Promise(function (resolve) { window.setTimeout(resolve, 600); });  // let the count be heard
-          await streamGenerated(pending);
-        }
+        announce(status, (found
+          ? "Antwort erhalten: " + found + (found === 1 ? " Fundstelle." : " Fundstellen.")
+          : "Antwort erhalten: keine passende Stelle.")
+          + (pending ? " Das Sprachmodell schreibt eine Antwort …" : ""));
+        turn.scrollIntoView({ behavior: "smooth", block: "start" });
+        if (pending) await streamGenerated(pending);
       } catch (error) {
         status.textContent = "Die Anfrage ist fehlgeschlagen. Bitte erneut versuchen.";
       } finally {
