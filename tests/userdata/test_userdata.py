@@ -7,11 +7,12 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from assistant.records import Answer, AnswerSentence, Citation, Hit, Passage
+from assistant.records import Answer, AnswerSentence, Citation, GeneratedSentence, Hit, Passage
 from assistant.userdata import SQLiteUserStore, UserStore, UserStoreError, is_conversation_id
 
 StoreFactory = Callable[[], UserStore]
@@ -75,6 +76,21 @@ def test_conversation_round_trip_keeps_every_detail(make_store: StoreFactory) ->
     with pytest.raises(KeyError):
         store.add_turn("A" * 22, answer("Wohin?"))
     assert make_store().questions(conversation) == ["Erste Frage?", "Zweite Frage?"]  # committed
+
+
+def test_the_streamed_answer_replaces_its_turns_answer_and_nothing_else(make_store: StoreFactory) -> None:
+    store = make_store()
+    conversation, _ = store.add_turn(None, answer("Erste Frage?"))
+    store.add_turn(conversation, answer("Zweite Frage?"))
+    written = replace(
+        answer("Erste Frage?"),
+        generated=(GeneratedSentence("Ein Gremium entscheidet.", (1,), True, 1.0),),
+    )
+    assert store.replace_answer(conversation, 1, written)
+    turns = make_store().conversation(conversation)
+    assert turns is not None and [t.answer for t in turns] == [written, answer("Zweite Frage?")]
+    assert not store.replace_answer(conversation, 3, written)
+    assert not store.replace_answer("A" * 22, 1, written)
 
 
 def test_feedback_newest_first_and_marked_on_its_turn(make_store: StoreFactory) -> None:
