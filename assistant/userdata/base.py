@@ -11,16 +11,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..errors import UserStoreError
 from ..records import Answer
 
 __all__ = [
+    "Deleted",
     "Feedback",
     "StoredTurn",
     "UserStore",
     "UserStoreError",
+    "export_record",
     "is_conversation_id",
     "new_conversation_id",
 ]
@@ -70,6 +73,21 @@ class Feedback:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """What a deletion removed, for the operator's and the visitor's confirmation."""
+
+    conversations: int = 0
+    turns: int = 0
+    feedback: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.conversations} Gespräche, {self.turns} Fragen mit Antworten, "
+            f"{self.feedback} Rückmeldungen"
+        )
+
+
 class UserStore(Protocol):
     """Conversations and feedback, whichever backend keeps them."""
 
@@ -103,6 +121,41 @@ class UserStore(Protocol):
 
     def feedback(self, *, limit: int | None = None, offset: int = 0) -> list[Feedback]: ...
 
+    def delete_conversation(self, conversation: str) -> Deleted:
+        """Delete a conversation with its turns and the feedback given in it (nothing for an unknown
+        id). Deleted text does not linger in the store's files (SQLite: secure_delete and a WAL
+        checkpoint; PostgreSQL: VACUUM)."""
+        ...
+
+    def purge(self, before: datetime) -> Deleted:
+        """Delete what is older than ``before``: conversations whose last question was asked before
+        it, with their turns and feedback, and any feedback given before it."""
+        ...
+
+    def export(self, conversation: str) -> dict[str, Any] | None:
+        """Everything stored about one conversation (for a data subject's access request): its
+        turns with the answers as shown, and the feedback given in it; None for an unknown id."""
+        ...
+
     def close(self) -> None:
         """Release connections (the app calls this at shutdown); a later use opens them again."""
         ...
+
+
+def export_record(
+    conversation: str,
+    created: str,
+    turns: Sequence[tuple[int, str, str, dict[str, Any]]],
+    feedback: Sequence[Feedback],
+) -> dict[str, Any]:
+    """The export of one conversation, the same from every store: ``turns`` as (number, created,
+    question, answer record)."""
+    return {
+        "conversation": conversation,
+        "created": created,
+        "turns": [
+            {"number": number, "created": when, "question": question, "answer": record}
+            for number, when, question, record in turns
+        ],
+        "feedback": [f.to_dict() for f in feedback],
+    }

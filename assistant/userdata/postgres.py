@@ -15,10 +15,12 @@ the server but never the password; the URL itself is kept in a ``SecretStr``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -26,9 +28,11 @@ from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
 from ..records import Answer
-from .base import Feedback, StoredTurn, UserStoreError, new_conversation_id
+from .base import Deleted, Feedback, StoredTurn, UserStoreError, export_record, new_conversation_id
 
 __all__ = ["PostgresUserStore"]
+
+log = logging.getLogger(__name__)
 
 _TABLES = ("conversations", "turns", "feedback")
 _SCHEMA = """
@@ -256,6 +260,77 @@ class PostgresUserStore:
                 (limit, offset),  # LIMIT NULL: no limit
             ).fetchall()
         return [Feedback(r[0], _iso(r[1]), r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8]) for r in rows]
+
+    # -- data protection -------------------------------------------------------------------------
+
+    def delete_conversation(self, conversation: str) -> Deleted:
+        """Delete a conversation, its turns and the feedback given in it."""
+        with self._transaction() as db:
+            deleted = _delete(db, [conversation])
+        self._vacuum(deleted)
+        return deleted
+
+    def purge(self, before: datetime) -> Deleted:
+        """Delete conversations last used before ``before`` and feedback given before it."""
+        with self._transaction() as db:
+            rows = db.execute(
+                """SELECT c.id FROM conversations c
+                   WHERE COALESCE((SELECT MAX(t.created) FROM turns t WHERE t.conversation = c.id),
+                                  c.created) < %s
+                   FOR UPDATE""",
+                (before,),
+            ).fetchall()
+            deleted = _delete(db, [r[0] for r in rows])
+            old = db.execute("DELETE FROM feedback WHERE created < %s", (before,)).rowcount
+        deleted = Deleted(deleted.conversations, deleted.turns, deleted.feedback + old)
+        self._vacuum(deleted)
+        return deleted
+
+    def export(self, conversation: str) -> dict[str, Any] | None:
+        with self._transaction() as db:
+            row = db.execute("SELECT created FROM conversations WHERE id = %s", (conversation,)).fetchone()
+            if row is None:
+                return None
+            turns = db.execute(
+                "SELECT number, created, question, answer FROM turns WHERE conversation = %s ORDER BY number",
+                (conversation,),
+            ).fetchall()
+            feedback = db.execute(
+                """SELECT id, created, helpful, comment, question, passages, conversation, turn, build_id
+                   FROM feedback WHERE conversation = %s ORDER BY id""",
+                (conversation,),
+            ).fetchall()
+        return export_record(
+            conversation,
+            _iso(row[0]),
+            [
+                (number, _iso(created), question, json.loads(answer))
+                for number, created, question, answer in turns
+            ],
+            [Feedback(r[0], _iso(r[1]), r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8]) for r in feedback],
+        )
+
+    def _vacuum(self, deleted: Deleted) -> None:
+        """VACUUM after a deletion, so the deleted rows' space is reclaimed rather than left as dead
+        rows (the bytes stay in free space and in the server's WAL until reused; see the README)."""
+        if deleted == Deleted():
+            return
+        try:
+            with self._opened_pool().connection() as connection:  # autocommit: VACUUM needs it
+                connection.execute("VACUUM " + ", ".join(_TABLES))
+        except psycopg.Error as exc:  # the rows are deleted either way
+            log.warning("VACUUM after a deletion failed: %s", self._scrub(exc))
+
+
+def _delete(db: psycopg.Connection, conversations: Sequence[str]) -> Deleted:
+    """Delete ``conversations`` with their turns and their feedback."""
+    if not conversations:
+        return Deleted()
+    ids = list(conversations)
+    feedback = db.execute("DELETE FROM feedback WHERE conversation = ANY(%s)", (ids,)).rowcount
+    turns = db.execute("DELETE FROM turns WHERE conversation = ANY(%s)", (ids,)).rowcount
+    found = db.execute("DELETE FROM conversations WHERE id = ANY(%s)", (ids,)).rowcount
+    return Deleted(found, turns, feedback)
 
 
 def _now() -> datetime:

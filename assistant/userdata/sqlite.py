@@ -2,7 +2,9 @@
 
 The file is created on the first write with permissions only its owner can read. Every write is a
 committed transaction before the request that caused it is answered (WAL journal,
-``synchronous=FULL``), so a restart or a crash loses nothing that was confirmed. Connections are
+``synchronous=FULL``), so a restart or a crash loses nothing that was confirmed. Deleted text does not
+linger: every connection sets ``secure_delete`` (freed space is overwritten with zeros), and a deletion
+ends with a checkpoint that truncates the WAL file, which still held the old pages. Connections are
 opened per operation: the store is shared by FastAPI's worker threads and by several server
 processes without locks of our own.
 """
@@ -17,9 +19,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..records import Answer
-from .base import Feedback, StoredTurn, UserStoreError, new_conversation_id
+from .base import Deleted, Feedback, StoredTurn, UserStoreError, export_record, new_conversation_id
 
 __all__ = ["SQLiteUserStore"]
 
@@ -90,6 +93,7 @@ class SQLiteUserStore:
             _use_wal(connection)
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA secure_delete=ON")
             if write:
                 if not self._schema_ready:
                     connection.executescript(_SCHEMA)  # idempotent; other processes may race to it
@@ -233,6 +237,80 @@ class SQLiteUserStore:
             Feedback(r[0], r[1], bool(r[2]), r[3], r[4], tuple(json.loads(r[5])), r[6], r[7], r[8])
             for r in rows
         ]
+
+    # -- data protection -------------------------------------------------------------------------
+
+    def delete_conversation(self, conversation: str) -> Deleted:
+        """Delete a conversation, its turns and the feedback given in it."""
+        with self._connect(write=True) as db:
+            assert db is not None
+            deleted = _delete(db, "SELECT ?", (conversation,))
+        self._scrub(deleted)
+        return deleted
+
+    def purge(self, before: datetime) -> Deleted:
+        """Delete conversations last used before ``before`` and feedback given before it."""
+        cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
+        with self._connect(write=True) as db:
+            assert db is not None
+            deleted = _delete(
+                db,
+                """SELECT c.id FROM conversations c
+                   WHERE COALESCE((SELECT MAX(t.created) FROM turns t WHERE t.conversation = c.id),
+                                  c.created) < ?""",
+                (cutoff,),
+            )
+            old = db.execute("DELETE FROM feedback WHERE created < ?", (cutoff,)).rowcount
+            deleted = Deleted(deleted.conversations, deleted.turns, deleted.feedback + old)
+        self._scrub(deleted)
+        return deleted
+
+    def export(self, conversation: str) -> dict[str, Any] | None:
+        with self._connect(write=False) as db:
+            if db is None or not _has_tables(db):
+                return None
+            row = db.execute("SELECT created FROM conversations WHERE id = ?", (conversation,)).fetchone()
+            if row is None:
+                return None
+            turns = db.execute(
+                "SELECT number, created, question, answer FROM turns WHERE conversation = ? ORDER BY number",
+                (conversation,),
+            ).fetchall()
+            feedback = db.execute(
+                """SELECT id, created, helpful, comment, question, passages, conversation, turn, build_id
+                   FROM feedback WHERE conversation = ? ORDER BY id""",
+                (conversation,),
+            ).fetchall()
+        return export_record(
+            conversation,
+            row[0],
+            [(number, created, question, json.loads(answer)) for number, created, question, answer in turns],
+            [
+                Feedback(r[0], r[1], bool(r[2]), r[3], r[4], tuple(json.loads(r[5])), r[6], r[7], r[8])
+                for r in feedback
+            ],
+        )
+
+    def _scrub(self, deleted: Deleted) -> None:
+        """Truncate the WAL after a deletion: its frames still hold the pages as they were. A reader
+        holding an old snapshot can keep the checkpoint from finishing; the next deletion retries."""
+        if deleted == Deleted():
+            return
+        with self._connect(write=False) as db:
+            if db is not None:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+
+def _delete(db: sqlite3.Connection, select_ids: str, parameters: tuple[object, ...]) -> Deleted:
+    """Delete the conversations ``select_ids`` selects, with their turns and their feedback."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM doomed")
+    db.execute(f"INSERT INTO doomed {select_ids}", parameters)
+    feedback = db.execute("DELETE FROM feedback WHERE conversation IN (SELECT id FROM doomed)").rowcount
+    turns = db.execute("DELETE FROM turns WHERE conversation IN (SELECT id FROM doomed)").rowcount
+    conversations = db.execute("DELETE FROM conversations WHERE id IN (SELECT id FROM doomed)").rowcount
+    db.execute("DELETE FROM doomed")
+    return Deleted(conversations, turns, feedback)
 
 
 def _use_wal(db: sqlite3.Connection) -> None:

@@ -36,7 +36,15 @@ from ..service import STOPPED, Assistant
 from ..userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
 from ..validation import validate_comment, validate_question
 
-__all__ = ["EXAMPLE_QUESTIONS", "INTERRUPTED", "NOT_LOADED", "make_router", "relevance", "render_error", "render_problem"]
+__all__ = [
+    "EXAMPLE_QUESTIONS",
+    "INTERRUPTED",
+    "NOT_LOADED",
+    "make_router",
+    "relevance",
+    "render_error",
+    "render_problem",
+]
 
 log = logging.getLogger(__name__)
 

@@ -3,17 +3,22 @@ under concurrent writers, errors; SQLite's file permissions and that reading cre
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from assistant.records import Answer, AnswerSentence, Citation, GeneratedSentence, Hit, Passage
 from assistant.userdata import SQLiteUserStore, UserStore, UserStoreError, is_conversation_id
+from assistant.userdata.base import Deleted
 
 StoreFactory = Callable[[], UserStore]
 
@@ -182,6 +187,164 @@ def test_replicas_starting_together_create_the_tables_once(make_store: StoreFact
     with ThreadPoolExecutor(len(stores)) as pool:
         ids = list(pool.map(first_write, stores))
     assert len(set(ids)) == len(stores) and len(make_store().feedback()) == len(stores)
+
+
+def test_purge_deletes_exactly_what_is_older_even_under_concurrent_writes(make_store: StoreFactory) -> None:
+    store = make_store()
+    old = [store.add_turn(None, answer(f"Alte Frage {i}?"))[0] for i in range(2)]
+    store.add_feedback(
+        helpful=True,
+        comment="alt",
+        question="Alte Frage 0?",
+        passages=["p1"],
+        build_id="b",
+        conversation=old[0],
+        turn=1,
+    )
+    store.add_feedback(
+        helpful=False, comment="alt, lose", question="Ohne Gespräch?", passages=[], build_id="b"
+    )
+    still_used, _ = store.add_turn(None, answer("Früh begonnen?"))
+    time.sleep(1.1)  # the stores keep times to the second
+    cutoff = datetime.now(UTC)
+    time.sleep(1.1)
+    store.add_turn(still_used, answer("Später weitergefragt?"))
+    store.add_feedback(
+        helpful=True,
+        comment="neu",
+        question="Früh begonnen?",
+        passages=[],
+        build_id="b",
+        conversation=still_used,
+        turn=1,
+    )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        writers = [pool.submit(make_store().add_turn, None, answer(f"Neue Frage {i}?")) for i in range(16)]
+        purged = pool.submit(store.purge, cutoff)
+        new = [w.result()[0] for w in writers]
+    assert purged.result() == Deleted(conversations=2, turns=2, feedback=2)
+    assert all(store.conversation(c) is None for c in old)
+    assert store.questions(still_used) == ["Früh begonnen?", "Später weitergefragt?"]  # used since: kept
+    assert all(store.questions(c) == [f"Neue Frage {i}?"] for i, c in enumerate(new))
+    assert [f.comment for f in store.feedback()] == ["neu"]
+    assert store.purge(cutoff) == Deleted()  # nothing left to delete
+
+
+def test_deleting_a_conversation_takes_its_turns_and_feedback_and_nothing_else(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    doomed, _ = store.add_turn(None, answer("Frau K. aus dem Hinterhaus beschwert sich?"))
+    store.add_turn(doomed, answer("Und was nun?"))
+    other, _ = store.add_turn(None, answer("Eine andere Frage?"))
+    for conversation in (doomed, other):
+        store.add_feedback(
+            helpful=True,
+            comment=f"zu {conversation}",
+            question="?",
+            passages=[],
+            build_id="b",
+            conversation=conversation,
+            turn=1,
+        )
+    assert store.delete_conversation(doomed) == Deleted(conversations=1, turns=2, feedback=1)
+    assert store.conversation(doomed) is None and store.export(doomed) is None
+    assert store.questions(other) == ["Eine andere Frage?"]
+    assert [f.conversation for f in store.feedback()] == [other]
+    assert store.delete_conversation(doomed) == Deleted()
+    assert store.delete_conversation("A" * 22) == Deleted()
+
+
+def test_the_export_holds_everything_about_one_conversation_and_nothing_of_others(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    mine, _ = store.add_turn(None, answer("Meine erste Frage?"))
+    store.add_turn(mine, answer("Meine zweite Frage?"))
+    theirs, _ = store.add_turn(None, answer("Fremde Frage?"))
+    store.add_feedback(
+        helpful=False,
+        comment="mein Kommentar",
+        question="Meine zweite Frage?",
+        passages=["p1"],
+        build_id="b",
+        conversation=mine,
+        turn=2,
+    )
+    store.add_feedback(
+        helpful=True,
+        comment="fremder Kommentar",
+        question="Fremde Frage?",
+        passages=[],
+        build_id="b",
+        conversation=theirs,
+        turn=1,
+    )
+    exported = store.export(mine)
+    assert exported is not None and exported["conversation"] == mine
+    assert [t["question"] for t in exported["turns"]] == ["Meine erste Frage?", "Meine zweite Frage?"]
+    # The answers as stored, each in full: the same records the conversation page is rendered from.
+    assert [Answer.from_record(t["answer"]) for t in exported["turns"]] == [
+        answer("Meine erste Frage?"),
+        answer("Meine zweite Frage?"),
+    ]
+    assert [(f["comment"], f["turn"]) for f in exported["feedback"]] == [("mein Kommentar", 2)]
+    text = json.dumps(exported, ensure_ascii=False)
+    assert "Fremde" not in text and "fremder" not in text and theirs not in text
+    assert all(t["created"] and exported["created"] for t in exported["turns"])
+
+
+def test_deleted_text_is_gone_from_the_sqlite_files(tmp_path: Path) -> None:
+    """secure_delete zeroes freed space and the checkpoint empties the WAL: the deleted question is in
+    neither file afterwards. Another connection stays open throughout, as another server process
+    would, so the WAL is not simply removed when the store's own connections close."""
+    secret = "Frau K. aus dem Hinterhaus 4711"
+
+    def stored_bytes(folder: Path) -> bytes:
+        return b"".join(f.read_bytes() for f in folder.iterdir() if ".sqlite3" in f.name)
+
+    # The search finds text that lingers: a plain deletion without the store's measures leaves it.
+    control = tmp_path / "control"
+    control.mkdir()
+    plain = sqlite3.connect(control / "plain.sqlite3", isolation_level=None)
+    plain.execute("PRAGMA journal_mode=WAL")
+    plain.execute("PRAGMA secure_delete=OFF")
+    plain.execute("CREATE TABLE t (x TEXT)")
+    plain.execute("INSERT INTO t VALUES (?), (?)", (secret, "bleibt"))
+    plain.execute("DELETE FROM t WHERE x = ?", (secret,))
+    assert secret.encode() in stored_bytes(control)
+    plain.close()
+
+    folder = tmp_path / "store"
+    store = SQLiteUserStore(folder / "store.sqlite3")
+    kept = [store.add_turn(None, answer(f"Frage {i} zum Verfügungsfonds?"))[0] for i in range(30)]
+    other_process = sqlite3.connect(folder / "store.sqlite3")
+    other_process.execute("SELECT COUNT(*) FROM turns").fetchone()  # now it uses the WAL too
+    try:
+        doomed, _ = store.add_turn(None, answer(secret))
+        store.add_feedback(
+            helpful=True,
+            comment=secret,
+            question=secret,
+            passages=[],
+            build_id="b",
+            conversation=doomed,
+            turn=1,
+        )
+        store.add_turn(kept[0], answer("Noch eine Frage?"))
+        assert secret.encode() in stored_bytes(folder)
+        assert store.delete_conversation(doomed) == Deleted(1, 1, 1)
+        assert secret.encode() not in stored_bytes(folder)
+        assert all(store.questions(c) for c in kept)
+
+        old, _ = store.add_turn(None, answer("Alt: " + secret))
+        assert secret.encode() in stored_bytes(folder)
+        time.sleep(1.1)
+        assert store.purge(datetime.now(UTC)).conversations == len(kept) + 1  # all were older
+        assert secret.encode() not in stored_bytes(folder) and store.conversation(old) is None
+    finally:
+        other_process.close()
 
 
 def test_reading_creates_nothing_and_the_file_is_owner_only(tmp_path: Path) -> None:
