@@ -252,6 +252,60 @@ def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     return 0
 
 
+def cmd_privacy(
+    settings: Settings, action: str, *, older_than: int | None = None, conversation: str | None = None
+) -> int:
+    """The operator's data-protection commands: purge by age, export or delete one conversation.
+    Each says what it did; the export is JSON on stdout (for an access request)."""
+    import json
+
+    from .userdata import UserStoreError, is_conversation_id, open_user_store, purge_expired
+
+    if conversation is not None and not is_conversation_id(conversation.rsplit("/", 1)[-1]):
+        print(
+            f"Fehler: „{conversation}“ ist keine Gesprächskennung (22 Zeichen, wie in /gespraech/…).",
+            file=sys.stderr,
+        )
+        return 2
+    if conversation is not None:
+        conversation = conversation.rsplit("/", 1)[-1]  # the address works as well as the id
+    try:
+        store = open_user_store(settings)
+    except UserStoreError as exc:  # PostgreSQL configured without psycopg installed
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if action == "purge":
+            days = settings.retention_days if older_than is None else older_than
+            deleted = purge_expired(store, days)
+            print(f"Gelöscht (älter als {days} Tage) in {store.where}: {deleted}.")
+        elif action == "delete":
+            assert conversation is not None
+            deleted = store.delete_conversation(conversation)
+            if deleted.conversations == 0:
+                print(f"Kein Gespräch {conversation} in {store.where}; nichts gelöscht.")
+            else:
+                print(f"Gelöscht in {store.where}: {deleted}.")
+        else:
+            assert conversation is not None
+            exported = store.export(conversation)
+            if exported is None:
+                print(f"Kein Gespräch {conversation} in {store.where}.", file=sys.stderr)
+                return 1
+            print(json.dumps(exported, ensure_ascii=False, indent=2))
+            print(
+                f"Ausgegeben: {len(exported['turns'])} Fragen mit Antworten, "
+                f"{len(exported['feedback'])} Rückmeldungen.",
+                file=sys.stderr,
+            )
+    except UserStoreError as exc:
+        print(f"Fehler: {store.where} ist gerade nicht erreichbar ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -333,6 +387,32 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLite file (default: var/assistant.sqlite3, ASSISTANT_DATABASE; "
         "without it ASSISTANT_DATABASE_URL, if set, names a PostgreSQL database)",
     )
+    privacy = sub.add_parser(
+        "privacy", help="data protection: delete by age, export or delete one conversation"
+    )
+    privacy.add_argument(
+        "--database",
+        help="SQLite file (default: var/assistant.sqlite3, ASSISTANT_DATABASE; "
+        "without it ASSISTANT_DATABASE_URL, if set, names a PostgreSQL database)",
+    )
+    actions = privacy.add_subparsers(dest="action", required=True)
+    purge = actions.add_parser(
+        "purge", help="delete conversations and feedback older than the retention period"
+    )
+    purge.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="days to keep (default: ASSISTANT_RETENTION_DAYS, 30)"
+    )
+    for name, text in (
+        ("export", "print everything stored about one conversation as JSON (for an access request)"),
+        ("delete", "delete one conversation with its questions, answers and feedback"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument(
+            "--conversation",
+            required=True,
+            metavar="ID",
+            help="the conversation's id or address (/gespraech/ID)",
+        )
     inspect = sub.add_parser(
         "inspect", help="show how a file is read: blocks per page (PDF) and the passages with citations"
     )
@@ -371,6 +451,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_feedback(settings, as_csv=args.csv, limit=args.limit)
     if args.command == "inspect":
         return cmd_inspect(args.file, args.pages, args.full)
+    if args.command == "privacy":
+        if args.action == "purge" and args.older_than is not None and args.older_than < 0:
+            print("Fehler: --older-than braucht eine Zahl von Tagen ab 0.", file=sys.stderr)
+            return 2
+        return cmd_privacy(
+            settings,
+            args.action,
+            older_than=getattr(args, "older_than", None),
+            conversation=getattr(args, "conversation", None),
+        )
     if args.command == "ask":
         return cmd_ask(settings, args.question, args.k, args.json)
     return cmd_serve(settings)

@@ -167,6 +167,22 @@ class Settings(BaseSettings):
             "The tables are created on first use."
         ),
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description=(
+            "Days conversations and feedback are kept: a conversation whose last question is older, and "
+            "feedback given before then, is deleted by the server itself (at start and every "
+            "retention_check seconds) and by 'assistant privacy purge'."
+        ),
+    )
+    retention_check: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="Seconds between the server's deletions of what is older than retention_days.",
+    )
     llm_url: str | None = Field(
         default=None,
         description=(

@@ -8,15 +8,28 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .base import Feedback, StoredTurn, UserStore, UserStoreError, is_conversation_id, new_conversation_id
+from .base import (
+    Deleted,
+    Feedback,
+    StoredTurn,
+    UserStore,
+    UserStoreError,
+    is_conversation_id,
+    new_conversation_id,
+)
 from .sqlite import SQLiteUserStore
 
 if TYPE_CHECKING:
     from ..config import Settings
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "Deleted",
     "Feedback",
     "SQLiteUserStore",
     "StoredTurn",
@@ -25,6 +38,8 @@ __all__ = [
     "is_conversation_id",
     "new_conversation_id",
     "open_user_store",
+    "purge_expired",
+    "purge_periodically",
 ]
 
 
@@ -48,3 +63,23 @@ def open_user_store(settings: Settings) -> UserStore:
             settings.database_url, max_size=settings.threads, timeout=settings.database_timeout
         )
     return SQLiteUserStore(settings.database)
+
+
+def purge_expired(store: UserStore, days: int, *, now: datetime | None = None) -> Deleted:
+    """Delete conversations and feedback older than ``days`` (the retention period)."""
+    return store.purge((now or datetime.now(UTC)) - timedelta(days=days))
+
+
+async def purge_periodically(store: UserStore, days: int, interval: float) -> None:
+    """The server's own retention: ``purge_expired`` at start and every ``interval`` seconds, in a
+    worker thread. A store that cannot be reached is tried again at the next interval. Logs counts only."""
+    import anyio
+
+    while True:
+        try:
+            deleted = await anyio.to_thread.run_sync(purge_expired, store, days)
+            if deleted != Deleted():
+                log.info("retention (%d days): deleted %s", days, deleted)
+        except UserStoreError as exc:
+            log.warning("retention: the store could not be purged now (%s); trying again later", exc)
+        await anyio.sleep(interval)

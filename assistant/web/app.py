@@ -24,7 +24,7 @@ from ..config import Settings
 from ..errors import SearchUnavailable
 from ..reload import ReleaseWatcher, watch_releases
 from ..service import Assistant, open_assistant
-from ..userdata import UserStore, UserStoreError, open_user_store
+from ..userdata import UserStore, UserStoreError, open_user_store, purge_periodically
 from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
 from .middleware import BodyLimit, SecurityHeaders, security_headers
@@ -59,6 +59,10 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                 tasks.start_soon(
                     watch_releases, app.state, ReleaseWatcher(settings), settings.reload_interval
                 )
+            # Conversations and feedback past the retention period are deleted by the server itself.
+            tasks.start_soon(
+                purge_periodically, app.state.userdata, settings.retention_days, settings.retention_check
+            )
             yield
             tasks.cancel_scope.cancel()
         store: UserStore = app.state.userdata
