@@ -6,6 +6,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -341,3 +342,45 @@ def read_feedback(
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="How many newest entries to skip.")] = 0,
 ) -> list[dict[str, Any]]:
     return [f.to_dict() for f in store.feedback(limit=limit, offset=offset)]
+
+
+class DeletedOut(BaseModel):
+    conversations: int = Field(description="Conversations deleted (1).")
+    turns: int = Field(description="Questions deleted, each with the answer that was shown.")
+    feedback: int = Field(description="Feedback entries given in the conversation, deleted with it.")
+
+
+@router.delete(
+    "/conversations/{conversation}",
+    response_model=DeletedOut,
+    summary="Delete a chat conversation with its questions, answers and feedback",
+    description=(
+        "The id is the last part of the conversation's address (/gespraech/ID); whoever has the "
+        "address may delete it. Afterwards the address answers 404."
+    ),
+    responses={
+        404: {"model": Problem, "description": "No such conversation (or it was deleted already)"},
+        422: {
+            "model": Problem,
+            "description": "Not a conversation id (22 characters A–Z, a–z, 0–9, - and _)",
+        },
+        503: {"model": Problem, "description": "The store cannot be written just now"},
+        **TOO_MANY,
+    },
+)
+def delete_conversation(
+    conversation: Annotated[
+        str,
+        PathParam(pattern="^[A-Za-z0-9_-]{22}$", description="The conversation's id, from /gespraech/ID."),
+    ],
+    store: Annotated[UserStore, Depends(get_store)],
+) -> dict[str, int]:
+    try:
+        deleted = store.delete_conversation(conversation)
+    except UserStoreError as exc:
+        raise HTTPException(
+            503, "Das Gespräch konnte gerade nicht gelöscht werden. Bitte später erneut versuchen."
+        ) from exc
+    if deleted.conversations == 0:
+        raise HTTPException(404, "Dieses Gespräch gibt es nicht (mehr).")
+    return {"conversations": deleted.conversations, "turns": deleted.turns, "feedback": deleted.feedback}

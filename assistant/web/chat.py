@@ -327,12 +327,45 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return templates.TemplateResponse(request, "_thanks.html", {"helpful": helpful == "ja"})
         return RedirectResponse(f"/gespraech/{conversation}#frage{number}", status_code=303)
 
+    @router.get("/gespraech/{conversation}/loeschen", response_class=HTMLResponse)
+    def confirm_deletion(request: Request, conversation: str) -> HTMLResponse:
+        """The confirmation, a page of its own: deleting works the same without JavaScript."""
+        try:
+            turns = _load(request.app.state.userdata, conversation)
+        except UserStoreError:
+            return problem(request, NOT_LOADED, 503, fragment=False)
+        if turns is None:
+            return problem(request, GONE, 404, fragment=False)
+        return templates.TemplateResponse(
+            request,
+            "delete.html",
+            {
+                "conversation": conversation,
+                "questions": len(turns),
+                "rated": sum(t.feedback is not None for t in turns),
+            },
+        )
+
+    @router.post("/gespraech/{conversation}/loeschen", response_class=HTMLResponse)
+    def delete_conversation(request: Request, conversation: str) -> HTMLResponse:
+        store: UserStore = request.app.state.userdata
+        if not is_conversation_id(conversation):
+            return problem(request, GONE, 404, fragment=False)
+        try:
+            deleted = store.delete_conversation(conversation)
+        except UserStoreError:
+            return problem(request, NOT_DELETED, 503, fragment=False)
+        if deleted.conversations == 0:
+            return problem(request, GONE, 404, fragment=False)
+        return templates.TemplateResponse(request, "deleted.html", {"deleted": deleted})
+
     return router
 
 
 GONE = "Dieses Gespräch gibt es nicht (mehr). Bitte ein neues Gespräch beginnen."
 NOT_SAVED = "Die Eingabe konnte gerade nicht gespeichert werden. Bitte später erneut versuchen."
 NOT_LOADED = "Gespräche und Rückmeldungen sind gerade nicht erreichbar. Bitte später erneut versuchen."
+NOT_DELETED = "Das Gespräch konnte gerade nicht gelöscht werden. Bitte später erneut versuchen."
 INTERRUPTED = (
     "Die Antwort des Sprachmodells wurde unterbrochen; gezeigt wird die Kurzantwort aus den Fundstellen."
 )

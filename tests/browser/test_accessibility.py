@@ -68,6 +68,16 @@ def test_other_pages_have_no_axe_violations(browser, server, scheme: str, shot) 
     assert violations(page) == [], "source view with the passage highlighted"
     page.goto(server + "/ansicht/quartier.md?stelle=0000000000000000")
     assert violations(page) == [], "source view, place no longer there"
+    page.goto(server + "/")
+    page.fill("#frage", "Was ist ein Quartiersfonds?")
+    page.press("#frage", "Enter")
+    page.locator("li.turn").first.wait_for()
+    page.get_by_role("link", name="Gespräch löschen").click()
+    page.wait_for_load_state()
+    assert violations(page) == [], "confirming the deletion of a conversation"
+    page.get_by_role("button", name="Endgültig löschen").click()
+    page.wait_for_load_state()
+    assert violations(page) == [], "conversation deleted"
     page.goto(server + "/gespraech/AAAAAAAAAAAAAAAAAAAAAA")
     assert violations(page) == [], "unknown conversation"
     page.goto(server + "/gibt-es-nicht")

@@ -269,3 +269,24 @@ def test_prints_the_answer_with_its_citations(browser, server, shot) -> None:
     page.pdf(path=str(pdf), format="A4")
     assert pdf.stat().st_size > 1000
     page.close()
+
+
+def test_delete_the_conversation_after_asking_with_javascript(browser, server) -> None:
+    page = browser.new_page()
+    errors = watch_errors(page)
+    page.goto(server + "/")
+    assert not page.get_by_role("link", name="Gespräch löschen").is_visible()  # nothing to delete yet
+    ask(page, "Was ist ein Quartiersfonds?", 1)
+    address = page.url
+    page.get_by_role("link", name="Gespräch löschen").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Gespräch löschen"
+    page.get_by_role("button", name="Endgültig löschen").click()
+    page.wait_for_load_state()
+    assert (
+        "Auf dem Server ist von diesem Gespräch nichts mehr gespeichert" in page.locator("main").inner_text()
+    )
+    page.goto(address)
+    assert "gibt es nicht (mehr)" in page.locator("main").inner_text()
+    assert [e for e in errors if "404" not in e] == []
+    page.close()

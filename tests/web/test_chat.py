@@ -121,3 +121,43 @@ def test_highlighting_never_builds_markup_from_text() -> None:
         ("Fonds", True),
         (' <script>alert("x")</script> Fonds-Beirat', False),
     ]
+
+
+def test_a_visitor_deletes_the_conversation_after_a_confirmation_without_javascript(
+    client: TestClient,
+) -> None:
+    location = client.post(
+        "/gespraech", data={"question": "Was ist ein Quartiersfonds?"}, follow_redirects=False
+    ).headers["location"]
+    conversation = location.split("#")[0]
+    client.post(conversation, data={"question": "Wer entscheidet darüber?"})
+    client.post(f"{conversation}/1/rueckmeldung", data={"helpful": "ja"})
+    page = client.get(conversation).text
+    assert f'href="{conversation}/loeschen">Gespräch löschen</a>' in page
+    confirm = client.get(f"{conversation}/loeschen")
+    assert confirm.status_code == 200 and "2 Fragen" in confirm.text and "Rückmeldungen dazu" in confirm.text
+    assert f'action="{conversation}/loeschen"' in confirm.text and "Endgültig löschen" in confirm.text
+    assert client.get(conversation).status_code == 200  # showing the confirmation deleted nothing
+    done = client.post(f"{conversation}/loeschen")
+    assert done.status_code == 200 and "Gelöscht: 2 Fragen mit ihren Antworten und 1 Rückmeldung" in done.text
+    gone = client.get(conversation)
+    assert gone.status_code == 404 and "gibt es nicht (mehr)" in gone.text
+    assert client.post(f"{conversation}/loeschen").status_code == 404
+    assert client.get(f"{conversation}/loeschen").status_code == 404
+    assert client.post("/gespraech/x/loeschen").status_code == 404
+
+
+def test_the_api_deletes_a_conversation_by_its_id(client: TestClient) -> None:
+    conversation = (
+        client.post("/gespraech", data={"question": "Was ist ein Quartiersfonds?"}, follow_redirects=False)
+        .headers["location"]
+        .split("#")[0]
+        .rsplit("/", 1)[1]
+    )
+    deleted = client.delete(f"/api/conversations/{conversation}")
+    assert deleted.status_code == 200 and deleted.json() == {"conversations": 1, "turns": 1, "feedback": 0}
+    again = client.delete(f"/api/conversations/{conversation}")
+    assert again.status_code == 404 and again.json()["detail"] == "Dieses Gespräch gibt es nicht (mehr)."
+    assert client.get(f"/gespraech/{conversation}").status_code == 404
+    assert client.delete("/api/conversations/..%2F..%2Fetc").status_code in (404, 422)
+    assert client.delete("/api/conversations/kurz").status_code == 422

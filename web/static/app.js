@@ -127,6 +127,11 @@
           // The conversation now has its own address: reloads and bookmarks show it again.
           form.action = address;
           if (window.location.pathname !== address) window.history.replaceState(null, "", address);
+          const actions = document.getElementById("gespraech-aktionen");
+          if (actions) {
+            actions.querySelector("a").setAttribute("href", address + "/loeschen");
+            actions.hidden = false;
+          }
         }
         form.elements.question.value = "";
         const examples = document.getElementById("beispiele");
