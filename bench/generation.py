@@ -2,7 +2,7 @@
 citation, how often the answer falls back to the Kurzantwort, and the extra time to the first token and
 to the whole answer.
 
-Run: .venv/bin/python bench/generation.py [--llm-url URL --llm-model NAME] [--questions 135]
+Run: .venv/bin/python bench/generation.py [--llm-url URL --llm-model NAME] [--questions 140]
                                           [--max-tokens 200] [--grammar] [--log FILE.jsonl]
 
 Without --llm-url it starts the test server (tests/llama_server.py: llama.cpp from xllamacpp with
@@ -66,7 +66,7 @@ def main() -> None:
     )
     parser.add_argument("--llm-url", help="an OpenAI-compatible base URL (default: start the test server)")
     parser.add_argument("--llm-model", default="")
-    parser.add_argument("--questions", type=int, default=135)
+    parser.add_argument("--questions", type=int, default=140)
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--grammar", action="store_true", help="send llama.cpp's citation grammar")
     parser.add_argument("--log", type=Path, help="write each answer as a JSON line to this file")
