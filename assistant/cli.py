@@ -95,12 +95,14 @@ def cmd_serve(settings: Settings) -> int:
         f"({settings.workers} Prozess(e) × {settings.threads} Threads)",
         file=sys.stderr,
     )
+    from .web.logs import log_config
     from .web.server import NoDelayHTTPProtocol
 
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
+        "log_config": log_config(settings.log_clients),  # no client addresses or conversation ids
         "access_log": settings.access_log,
         "timeout_keep_alive": settings.keep_alive_timeout,
         "limit_concurrency": settings.max_connections,

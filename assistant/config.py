@@ -14,6 +14,7 @@ __all__ = [
     "BackendChoice",
     "FusionMethod",
     "IndexKind",
+    "LogClients",
     "SearchBackend",
     "Settings",
     "bundled_dir",
@@ -26,6 +27,7 @@ BackendChoice = Literal["auto", "torch", "onnx", "onnx-int8", "openvino"]  # "au
 FusionMethod = Literal["rrf", "score"]  # how the dense and the lexical ranking are fused
 IndexKind = Literal["auto", "flat", "sq8", "hnsw"]  # the vector index a release is built with
 SearchBackend = Literal["auto", "faiss", "postgres"]  # where releases live: folders, or PostgreSQL
+LogClients = Literal["none", "truncated", "full"]  # what the access log says about a client
 
 #: The pretrained multilingual retrieval model used when nothing else is configured.
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -267,7 +269,20 @@ class Settings(BaseSettings):
         le=256,
         description="Threads per process that answer requests (searching runs there, off the event loop).",
     )
-    access_log: bool = Field(default=True, description="Log every request of 'assistant serve'.")
+    access_log: bool = Field(
+        default=True,
+        description=(
+            "Log every request of 'assistant serve' (method, path, status; conversation ids and query "
+            "strings left out, the client as log_clients says)."
+        ),
+    )
+    log_clients: LogClients = Field(
+        default="none",
+        description=(
+            "What the access log says about the client: 'none' (default: nothing), 'truncated' (its "
+            "network: IPv4 /24, IPv6 /48) or 'full' (the address, personal data under the GDPR)."
+        ),
+    )
     keep_alive_timeout: int = Field(
         default=75,
         ge=1,

@@ -27,6 +27,7 @@ from ..service import Assistant, open_assistant
 from ..userdata import UserStore, UserStoreError, open_user_store, purge_periodically
 from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
+from .logs import private_path
 from .middleware import BodyLimit, SecurityHeaders, security_headers
 from .ratelimit import RateLimit, TokenBuckets
 from .sources import make_router as make_sources_router
@@ -142,7 +143,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     async def search_unavailable(request: Request, exc: SearchUnavailable) -> Response:
         # The search engine's database (a replica, say) down, or without the served release: a 503 to
         # try again, never a 500 and never an answer from another release.
-        log.error("search unavailable for %s: %s", request.url.path, exc)
+        log.error("search unavailable for %s: %s", private_path(request.url.path), exc)
         refusal = StarletteHTTPException(503, SEARCH_UNAVAILABLE, {"Retry-After": "5"})
         return await http_problem(request, refusal)
 
@@ -160,7 +161,9 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         Starlette calls this from its ServerErrorMiddleware, outside every middleware added below, so
         the security headers are set here; it re-raises the exception afterwards (for the server).
         """
-        log.error("internal error answering %s %s", request.method, request.url.path, exc_info=exc)
+        log.error(
+            "internal error answering %s %s", request.method, private_path(request.url.path), exc_info=exc
+        )
         headers = dict(security_headers(request.url.path))
         try:
             return problem(request, INTERNAL_ERROR, 500, headers)

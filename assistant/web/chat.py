@@ -393,7 +393,7 @@ def _keep(store: UserStore, conversation: str, number: int, answer: Answer) -> N
     try:
         store.replace_answer(conversation, number, answer)
     except UserStoreError as exc:
-        log.warning("generated answer of %s/%d not stored: %s", conversation[:4], number, exc)
+        log.warning("a generated answer could not be stored: %s", exc)  # no conversation id in logs
 
 
 def _load(store: UserStore, conversation: str) -> list[StoredTurn] | None:

@@ -85,6 +85,11 @@ class TokenBuckets:
         self._buckets[key] = (tokens, now)  # re-inserted last: the dict is ordered by last use
         while len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
+        # A bucket that has had time to fill up again says nothing a new one would not: the client's
+        # address is forgotten then (burst / rate seconds after its last request, 12 s by default).
+        full_again = now - self.burst / self.rate
+        while self._buckets and next(iter(self._buckets.values()))[1] <= full_again:
+            self._buckets.popitem(last=False)
         return wait
 
 

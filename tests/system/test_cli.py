@@ -85,20 +85,25 @@ def test_build_takes_extra_files(
 
 
 @contextmanager
-def running_server(env: dict[str, str], port: int, *extra: str) -> Iterator[httpx.Client]:
-    """``assistant serve`` as a real process on a loopback port, stopped with SIGTERM afterwards."""
+def running_server(
+    env: dict[str, str], port: int, *extra: str, log: list[str] | None = None
+) -> Iterator[httpx.Client]:
+    """``assistant serve`` as a real process on a loopback port, stopped with SIGTERM afterwards; its
+    log (stderr, and stdout with the access log) is appended to ``log`` once it has stopped."""
     server = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), *extra],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # With ``log``, stderr joins stdout, where uvicorn writes its access log.
+        stdout=subprocess.DEVNULL if log is None else subprocess.PIPE,
+        stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         text=True,
     )
+    output = server.stderr if log is None else server.stdout
     base = f"http://127.0.0.1:{port}"
 
     def alive() -> None:
         if server.poll() is not None:
-            raise AssertionError(server.stderr.read() if server.stderr else "server did not start")
+            raise AssertionError(output.read() if output else "server did not start")
 
     try:
         wait_until_healthy(base, seconds=60, alive=alive)
@@ -107,6 +112,8 @@ def running_server(env: dict[str, str], port: int, *extra: str) -> Iterator[http
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if log is not None and output is not None:
+            log.append(output.read())
 
 
 @pytest.mark.slow

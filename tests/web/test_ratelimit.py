@@ -55,6 +55,22 @@ def test_the_number_of_remembered_clients_is_bounded() -> None:
     assert buckets.take(recent) > 0
 
 
+def test_an_address_is_forgotten_once_its_bucket_is_full_again() -> None:
+    clock = FakeClock()
+    buckets = TokenBuckets(per_minute=60, burst=3, clock=clock)  # full again 3 s after the last request
+    buckets.take("10.0.0.1")
+    clock.now += 2
+    buckets.take("10.0.0.2")
+    assert len(buckets) == 2
+    clock.now += 1.5  # 3.5 s after the first client, 1.5 s after the second
+    buckets.take("10.0.0.3")
+    assert len(buckets) == 2  # the first is forgotten, the second still counted
+    clock.now += 10
+    buckets.take("10.0.0.3")
+    assert len(buckets) == 1
+    assert [buckets.take("10.0.0.4") for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(1.0)]
+
+
 @pytest.mark.parametrize(
     ("host", "key"),
     [
