@@ -179,6 +179,14 @@ class Settings(BaseSettings):
             "retention_check seconds) and by 'assistant privacy purge'."
         ),
     )
+    privacy_contact_file: Path | None = Field(
+        default=None,
+        description=(
+            "Text file with the operator's own part of the privacy notice (/datenschutz): who runs the "
+            "service, the data protection officer's contact, the legal basis. Plain text; blank lines "
+            "separate paragraphs."
+        ),
+    )
     retention_check: float = Field(
         default=3600.0,
         gt=0,

@@ -29,6 +29,7 @@ from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
 from .logs import private_path
 from .middleware import BodyLimit, SecurityHeaders, security_headers
+from .privacy import make_router as make_privacy_router
 from .ratelimit import RateLimit, TokenBuckets
 from .sources import make_router as make_sources_router
 from .urls import passage_url, reading_url, source_file_url
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     )
     app.include_router(make_router(templates))
     app.include_router(make_sources_router(templates))
+    app.include_router(make_privacy_router(templates))
 
     @app.get("/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:

@@ -78,6 +78,9 @@ def test_other_pages_have_no_axe_violations(browser, server, scheme: str, shot) 
     page.get_by_role("button", name="Endgültig löschen").click()
     page.wait_for_load_state()
     assert violations(page) == [], "conversation deleted"
+    page.goto(server + "/datenschutz")
+    assert violations(page) == [], "privacy notice"
+    shot(page, f"privacy-{scheme}")
     page.goto(server + "/gespraech/AAAAAAAAAAAAAAAAAAAAAA")
     assert violations(page) == [], "unknown conversation"
     page.goto(server + "/gibt-es-nicht")
