@@ -171,12 +171,13 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(
         default=30,
-        ge=1,
+        ge=0,
         le=3650,
         description=(
             "Days conversations and feedback are kept: a conversation whose last question is older, and "
             "feedback given before then, is deleted by the server itself (at start and every "
-            "retention_check seconds) and by 'assistant privacy purge'."
+            "retention_check seconds) and by 'assistant privacy purge'. 0 keeps nothing beyond the "
+            "request: conversations live only in the page, and feedback is not taken."
         ),
     )
     privacy_contact_file: Path | None = Field(

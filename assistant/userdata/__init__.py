@@ -66,8 +66,10 @@ def open_user_store(settings: Settings) -> UserStore:
 
 
 def purge_expired(store: UserStore, days: int, *, now: datetime | None = None) -> Deleted:
-    """Delete conversations and feedback older than ``days`` (the retention period)."""
-    return store.purge((now or datetime.now(UTC)) - timedelta(days=days))
+    """Delete conversations and feedback older than ``days`` (the retention period); with 0 days,
+    everything (the stores keep times to the second, so "older than now" would spare this second)."""
+    now = now or datetime.now(UTC)
+    return store.purge(now - timedelta(days=days) if days > 0 else now + timedelta(days=1))
 
 
 async def purge_periodically(store: UserStore, days: int, interval: float) -> None:

@@ -291,6 +291,7 @@ def require_admin(
     status_code=201,
     summary="Rate an answer ('Hilfreich' / 'Nicht hilfreich'), optionally with a comment",
     responses={
+        403: {"model": Problem, "description": "Nothing is stored here (ASSISTANT_RETENTION_DAYS=0)"},
         413: {"model": Problem, "description": "Body larger than ASSISTANT_MAX_BODY_BYTES"},
         422: {"model": Problem, "description": "Invalid question, comment or body"},
         503: {"model": Problem, "description": "The feedback store cannot be written just now"},
@@ -303,6 +304,8 @@ def give_feedback(
     assistant: Annotated[Assistant, Depends(get_assistant)],
     store: Annotated[UserStore, Depends(get_store)],
 ) -> dict[str, Any]:
+    if settings.retention_days == 0:
+        raise HTTPException(403, "Dieser Dienst speichert keine Rückmeldungen.")
     try:
         question, _, _ = validate_question(settings, body.question, [], None)
         comment = validate_comment(settings, body.comment)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Annotated
 
@@ -38,6 +38,7 @@ from ..validation import validate_comment, validate_question
 
 __all__ = [
     "EXAMPLE_QUESTIONS",
+    "NOT_KEPT",
     "INTERRUPTED",
     "NOT_LOADED",
     "make_router",
@@ -124,6 +125,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         conversation: str | None = None,
         error: str | None = None,
         status: int = 200,
+        earlier: Sequence[str] = (),
     ) -> HTMLResponse:
         return templates.TemplateResponse(
             request,
@@ -131,6 +133,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             {
                 "turns": turns,
                 "conversation": conversation,
+                "earlier": earlier,
                 "examples": EXAMPLE_QUESTIONS,
                 "error": error,
             },
@@ -144,6 +147,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         request: Request, conversation: str | None, question: str, fragment: bool, stream: bool = False
     ) -> Response:
         settings: Settings = request.app.state.settings
+        if keeps_nothing(settings):  # an address from before: nothing of it is kept
+            return problem(request, GONE, 404, fragment=fragment)
         assistant: Assistant = request.app.state.assistant
         store: UserStore = request.app.state.userdata
         earlier: list[str] = []
@@ -193,6 +198,54 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return templates.TemplateResponse(request, "_turn.html", context, headers={"X-Gespraech": url})
         return RedirectResponse(f"{url}#frage{number}", status_code=303)
 
+    def ask_unstored(
+        request: Request, question: str, earlier: list[str], fragment: bool, stream: bool
+    ) -> Response:
+        """With ASSISTANT_RETENTION_DAYS=0 nothing is stored: the page carries the earlier questions
+        itself (hidden fields), the answer comes back at once (no redirect, no address), and the
+        model's answer is streamed from the question rather than from a stored turn."""
+        settings: Settings = request.app.state.settings
+        assistant: Assistant = request.app.state.assistant
+        earlier = earlier[-settings.max_history :] if settings.max_history else []
+        try:
+            question, earlier, k = validate_question(settings, question, earlier, None)
+        except InvalidInput as invalid:
+            if fragment:
+                return problem(request, str(invalid), 422, fragment=True)
+            return page(request, [], error=str(invalid), status=422, earlier=earlier)
+        streamed = fragment and stream and assistant.generator is not None
+        answer = assistant.ask(question, history=earlier, k=k, generate=not streamed)
+        entry = StoredTurn(len(earlier) + 1, answer)
+        if fragment:
+            context: dict[str, object] = {"entry": entry, "conversation": None}
+            if streamed and assistant.generates_for(answer):
+                context["stream_url"] = "/gespraech/antwort"
+                context["stream_question"] = question
+                context["notices"] = {"stopped": STOPPED, "interrupted": INTERRUPTED}
+            return templates.TemplateResponse(request, "_turn.html", context)
+        return page(request, [entry], earlier=[*earlier, question])
+
+    @router.post("/gespraech/antwort")
+    async def stream_unstored(
+        request: Request,
+        question: Annotated[str, Form(max_length=100_000)] = "",
+        earlier: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+        number: Annotated[int, Form(ge=1, le=100_000)] = 1,
+    ) -> Response:
+        """The model's answer to a question asked in a conversation that is not stored (retention 0):
+        the passages are found again from the question, then streamed as for a stored turn."""
+        settings: Settings = request.app.state.settings
+        assistant: Assistant = request.app.state.assistant
+        history = earlier[-settings.max_history :] if settings.max_history else []
+        try:
+            question, history, k = validate_question(settings, question, history, None)
+        except InvalidInput as invalid:
+            return problem(request, str(invalid), 422, fragment=True)
+        answer = await run_in_threadpool(
+            lambda: assistant.ask(question, history=history, k=k, generate=False)
+        )
+        return answer_stream(request, assistant, answer, number, keep=None)
+
     @router.get("/", response_class=HTMLResponse)
     def chat(request: Request) -> HTMLResponse:
         return page(request, [])
@@ -204,7 +257,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         question: Annotated[str, Form(max_length=100_000)] = "",
         fragment: Annotated[str, Form(max_length=10)] = "",
         stream: Annotated[str, Form(max_length=10)] = "",
+        earlier: Annotated[list[str], Form()] = [],  # noqa: B006 - only when nothing is stored
     ) -> Response:
+        if keeps_nothing(request.app.state.settings):
+            return ask_unstored(request, question, earlier, bool(fragment), bool(stream))
         return ask(request, None, question, bool(fragment), bool(stream))
 
     @router.get("/gespraech/{conversation}", response_class=HTMLResponse)
@@ -237,8 +293,24 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return problem(request, NOT_LOADED, 503, fragment=True)
         if turns is None or not 1 <= number <= len(turns):
             return problem(request, GONE, 404, fragment=True)
-        entry = turns[number - 1]
-        answer = entry.answer
+        answer = turns[number - 1].answer
+
+        def keep(final: Answer) -> None:
+            _keep(store, conversation, number, final)
+
+        return answer_stream(request, assistant, answer, number, keep=keep)
+
+    def answer_stream(
+        request: Request,
+        assistant: Assistant,
+        answer: Answer,
+        number: int,
+        *,
+        keep: Callable[[Answer], None] | None,
+    ) -> StreamingResponse:
+        """The model's answer to ``answer`` as server-sent events; ``keep`` stores the result (also a
+        stop) with the turn. An answer already written, or one with nothing to write, comes as its
+        ``done`` event alone, without a call to the model."""
 
         def done(final: Answer) -> str:
             html = templates.get_template("_generated.html").render(
@@ -271,16 +343,13 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                     if final is None:
                         final = replace(answer, notice=STOPPED)
                         await run_in_threadpool(stream.close)
-                    await run_in_threadpool(_keep, store, conversation, number, final)
+                    if keep is not None:
+                        await run_in_threadpool(keep, final)
             yield done(final)
 
-        events = (
-            written()
-            if not (answer.generated or answer.notice) and assistant.generates_for(answer)
-            else stored()
-        )
+        fresh = not (answer.generated or answer.notice) and assistant.generates_for(answer)
         return StreamingResponse(
-            events,
+            written() if fresh else stored(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -295,6 +364,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         fragment: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
         settings: Settings = request.app.state.settings
+        if keeps_nothing(settings):
+            return problem(request, NOT_KEPT, 403, fragment=bool(fragment))
         store: UserStore = request.app.state.userdata
         try:
             turns = _load(store, conversation)
@@ -365,6 +436,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
 GONE = "Dieses Gespräch gibt es nicht (mehr). Bitte ein neues Gespräch beginnen."
 NOT_SAVED = "Die Eingabe konnte gerade nicht gespeichert werden. Bitte später erneut versuchen."
 NOT_LOADED = "Gespräche und Rückmeldungen sind gerade nicht erreichbar. Bitte später erneut versuchen."
+NOT_KEPT = "Dieser Dienst speichert keine Rückmeldungen."
 NOT_DELETED = "Das Gespräch konnte gerade nicht gelöscht werden. Bitte später erneut versuchen."
 INTERRUPTED = (
     "Die Antwort des Sprachmodells wurde unterbrochen; gezeigt wird die Kurzantwort aus den Fundstellen."
@@ -394,6 +466,11 @@ def _keep(store: UserStore, conversation: str, number: int, answer: Answer) -> N
         store.replace_answer(conversation, number, answer)
     except UserStoreError as exc:
         log.warning("a generated answer could not be stored: %s", exc)  # no conversation id in logs
+
+
+def keeps_nothing(settings: Settings) -> bool:
+    """ASSISTANT_RETENTION_DAYS=0: no conversation or feedback is stored beyond its request."""
+    return settings.retention_days == 0
 
 
 def _load(store: UserStore, conversation: str) -> list[StoredTurn] | None:

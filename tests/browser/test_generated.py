@@ -204,3 +204,33 @@ def test_a_stream_that_fails_on_the_way_leaves_the_kurzantwort_with_a_notice(
         assert not page.locator("#frageformular button[type=submit]").is_disabled()
         assert [e for e in errors if "Failed to load resource" not in e] == []
         page.close()
+
+
+def test_keeping_nothing_the_page_carries_the_conversation_and_the_answer_still_streams(
+    browser, fixture_release: Settings, llama: str, tmp_path: Path
+) -> None:
+    settings = with_model(
+        fixture_release, llama, tmp_path, llm_grammar=True, llm_max_tokens=96, retention_days=0
+    )
+    with serving(settings) as base:
+        page = browser.new_page()
+        errors = watch_errors(page)
+        page.goto(base + "/")
+        page.fill("#frage", "Was ist ein Quartiersfonds?")
+        page.press("#frage", "Enter")
+        page.locator("#frage1-sprachmodell:not(.streaming)").wait_for(timeout=60_000)
+        assert page.url == base + "/"  # no address: nothing stored to come back to
+        page.fill("#frage", "Wer entscheidet darüber?")
+        page.press("#frage", "Enter")
+        second = page.locator("li.turn").nth(1)
+        second.wait_for()
+        assert "(+ Quartiersfonds)" in second.locator(".searched").inner_text()  # the follow-up in context
+        page.locator("#frage2-sprachmodell:not(.streaming)").wait_for(timeout=60_000)
+        assert page.locator("form.feedback").count() == 0
+        assert not page.get_by_role("link", name="Gespräch löschen").is_visible()
+        assert page.locator("#frageformular input[name=earlier]").count() == 2
+        assert errors == []
+        page.close()
+    assert not settings.database.exists() or "Wer entscheidet" not in settings.database.read_bytes().decode(
+        "utf-8", "replace"
+    )

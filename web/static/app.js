@@ -42,7 +42,7 @@
     // The language model's answer, streamed into the turn's placeholder: the unchecked draft grows as
     // the words arrive, then the server's checked section (or its notice) takes the placeholder's place.
     // Stopping, a stream that breaks off or a failed request leave the Kurzantwort with a notice.
-    async function streamGenerated(section) {
+    async function streamGenerated(section, earlier) {
       const draft = section.querySelector(".draft");
       const stop = section.querySelector("button.stop");
       const controller = new AbortController();
@@ -73,7 +73,15 @@
       }
 
       try {
-        const response = await fetch(section.dataset.stream, { method: "POST", signal: controller.signal });
+        let body = null;
+        if (section.dataset.question) {
+          // Nothing is stored on the server: the question itself is sent again, with the earlier ones.
+          body = new FormData();
+          body.set("question", section.dataset.question);
+          body.set("number", section.dataset.number);
+          earlier.forEach(function (question) { body.append("earlier", question); });
+        }
+        const response = await fetch(section.dataset.stream, { method: "POST", body: body, signal: controller.signal });
         if (!response.ok || !response.body) {
           fallback(section.dataset.failed);
           return;
@@ -106,7 +114,7 @@
     }
 
     async function ask(question) {
-      const data = new FormData();
+      const data = new FormData(form);  // with the earlier questions where the page carries them
       data.set("question", question);
       data.set("fragment", "1");
       data.set("stream", "1");
@@ -144,7 +152,19 @@
           : "Antwort erhalten: keine passende Stelle.")
           + (pending ? " Das Sprachmodell schreibt eine Antwort …" : ""));
         turn.scrollIntoView({ behavior: "smooth", block: "start" });
-        if (pending) await streamGenerated(pending);
+        const earlier = data.getAll("earlier");
+        if (form.dataset.keepsNothing !== undefined && !address) {
+          // Nothing is stored: the page carries the conversation's questions for the next one.
+          const field = document.createElement("input");
+          field.type = "hidden";
+          field.name = "earlier";
+          field.value = question;
+          form.appendChild(field);
+          const fields = form.querySelectorAll("input[name=earlier]");
+          const keep = Number(form.dataset.keepsNothing) || 0;
+          for (let i = 0; i < fields.length - keep; i++) fields[i].remove();
+        }
+        if (pending) await streamGenerated(pending, earlier);
       } catch (error) {
         status.textContent = "Die Anfrage ist fehlgeschlagen. Bitte erneut versuchen.";
       } finally {
