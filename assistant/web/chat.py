@@ -199,23 +199,23 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         return RedirectResponse(f"{url}#frage{number}", status_code=303)
 
     def ask_unstored(
-        request: Request, question: str, earlier: list[str], fragment: bool, stream: bool
+        request: Request, question: str, earlier: list[str], fragment: bool, stream: bool, turn: int | None
     ) -> Response:
         """With ASSISTANT_RETENTION_DAYS=0 nothing is stored: the page carries the earlier questions
         itself (hidden fields), the answer comes back at once (no redirect, no address), and the
-        model's answer is streamed from the question rather than from a stored turn."""
+        model's answer is streamed from the question rather than from a stored turn. ``turn`` is the
+        turn's number on the page (the script counts; earlier questions are capped at max_history)."""
         settings: Settings = request.app.state.settings
         assistant: Assistant = request.app.state.assistant
-        earlier = earlier[-settings.max_history :] if settings.max_history else []
         try:
-            question, earlier, k = validate_question(settings, question, earlier, None)
+            question, earlier, k = _unstored_question(settings, question, earlier)
         except InvalidInput as invalid:
             if fragment:
                 return problem(request, str(invalid), 422, fragment=True)
             return page(request, [], error=str(invalid), status=422, earlier=earlier)
         streamed = fragment and stream and assistant.generator is not None
         answer = assistant.ask(question, history=earlier, k=k, generate=not streamed)
-        entry = StoredTurn(len(earlier) + 1, answer)
+        entry = StoredTurn(turn or len(earlier) + 1, answer)
         if fragment:
             context: dict[str, object] = {"entry": entry, "conversation": None}
             if streamed and assistant.generates_for(answer):
@@ -236,9 +236,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         the passages are found again from the question, then streamed as for a stored turn."""
         settings: Settings = request.app.state.settings
         assistant: Assistant = request.app.state.assistant
-        history = earlier[-settings.max_history :] if settings.max_history else []
         try:
-            question, history, k = validate_question(settings, question, history, None)
+            question, history, k = _unstored_question(settings, question, earlier)
         except InvalidInput as invalid:
             return problem(request, str(invalid), 422, fragment=True)
         answer = await run_in_threadpool(
@@ -258,9 +257,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         fragment: Annotated[str, Form(max_length=10)] = "",
         stream: Annotated[str, Form(max_length=10)] = "",
         earlier: Annotated[list[str], Form()] = [],  # noqa: B006 - only when nothing is stored
+        turn: Annotated[int | None, Form(ge=1, le=100_000)] = None,
     ) -> Response:
         if keeps_nothing(request.app.state.settings):
-            return ask_unstored(request, question, earlier, bool(fragment), bool(stream))
+            return ask_unstored(request, question, earlier, bool(fragment), bool(stream), turn)
         return ask(request, None, question, bool(fragment), bool(stream))
 
     @router.get("/gespraech/{conversation}", response_class=HTMLResponse)
@@ -466,6 +466,13 @@ def _keep(store: UserStore, conversation: str, number: int, answer: Answer) -> N
         store.replace_answer(conversation, number, answer)
     except UserStoreError as exc:
         log.warning("a generated answer could not be stored: %s", exc)  # no conversation id in logs
+
+
+def _unstored_question(settings: Settings, question: str, earlier: list[str]) -> tuple[str, list[str], int]:
+    """A question asked where nothing is stored, with the earlier questions the page sent (the last
+    max_history of them), checked; raises InvalidInput."""
+    earlier = earlier[-settings.max_history :] if settings.max_history else []
+    return validate_question(settings, question, earlier, None)
 
 
 def keeps_nothing(settings: Settings) -> bool:

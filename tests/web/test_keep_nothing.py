@@ -54,8 +54,11 @@ def test_the_page_carries_the_conversation_and_nothing_is_stored(
     assert "Gesucht wurde: Wer entscheidet darüber? (+ Quartiersfonds)" in second.text  # the follow-up
     assert 'id="frage2"' in second.text and "Frühere Fragen in diesem Gespräch (1)" in second.text
     assert len(re.findall(r'name="earlier"', second.text)) == 2
-    fragment = client.post("/gespraech", data={"question": "Was ist ein Quartiersfonds?", "fragment": "1"})
+    fragment = client.post(
+        "/gespraech", data={"question": "Was ist ein Quartiersfonds?", "fragment": "1", "turn": "25"}
+    )
     assert fragment.status_code == 200 and "x-gespraech" not in fragment.headers
+    assert 'id="frage25"' in fragment.text  # the page counts its turns beyond the questions it sends
     assert not settings.database.exists() or SQLiteUserStore(settings.database).feedback() == []
     assert not settings.database.exists() or _conversations(settings.database) == 0
 

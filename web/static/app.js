@@ -116,6 +116,7 @@
     async function ask(question) {
       const data = new FormData(form);  // with the earlier questions where the page carries them
       data.set("question", question);
+      if (form.dataset.keepsNothing !== undefined) data.set("turn", String(turns.children.length + 1));
       data.set("fragment", "1");
       data.set("stream", "1");
       busy(true);
