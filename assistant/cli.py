@@ -261,7 +261,7 @@ def cmd_privacy(
     Each says what it did; the export is JSON on stdout (for an access request)."""
     import json
 
-    from .userdata import UserStoreError, is_conversation_id, open_user_store, purge_expired
+    from .userdata import Deleted, UserStoreError, is_conversation_id, open_user_store, purge_expired
 
     if conversation is not None and not is_conversation_id(conversation.rsplit("/", 1)[-1]):
         print(
@@ -295,11 +295,8 @@ def cmd_privacy(
                 print(f"Kein Gespräch {conversation} in {store.where}.", file=sys.stderr)
                 return 1
             print(json.dumps(exported, ensure_ascii=False, indent=2))
-            print(
-                f"Ausgegeben: {len(exported['turns'])} Fragen mit Antworten, "
-                f"{len(exported['feedback'])} Rückmeldungen.",
-                file=sys.stderr,
-            )
+            shown = Deleted(1, len(exported["turns"]), len(exported["feedback"]))  # the same counting
+            print(f"Ausgegeben: {shown}.", file=sys.stderr)
     except UserStoreError as exc:
         print(f"Fehler: {store.where} ist gerade nicht erreichbar ({exc})", file=sys.stderr)
         return 1

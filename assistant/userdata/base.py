@@ -82,9 +82,15 @@ class Deleted:
     feedback: int = 0
 
     def __str__(self) -> str:
-        return (
-            f"{self.conversations} Gespräche, {self.turns} Fragen mit Antworten, "
-            f"{self.feedback} Rückmeldungen"
+        def count(n: int, one: str, many: str) -> str:
+            return f"{n} {one if n == 1 else many}"
+
+        return ", ".join(
+            (
+                count(self.conversations, "Gespräch", "Gespräche"),
+                count(self.turns, "Frage mit Antwort", "Fragen mit Antworten"),
+                count(self.feedback, "Rückmeldung", "Rückmeldungen"),
+            )
         )
 
 

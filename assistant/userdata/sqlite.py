@@ -245,7 +245,7 @@ class SQLiteUserStore:
         with self._connect(write=True) as db:
             assert db is not None
             deleted = _delete(db, "SELECT ?", (conversation,))
-        self._scrub(deleted)
+        self._truncate_wal(deleted)
         return deleted
 
     def purge(self, before: datetime) -> Deleted:
@@ -262,7 +262,7 @@ class SQLiteUserStore:
             )
             old = db.execute("DELETE FROM feedback WHERE created < ?", (cutoff,)).rowcount
             deleted = Deleted(deleted.conversations, deleted.turns, deleted.feedback + old)
-        self._scrub(deleted)
+        self._truncate_wal(deleted)
         return deleted
 
     def export(self, conversation: str) -> dict[str, Any] | None:
@@ -291,7 +291,7 @@ class SQLiteUserStore:
             ],
         )
 
-    def _scrub(self, deleted: Deleted) -> None:
+    def _truncate_wal(self, deleted: Deleted) -> None:
         """Truncate the WAL after a deletion: its frames still hold the pages as they were. A reader
         holding an old snapshot can keep the checkpoint from finishing; the next deletion retries."""
         if deleted == Deleted():

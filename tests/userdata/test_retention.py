@@ -83,14 +83,14 @@ def test_privacy_commands_say_what_they_did(tmp_path: Path, capsys: pytest.Captu
     exported = json.loads(out)
     assert exported["conversation"] == old and [t["question"] for t in exported["turns"]] == ["Alte Frage?"]
     assert [f["comment"] for f in exported["feedback"]] == ["alt"] and "Neue Frage" not in out
-    assert "1 Fragen mit Antworten, 1 Rückmeldungen" in err
+    assert "Ausgegeben: 1 Gespräch, 1 Frage mit Antwort, 1 Rückmeldung." in err
 
     assert main([*database, "purge"]) == 0  # the default: ASSISTANT_RETENTION_DAYS, 30
     assert "Gelöscht (älter als 30 Tage)" in capsys.readouterr().out
     assert store.conversation(old) is None and store.conversation(recent) is not None
 
     assert main([*database, "delete", "--conversation", recent]) == 0
-    assert "1 Gespräche, 1 Fragen mit Antworten, 0 Rückmeldungen" in capsys.readouterr().out
+    assert "1 Gespräch, 1 Frage mit Antwort, 0 Rückmeldungen" in capsys.readouterr().out
     assert store.conversation(recent) is None
     assert main([*database, "delete", "--conversation", recent]) == 0
     assert "nichts gelöscht" in capsys.readouterr().out
