@@ -10,8 +10,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .userdata import UserStore
 
 __all__ = ["main"]
 
@@ -210,12 +214,10 @@ def cmd_eval(settings: Settings, xquad: str | None, sets: str | None, *, fit: bo
 def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     import csv
 
-    from .userdata import UserStoreError, open_user_store
+    from .userdata import UserStoreError
 
-    try:
-        store = open_user_store(settings)
-    except UserStoreError as exc:  # PostgreSQL configured without psycopg installed
-        print(f"Fehler: {exc}", file=sys.stderr)
+    store = _open_store(settings)
+    if store is None:
         return 1
     try:
         entries = store.feedback(limit=limit)
@@ -261,7 +263,7 @@ def cmd_privacy(
     Each says what it did; the export is JSON on stdout (for an access request)."""
     import json
 
-    from .userdata import Deleted, UserStoreError, is_conversation_id, open_user_store, purge_expired
+    from .userdata import Deleted, UserStoreError, is_conversation_id, purge_expired
 
     if conversation is not None and not is_conversation_id(conversation.rsplit("/", 1)[-1]):
         print(
@@ -271,10 +273,8 @@ def cmd_privacy(
         return 2
     if conversation is not None:
         conversation = conversation.rsplit("/", 1)[-1]  # the address works as well as the id
-    try:
-        store = open_user_store(settings)
-    except UserStoreError as exc:  # PostgreSQL configured without psycopg installed
-        print(f"Fehler: {exc}", file=sys.stderr)
+    store = _open_store(settings)
+    if store is None:
         return 1
     try:
         if action == "purge":
@@ -303,6 +303,17 @@ def cmd_privacy(
     finally:
         store.close()
     return 0
+
+
+def _open_store(settings: Settings) -> UserStore | None:
+    """The configured store for a command, or None after saying why it cannot be opened."""
+    from .userdata import UserStoreError, open_user_store
+
+    try:
+        return open_user_store(settings)
+    except UserStoreError as exc:  # PostgreSQL configured without psycopg installed
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return None
 
 
 def _clip(text: str, width: int) -> str:

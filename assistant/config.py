@@ -380,6 +380,11 @@ class Settings(BaseSettings):
         return self.search_backend == "postgres"
 
     @property
+    def keeps_nothing(self) -> bool:
+        """``retention_days`` 0: no conversation or feedback is stored beyond its request."""
+        return self.retention_days == 0
+
+    @property
     def model_name(self) -> str:
         """The model to load: the configured one or the default."""
         return self.model or DEFAULT_MODEL

@@ -181,3 +181,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             or item.path.name in _SLOW_MODULES
         ):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def llama() -> Iterator[str]:
+    """A real llama.cpp server (tests/llama_server.py) for one test module; its OpenAI base URL."""
+    from .llama_server import start, stop
+
+    process, url = start()
+    try:
+        yield url
+    finally:
+        stop(process)

@@ -304,7 +304,7 @@ def give_feedback(
     assistant: Annotated[Assistant, Depends(get_assistant)],
     store: Annotated[UserStore, Depends(get_store)],
 ) -> dict[str, Any]:
-    if settings.retention_days == 0:
+    if settings.keeps_nothing:
         raise HTTPException(403, "Dieser Dienst speichert keine Rückmeldungen.")
     try:
         question, _, _ = validate_question(settings, body.question, [], None)

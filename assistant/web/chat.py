@@ -143,11 +143,30 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
     def problem(request: Request, message: str, status: int, *, fragment: bool) -> HTMLResponse:
         return render_error(templates, request, message, status, fragment=fragment)
 
+    def turn_fragment(
+        request: Request,
+        entry: StoredTurn,
+        conversation: str | None,
+        *,
+        stream_url: str | None,
+        stream_question: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """One turn for the script. With ``stream_url``, a placeholder the model's answer is streamed
+        into; ``stream_question`` when the stream must be sent the question (nothing is stored)."""
+        context: dict[str, object] = {"entry": entry, "conversation": conversation}
+        if stream_url is not None:
+            context["stream_url"] = stream_url
+            context["notices"] = {"stopped": STOPPED, "interrupted": INTERRUPTED}
+            if stream_question is not None:
+                context["stream_question"] = stream_question
+        return templates.TemplateResponse(request, "_turn.html", context, headers=headers)
+
     def ask(
         request: Request, conversation: str | None, question: str, fragment: bool, stream: bool = False
     ) -> Response:
         settings: Settings = request.app.state.settings
-        if keeps_nothing(settings):  # an address from before: nothing of it is kept
+        if settings.keeps_nothing:  # an address from before: nothing of it is kept
             return problem(request, GONE, 404, fragment=fragment)
         assistant: Assistant = request.app.state.assistant
         store: UserStore = request.app.state.userdata
@@ -191,11 +210,14 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return problem(request, GONE, 404, fragment=fragment)
         url = f"/gespraech/{conversation}"
         if fragment:
-            context: dict[str, object] = {"entry": StoredTurn(number, answer), "conversation": conversation}
-            if streamed and assistant.generates_for(answer):
-                context["stream_url"] = f"{url}/{number}/antwort"
-                context["notices"] = {"stopped": STOPPED, "interrupted": INTERRUPTED}
-            return templates.TemplateResponse(request, "_turn.html", context, headers={"X-Gespraech": url})
+            streams = streamed and assistant.generates_for(answer)
+            return turn_fragment(
+                request,
+                StoredTurn(number, answer),
+                conversation,
+                stream_url=f"{url}/{number}/antwort" if streams else None,
+                headers={"X-Gespraech": url},
+            )
         return RedirectResponse(f"{url}#frage{number}", status_code=303)
 
     def ask_unstored(
@@ -217,12 +239,14 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         answer = assistant.ask(question, history=earlier, k=k, generate=not streamed)
         entry = StoredTurn(turn or len(earlier) + 1, answer)
         if fragment:
-            context: dict[str, object] = {"entry": entry, "conversation": None}
-            if streamed and assistant.generates_for(answer):
-                context["stream_url"] = "/gespraech/antwort"
-                context["stream_question"] = question
-                context["notices"] = {"stopped": STOPPED, "interrupted": INTERRUPTED}
-            return templates.TemplateResponse(request, "_turn.html", context)
+            streams = streamed and assistant.generates_for(answer)
+            return turn_fragment(
+                request,
+                entry,
+                None,
+                stream_url="/gespraech/antwort" if streams else None,
+                stream_question=question,
+            )
         return page(request, [entry], earlier=[*earlier, question])
 
     @router.post("/gespraech/antwort")
@@ -259,7 +283,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         earlier: Annotated[list[str], Form()] = [],  # noqa: B006 - only when nothing is stored
         turn: Annotated[int | None, Form(ge=1, le=100_000)] = None,
     ) -> Response:
-        if keeps_nothing(request.app.state.settings):
+        if request.app.state.settings.keeps_nothing:
             return ask_unstored(request, question, earlier, bool(fragment), bool(stream), turn)
         return ask(request, None, question, bool(fragment), bool(stream))
 
@@ -364,7 +388,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         fragment: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
         settings: Settings = request.app.state.settings
-        if keeps_nothing(settings):
+        if settings.keeps_nothing:
             return problem(request, NOT_KEPT, 403, fragment=bool(fragment))
         store: UserStore = request.app.state.userdata
         try:
@@ -473,11 +497,6 @@ def _unstored_question(settings: Settings, question: str, earlier: list[str]) ->
     max_history of them), checked; raises InvalidInput."""
     earlier = earlier[-settings.max_history :] if settings.max_history else []
     return validate_question(settings, question, earlier, None)
-
-
-def keeps_nothing(settings: Settings) -> bool:
-    """ASSISTANT_RETENTION_DAYS=0: no conversation or feedback is stored beyond its request."""
-    return settings.retention_days == 0
 
 
 def _load(store: UserStore, conversation: str) -> list[StoredTurn] | None:

@@ -28,6 +28,7 @@ class PrivacyFacts:
     """What the notice states, each fact taken from a setting."""
 
     retention_days: int
+    keeps_nothing: bool  # nothing stored beyond the request (retention_days 0)
     shared_database: bool  # PostgreSQL (several servers) rather than a file on this server
     feedback_over_api: bool  # an admin token is configured
     access_log: bool
@@ -49,6 +50,7 @@ class PrivacyFacts:
                 host = f"{host}:{parts.port}"
         return cls(
             retention_days=settings.retention_days,
+            keeps_nothing=settings.keeps_nothing,
             shared_database=settings.database_url is not None,
             feedback_over_api=settings.admin_token is not None,
             access_log=settings.access_log,

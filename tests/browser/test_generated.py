@@ -6,7 +6,6 @@ streaming and the settled states. The tiny model's wording is never asserted."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,6 @@ QUESTION = "Wer entscheidet über den Quartiersfonds?"
 DRAFT_GROWS = (
     "() => { const d = document.querySelector('.streaming .draft'); return d && d.textContent.length > 20; }"
 )
-
-
-@pytest.fixture(scope="module")
-def llama() -> Iterator[str]:
-    process, url = start_llama()
-    try:
-        yield url
-    finally:
-        stop_llama(process)
 
 
 def with_model(settings: Settings, url: str, tmp_path: Path, **update: object) -> Settings:

@@ -5,7 +5,6 @@ server is gone. The tiny model's wording is never asserted, only what the assist
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,15 +25,6 @@ from ..serving import read_events, serving
 pytestmark = pytest.mark.slow
 
 QUESTION = "Wer entscheidet über den Quartiersfonds?"
-
-
-@pytest.fixture(scope="module")
-def llama() -> Iterator[str]:
-    process, url = start_llama()
-    try:
-        yield url
-    finally:
-        stop_llama(process)
 
 
 def with_model(settings: Settings, url: str, tmp_path: Path) -> Settings:
