@@ -215,6 +215,15 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(
         default=400, ge=16, le=4096, description="Longest generated answer, in tokens."
     )
+    llm_max_chars: int = Field(
+        default=6000,
+        ge=100,
+        le=100_000,
+        description=(
+            "Longest generated answer, in characters: the stream is cut there and the Kurzantwort shown "
+            "with a notice (a cap beside llm_max_tokens, for servers that ignore it)."
+        ),
+    )
     llm_temperature: float = Field(default=0.2, ge=0, le=2, description="Sampling temperature of the model.")
     llm_grammar: bool = Field(
         default=False,

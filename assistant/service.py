@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, replace
+
+import anyio.to_thread
 
 from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embed.choice import embedder_for
-from .generation.client import ChatClient, GenerationFailed, GenerationTimedOut
+from .generation.client import ChatClient, GenerationFailed, GenerationTimedOut, GenerationTooLong
 from .generation.grounding import (
     MAX_PASSAGES,
     check_sentences,
@@ -25,7 +27,15 @@ from .retrieval.nomatch import Calibration, calibrate, rule_for
 from .retrieval.rerank import reranker_for
 from .retrieval.search import Searcher
 
-__all__ = ["MODEL_TOO_SLOW", "MODEL_UNAVAILABLE", "NOT_VERIFIED", "STOPPED", "Assistant", "open_assistant"]
+__all__ = [
+    "MODEL_TOO_LONG",
+    "MODEL_TOO_SLOW",
+    "MODEL_UNAVAILABLE",
+    "NOT_VERIFIED",
+    "STOPPED",
+    "Assistant",
+    "open_assistant",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,10 @@ MODEL_UNAVAILABLE = (
 )
 MODEL_TOO_SLOW = "Das Sprachmodell hat zu lange gebraucht; gezeigt wird die Kurzantwort aus den Fundstellen."
 STOPPED = "Die Antwort des Sprachmodells wurde angehalten; gezeigt wird die Kurzantwort aus den Fundstellen."
+MODEL_TOO_LONG = (
+    "Die Antwort des Sprachmodells wurde zu lang und abgebrochen; "
+    "gezeigt wird die Kurzantwort aus den Fundstellen."
+)
 NOT_VERIFIED = (
     "Die Antwort des Sprachmodells ließ sich nicht genug mit den Fundstellen belegen; "
     "gezeigt wird die Kurzantwort aus den Fundstellen."
@@ -84,25 +98,46 @@ class Assistant:
         )
         if not generate or not self.generates_for(answer):
             return answer
+        assert self.generator is not None
         try:
-            text = "".join(self.generation(answer, history))
+            messages, grammar = self._request(answer, history)
+            text = self.generator.complete(messages, grammar=grammar)
         except GenerationFailed as exc:
             return self.failed(answer, exc)
         return self.checked(answer, text)
+
+    async def generated(self, answer: Answer, history: Sequence[str]) -> Answer:
+        """``answer`` with the model's checked answer (or the notice why there is none), for async
+        callers: the model is read on the event loop and the check runs in a worker thread."""
+        if not self.generates_for(answer):
+            return answer
+        pieces: list[str] = []
+        try:
+            async for piece in self.generation(answer, history):
+                pieces.append(piece)
+        except GenerationFailed as exc:
+            return self.failed(answer, exc)
+        return await anyio.to_thread.run_sync(self.checked, answer, "".join(pieces))
 
     def generates_for(self, answer: Answer) -> bool:
         """Whether the language model is asked: one is configured and there are passages to ground on
         (no match: no call to the model, the "keine passende Stelle" answer stays)."""
         return self.generator is not None and not answer.no_match and bool(answer.hits)
 
-    def generation(self, answer: Answer, history: Sequence[str]) -> Generator[str, None, None]:
+    def generation(self, answer: Answer, history: Sequence[str]) -> AsyncGenerator[str, None]:
         """The model's answer to ``answer``'s question as it arrives, unchecked; ``checked`` turns the
-        whole text into the answer to show. Closing the iterator stops the model. Raises
+        whole text into the answer to show. Closing the generator stops the model. Raises
         ``GenerationFailed`` (also while iterating)."""
+        assert self.generator is not None
+        messages, grammar = self._request(answer, history)
+        return self.generator.astream(messages, grammar=grammar)
+
+    def _request(self, answer: Answer, history: Sequence[str]) -> tuple[list[dict[str, str]], str | None]:
+        """The messages and the grammar (when configured) the model is sent for ``answer``."""
         assert self.generator is not None
         messages = grounded_messages(answer.question, history, answer.hits)
         grammar = citation_grammar(min(len(answer.hits), MAX_PASSAGES)) if self.generator.grammar else None
-        return self.generator.stream(messages, grammar=grammar)
+        return messages, grammar
 
     def checked(self, answer: Answer, text: str) -> Answer:
         """``answer`` with the model's ``text`` cut into sentences and each checked against the passages
@@ -116,9 +151,13 @@ class Assistant:
     def failed(answer: Answer, exc: GenerationFailed) -> Answer:
         """``answer`` as it was, with the short German notice for why the model gave nothing."""
         log.warning("language model failed: %s", exc)
-        return replace(
-            answer, notice=MODEL_TOO_SLOW if isinstance(exc, GenerationTimedOut) else MODEL_UNAVAILABLE
-        )
+        if isinstance(exc, GenerationTimedOut):
+            notice = MODEL_TOO_SLOW
+        elif isinstance(exc, GenerationTooLong):
+            notice = MODEL_TOO_LONG
+        else:
+            notice = MODEL_UNAVAILABLE
+        return replace(answer, notice=notice)
 
 
 def open_assistant(
@@ -176,6 +215,7 @@ def open_assistant(
             first_token_timeout=settings.llm_first_token_timeout,
             total_timeout=settings.llm_timeout,
             max_tokens=settings.llm_max_tokens,
+            max_chars=settings.llm_max_chars,
             temperature=settings.llm_temperature,
             grammar=settings.llm_grammar,
         )

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+import anyio
 import httpx
 
 from assistant.generation.client import ChatClient
@@ -27,7 +28,8 @@ def chunk(text: str) -> str:
 @dataclass
 class FakeModel:
     """Streams ``events`` (the JSON after ``data:``) ``delay`` seconds apart, then ``[DONE]``; or, with
-    ``fault``, raises that httpx error where the events end (a connection that breaks off)."""
+    ``fault``, raises that httpx error where the events end (a connection that breaks off). With
+    ``raw``, the events are sent unframed: a trickle of single bytes, a line without end."""
 
     events: Sequence[str] = ()
     delay: float = 0.0
@@ -36,6 +38,7 @@ class FakeModel:
     calls: int = 0
     closed: threading.Event = field(default_factory=threading.Event)  # the client hung up
     sent: list[str] = field(default_factory=list)
+    raw: bool = False  # send ``events`` as they are (bytes of a stream the test frames itself)
 
     def transport(self) -> httpx.MockTransport:
         def handle(request: httpx.Request) -> httpx.Response:
@@ -54,7 +57,9 @@ class FakeModel:
         return replace(assistant, generator=replace(client, **settings))  # type: ignore[arg-type]
 
 
-class _Body(httpx.SyncByteStream):
+class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """The response body, for the synchronous and the asynchronous client alike."""
+
     def __init__(self, model: FakeModel, request: httpx.Request) -> None:
         self.model = model
         self.request = request
@@ -65,11 +70,31 @@ class _Body(httpx.SyncByteStream):
                 return
             if self.model.delay:
                 time.sleep(self.model.delay)
-            self.model.sent.append(event)
-            yield f"data: {event}\n\n".encode()
+            yield self._send(event)
+        yield from self._end()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self.model.events:
+            if self.model.closed.is_set():
+                return
+            if self.model.delay:
+                await anyio.sleep(self.model.delay)
+            yield self._send(event)
+        for data in self._end():
+            yield data
+
+    def _send(self, event: str) -> bytes:
+        self.model.sent.append(event)
+        return event.encode() if self.model.raw else f"data: {event}\n\n".encode()
+
+    def _end(self) -> Iterator[bytes]:
         if self.model.fault is not None:
             raise self.model.fault("peer closed connection without sending complete message body")
-        yield b"data: [DONE]\n\n"
+        if not self.model.raw:
+            yield b"data: [DONE]\n\n"
 
     def close(self) -> None:
+        self.model.closed.set()
+
+    async def aclose(self) -> None:
         self.model.closed.set()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PRONOMINAL_ADVERBS", "GermanAnalyzer", "LexicalIndex"]
+__all__ = ["MAX_COMPOUND_CHARS", "PRONOMINAL_ADVERBS", "GermanAnalyzer", "LexicalIndex"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
@@ -25,6 +25,10 @@ _DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
 # Linking elements between compound parts ("Quartier-s-management", "Fond-s", "Stadt-teil").
 _LINKS = ("", "s", "es", "n", "en", "er", "e")
 _MIN_PART = 4
+#: Longer "words" are not split into compound parts: splitting costs time quadratic in a word's length,
+#: and the longest German compounds in real text have about 60 letters (a document or a model that sends
+#: a 200,000-letter "word" must not hold a worker for minutes).
+MAX_COMPOUND_CHARS = 64
 
 
 # Not in bm25s' German list, yet they say nothing about a topic: pronominal adverbs, question words.
@@ -108,7 +112,7 @@ class GermanAnalyzer:
     def _split_uncached(self, word: str) -> tuple[str, ...]:
         """Compound parts of ``word``: a full split into corpus words where one exists; otherwise the
         longest known head (last part) and the longest known modifier (first part) with the rest."""
-        if len(word) < 2 * _MIN_PART:
+        if not 2 * _MIN_PART <= len(word) <= MAX_COMPOUND_CHARS:
             return ()
         full = self._decompose(word, depth=0)
         if full and len(full) > 1:

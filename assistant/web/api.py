@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..errors import InvalidInput
@@ -243,17 +244,23 @@ def get_store(request: Request) -> UserStore:
         **TOO_MANY,
     },
 )
-def ask(
+async def ask(
     body: AskRequest,
     settings: Annotated[Settings, Depends(get_settings)],
     assistant: Annotated[Assistant, Depends(get_assistant)],
 ) -> AskResponse:
-    # A plain ``def``: FastAPI runs it in its thread pool, so encoding never blocks the event loop.
-    try:
+    # Searching (encoding the question) runs in the thread pool; the language model, when one is
+    # configured, is read on the event loop, so waiting for it holds no worker thread.
+
+    def search() -> tuple[Answer, list[str]]:
         question, history, k = validate_question(settings, body.question, body.history, body.k)
+        return assistant.ask(question, history=history, k=k, generate=False), history
+
+    try:
+        answer, history = await run_in_threadpool(search)
     except InvalidInput as exc:
         raise HTTPException(422, str(exc)) from exc
-    return AskResponse.of(assistant.ask(question, history=history, k=k))
+    return AskResponse.of(await assistant.generated(answer, history))
 
 
 @router.get("/health", response_model=Health, summary="Service status and the served release")

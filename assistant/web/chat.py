@@ -348,16 +348,15 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         async def written() -> AsyncIterator[str]:
             pieces: list[str] = []
             final: Answer | None = None
+            # Read on the event loop: waiting for the model holds no worker thread, so a slow or
+            # trickling model server cannot starve the other visitors' requests.
             stream = assistant.generation(answer, answer.history)
             try:
-                while True:
-                    # One piece at a time in a worker thread: the event loop never waits on the model.
-                    piece = await run_in_threadpool(next, stream, None)
-                    if piece is None:
-                        break
+                async for piece in stream:
                     pieces.append(piece)
                     yield _event("text", {"text": piece})
-                final = assistant.checked(answer, "".join(pieces))
+                # The check runs in a worker thread: linear in the text, but never on the event loop.
+                final = await run_in_threadpool(assistant.checked, answer, "".join(pieces))
             except GenerationFailed as exc:
                 final = assistant.failed(answer, exc)
             finally:
@@ -366,7 +365,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 with anyio.CancelScope(shield=True):
                     if final is None:
                         final = replace(answer, notice=STOPPED)
-                        await run_in_threadpool(stream.close)
+                        await stream.aclose()
                     if keep is not None:
                         await run_in_threadpool(keep, final)
             yield done(final)

@@ -56,3 +56,13 @@ def test_unknown_words_score_zero_and_save_load_round_trips(tmp_path) -> None:
     assert np.allclose(
         loaded.scores("Lenkungsgruppe Fördermittel"), index.scores("Lenkungsgruppe Fördermittel")
     )
+
+
+def test_very_long_words_are_not_split_so_analysis_stays_linear() -> None:
+    # Splitting costs time quadratic in a word's length; a document or a model sending a "word" of
+    # 200,000 letters would hold a worker for minutes. Such words keep their stem only.
+    analyzer = GermanAnalyzer(frozenset({"quartier", "fonds", "management"}))
+    assert len(analyzer.terms("quartiers" + "fonds" * 400)) == 1
+    assert len(analyzer.terms("Quartiersfonds")) == 3  # short words still split: stem and two parts
+    huge = "Quartiersmanagement" * 10_000
+    assert len(analyzer.terms(f"Das {huge} arbeitet.")) == 2

@@ -5,6 +5,7 @@ tests/browser/test_generated.py run the same paths against the real llama.cpp se
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from assistant.config import Settings
 from assistant.service import (
+    MODEL_TOO_LONG,
     MODEL_TOO_SLOW,
     MODEL_UNAVAILABLE,
     NOT_VERIFIED,
@@ -188,3 +190,57 @@ def test_a_stream_for_an_unknown_turn_is_a_clear_404(client_for) -> None:  # typ
     ):
         response = client.post(wrong)
         assert response.status_code == 404 and "gibt es nicht" in response.text, wrong
+
+
+def test_an_answer_over_the_character_cap_is_cut_shown_as_a_notice_and_not_stored(client_for) -> None:  # type: ignore[no-untyped-def]
+    model = FakeModel(events=[chunk("Wort ")] * 5000)
+    client = client_for(model, max_chars=400)
+    _, address = ask_streamed(client)
+    events = read_events(client.post(address).text)
+    relayed = "".join(data["text"] for name, data in events if name == "text")
+    assert len(relayed) <= 400 and len(model.sent) < 5000
+    assert events[-1][0] == "done" and events[-1][1]["status"] == MODEL_TOO_LONG
+    page = client.get(address.rsplit("/", 2)[0]).text
+    assert MODEL_TOO_LONG in page and "Wort Wort Wort" not in page
+    api = client_for(FakeModel(events=[chunk("Wort ")] * 5000), max_chars=400)
+    answer = api.post("/api/ask", json={"question": QUESTION}).json()
+    assert answer["notice"] == MODEL_TOO_LONG and answer["generated"] == []
+
+
+def test_trickling_models_hold_no_worker_thread(settings, assistant) -> None:  # type: ignore[no-untyped-def]
+    # Eight answers from a model that sends one byte every half second and never ends a line: the
+    # server's eight worker threads must stay free for everyone else.
+    model = FakeModel(events=list('data: {"choices":[{"delta":{"content":"' + "x" * 200), delay=0.5, raw=True)
+    served = model.serve(assistant, first_token_timeout=30, total_timeout=30)
+    with serving(settings.model_copy(update={"threads": 8}), served) as base:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            turns = [
+                http.post("/gespraech", data={"question": QUESTION, "fragment": "1", "stream": "1"})
+                for _ in range(8)
+            ]
+        streams = [
+            threading.Thread(
+                target=lambda t=t: httpx.post(
+                    f"{base}{t.headers['x-gespraech']}/1/antwort", timeout=httpx.Timeout(60)
+                ),
+                daemon=True,
+            )
+            for t in turns
+        ]
+        asks = [
+            threading.Thread(
+                target=lambda: httpx.post(f"{base}/api/ask", json={"question": QUESTION}, timeout=60),
+                daemon=True,
+            )
+            for _ in range(8)
+        ]
+        for thread in [*streams, *asks]:
+            thread.start()
+        time.sleep(2)  # all sixteen are reading the trickle now
+        assert all(thread.is_alive() for thread in [*streams, *asks])
+        health = httpx.get(f"{base}/api/health", timeout=5)
+        other = httpx.post(
+            f"{base}/gespraech", data={"question": QUESTION, "fragment": "1", "stream": "1"}, timeout=5
+        )
+        assert health.status_code == 200 and other.status_code == 200
+        model.closed.set()  # end the trickle so the server can stop
