@@ -7,7 +7,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Answer", "AnswerSentence", "Citation", "GeneratedSentence", "Hit", "Passage"]
+__all__ = [
+    "Answer",
+    "AnswerSentence",
+    "Citation",
+    "EvidenceQuote",
+    "GeneratedSentence",
+    "Hit",
+    "Passage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +96,30 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceQuote:
+    """Where a generated sentence's evidence stands: passage ``marker`` (1-based, as the model was
+    given it), its id, and the evidence's character offsets in the passage's text."""
+
+    marker: int
+    passage_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratedSentence:
-    """A sentence of the language model's answer: its citation markers (passage numbers, 1-based) and
-    whether the cited passages support it (``support``: the share of its content terms found there)."""
+    """A sentence of the language model's answer: its citation markers (passage numbers, 1-based),
+    whether the cited passages support it, ``support`` (the share of its content words found in its
+    evidence), the ``evidence`` (the one or two sentences of a cited passage that say it, or the
+    closest ones when it is not verified) and, when not verified, the ``reason``."""
 
     text: str
     markers: tuple[int, ...]
     verified: bool
     support: float = 0.0
+    evidence: tuple[EvidenceQuote, ...] = ()
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +164,14 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
             "highlights": [list(h) for h in self.highlights],
             "generated": [
-                {"text": s.text, "markers": list(s.markers), "verified": s.verified, "support": s.support}
+                {
+                    "text": s.text,
+                    "markers": list(s.markers),
+                    "verified": s.verified,
+                    "support": s.support,
+                    "evidence": [asdict(e) for e in s.evidence],
+                    "reason": s.reason,
+                }
                 for s in self.generated
             ],
             "notice": self.notice,
@@ -173,6 +204,8 @@ class Answer:
                     markers=tuple(s["markers"]),
                     verified=s["verified"],
                     support=s.get("support", 0.0),
+                    evidence=tuple(EvidenceQuote(**e) for e in s.get("evidence", ())),
+                    reason=s.get("reason"),
                 )
                 for s in record.get("generated", ())
             ),

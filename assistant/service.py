@@ -12,11 +12,13 @@ from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embed.choice import embedder_for
 from .generation.client import ChatClient, GenerationFailed, GenerationTimedOut, GenerationTooLong
+from .generation.evidence import EvidenceChecker
 from .generation.grounding import (
     MAX_PASSAGES,
     check_sentences,
     citation_grammar,
     grounded_messages,
+    grounding_checker,
     is_usable,
 )
 from .index.releases import Release, ReleaseError
@@ -62,6 +64,7 @@ class Assistant:
     searcher: Searcher
     scorer: SentenceScorer
     generator: ChatClient | None = None  # the user's language model, when one is configured
+    checker: EvidenceChecker | None = None  # checks the model's sentences (made once per release)
 
     @property
     def model(self) -> str:
@@ -142,7 +145,10 @@ class Assistant:
     def checked(self, answer: Answer, text: str) -> Answer:
         """``answer`` with the model's ``text`` cut into sentences and each checked against the passages
         it cites; when too little is verified, with a notice (the Kurzantwort stands)."""
-        sentences = check_sentences(text, answer.hits, self.searcher.analyzer)
+        checker = self.checker or grounding_checker(self.searcher.analyzer)
+        sentences = check_sentences(
+            text, answer.hits, self.searcher.analyzer, question=answer.question, checker=checker
+        )
         if not is_usable(sentences):
             return replace(answer, generated=sentences, notice=NOT_VERIFIED)
         return replace(answer, generated=sentences)
@@ -219,4 +225,8 @@ def open_assistant(
             temperature=settings.llm_temperature,
             grammar=settings.llm_grammar,
         )
-    return Assistant(release=release, searcher=searcher, scorer=scorer, generator=generator)
+    checker = None
+    if generator is not None:  # the checker's words are the release's: made once, reused per answer
+        reuse = previous is not None and previous.searcher.analyzer is searcher.analyzer
+        checker = previous.checker if reuse and previous is not None else grounding_checker(searcher.analyzer)
+    return Assistant(release=release, searcher=searcher, scorer=scorer, generator=generator, checker=checker)

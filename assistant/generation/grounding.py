@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
-from ..index.lexical import GermanAnalyzer
-from ..records import GeneratedSentence, Hit
+from ..index.lexical import MAX_COMPOUND_CHARS, GermanAnalyzer
+from ..records import EvidenceQuote, GeneratedSentence, Hit
 from ..text import split_sentences
+from .evidence import EvidenceChecker, Verdict
 
 __all__ = [
     "MAX_PASSAGES",
     "NOT_ANSWERED",
     "REPEAT_MIN",
-    "SUPPORT_MIN",
     "check_sentences",
     "citation_grammar",
+    "grounding_checker",
     "grounded_messages",
     "is_usable",
 ]
@@ -36,8 +38,6 @@ __all__ = [
 #: How many of the top passages the model sees, and how much of each (the context of small models).
 MAX_PASSAGES = 4
 _PASSAGE_CHARS = 1200
-#: Share of a sentence's content terms that must occur in the passages it cites.
-SUPPORT_MIN = 0.6
 #: A sentence whose terms overlap an earlier sentence's this much (Jaccard) repeats it: not verified
 #: again (small models loop; a repeated claim adds nothing and would count twice towards ``is_usable``).
 REPEAT_MIN = 0.8
@@ -99,13 +99,39 @@ def citation_grammar(passages: int) -> str:
     )
 
 
+def grounding_checker(analyzer: GermanAnalyzer) -> EvidenceChecker:
+    """The evidence checker for a release: words matched by the release's German analyser (stems and
+    compound parts) and by their lemmas (simplemma), so "beschloss" meets "beschließen"."""
+    import simplemma
+
+    @lru_cache(maxsize=100_000)
+    def keys(word: str) -> frozenset[str]:
+        if len(word) > MAX_COMPOUND_CHARS:  # no lemma lookup or splitting for absurd "words"
+            return frozenset(analyzer.word_stems(word))
+        terms = set(analyzer.terms(word))
+        if terms:
+            lemma = simplemma.lemmatize(word, lang="de")
+            if lemma != word:
+                terms.update(analyzer.terms(lemma))
+        return frozenset(terms)
+
+    return EvidenceChecker(keys=keys, is_stopword=analyzer.is_stopword)
+
+
 def check_sentences(
-    text: str, hits: Sequence[Hit], analyzer: GermanAnalyzer
+    text: str,
+    hits: Sequence[Hit],
+    analyzer: GermanAnalyzer,
+    *,
+    question: str = "",
+    checker: EvidenceChecker | None = None,
 ) -> tuple[GeneratedSentence, ...]:
-    """The generated text cut into sentences, each with its markers and whether the cited passages
-    support it."""
+    """The generated text cut into sentences, each with its markers, whether the cited passages support
+    it, and the evidence: the sentence or two adjacent sentences of a cited passage that say it."""
+    checker = checker or grounding_checker(analyzer)
     given = min(len(hits), MAX_PASSAGES)
-    passage_terms = [set(analyzer.terms(hit.passage.embedding_text)) for hit in hits[:given]]
+    passages = [hit.passage.text for hit in hits[:given]]
+    headings = [hit.passage.citation.section or hit.passage.citation.chapter for hit in hits[:given]]
     sentences: list[str] = []
     for sentence in split_sentences(text):
         if sentences and _ONLY_MARKERS.match(sentence):  # "… entscheidet. [1]" split after the period
@@ -122,22 +148,36 @@ def check_sentences(
         plain = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(_MARKERS.sub(" ", sentence).split()))
         if not plain:
             continue
-        valid = bool(markers) and all(1 <= m <= given for m in markers)
+        markers = tuple(dict.fromkeys(markers))
+        if not markers:
+            verdict = Verdict("ohne Fundstellennummer", None, 0.0)
+        elif not all(1 <= m <= given for m in markers):
+            verdict = Verdict("nennt eine Fundstelle, die nicht gegeben war", None, 0.0)
+        else:
+            verdict = checker.check(plain, markers, passages, question=question, headings=headings)
         terms = set(analyzer.terms(plain))
-        support = 0.0
-        if valid and terms:
-            cited = set().union(*(passage_terms[m - 1] for m in markers))
-            support = len(terms & cited) / len(terms)
         repeated = any(len(terms & earlier) >= REPEAT_MIN * len(terms | earlier) for earlier in said)
-        verified = valid and bool(terms) and support >= SUPPORT_MIN and not repeated
-        if verified:
+        reason = verdict.reason or ("wiederholt einen früheren Satz" if repeated else None)
+        if reason is None:
             said.append(terms)
+        evidence = verdict.evidence.spans if verdict.evidence is not None else ()
         checked.append(
             GeneratedSentence(
                 text=plain,
-                markers=tuple(dict.fromkeys(markers)),
-                verified=verified,
-                support=round(support, 3),
+                markers=markers,
+                verified=reason is None,
+                support=verdict.support,
+                evidence=tuple(
+                    EvidenceQuote(
+                        marker=span.marker,
+                        passage_id=hits[span.marker - 1].passage.id,
+                        start=span.start,
+                        end=span.end,
+                        text=span.text,
+                    )
+                    for span in evidence
+                ),
+                reason=reason,
             )
         )
     return tuple(checked)

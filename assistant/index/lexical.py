@@ -93,6 +93,10 @@ class GermanAnalyzer:
         """Folded words without stopwords (the units that get highlighted and split)."""
         return [w for w in (_fold(m) for m in _WORD.findall(text)) if w not in self._stop]
 
+    def is_stopword(self, word: str) -> bool:
+        """Whether BM25 leaves ``word`` out (articles, pronouns, prepositions, auxiliaries …)."""
+        return _fold(word) in self._stop
+
     def terms(self, text: str) -> list[str]:
         """Stems of the words, each followed by the stems of its compound parts."""
         out: list[str] = []

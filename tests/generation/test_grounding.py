@@ -6,7 +6,6 @@ import pytest
 
 from assistant.generation.grounding import (
     NOT_ANSWERED,
-    SUPPORT_MIN,
     check_sentences,
     citation_grammar,
     grounded_messages,
@@ -33,7 +32,7 @@ def test_a_supported_sentence_with_a_valid_marker_is_verified() -> None:
     [sentence] = check_sentences(
         "Über den Quartiersfonds entscheidet ein Gremium aus Bewohnern. [1]", HITS, ANALYZER
     )
-    assert sentence.markers == (1,) and sentence.verified and sentence.support >= SUPPORT_MIN
+    assert sentence.markers == (1,) and sentence.verified and sentence.support == 1.0
     assert sentence.text == "Über den Quartiersfonds entscheidet ein Gremium aus Bewohnern."
 
 
@@ -100,4 +99,4 @@ def test_a_sentence_that_repeats_an_earlier_one_is_not_verified_again() -> None:
         HITS,
         ANALYZER,
     )
-    assert first.verified and not again.verified and again.support >= SUPPORT_MIN and other.verified
+    assert first.verified and not again.verified and again.support == 1.0 and other.verified

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from assistant.config import Settings
 from assistant.generation.client import ChatClient
-from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED, SUPPORT_MIN
+from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED
 from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, open_assistant
 from assistant.userdata.sqlite import SQLiteUserStore
 from assistant.web.app import create_app
@@ -112,7 +112,14 @@ def test_the_chat_streams_a_cited_answer_from_a_real_server(
         for sentence in complete:
             assert sentence.markers and all(1 <= m <= given for m in sentence.markers)
     for sentence in answer.generated:
-        assert sentence.verified == (bool(sentence.markers) and sentence.support >= SUPPORT_MIN)
+        if sentence.verified:  # with its evidence: sentences of a passage it cites, where they stand
+            assert sentence.markers and sentence.evidence and sentence.reason is None
+            for quote in sentence.evidence:
+                passage = answer.hits[quote.marker - 1].passage
+                assert quote.marker in sentence.markers and passage.id == quote.passage_id
+                assert passage.text[quote.start : quote.end] == quote.text
+        else:
+            assert sentence.reason
     html = events[-1][1]["html"]
     if answer.notice is None:
         shown = [m for s in answer.generated if s.verified for m in s.markers]

@@ -1,0 +1,503 @@
+"""Evidence for a generated sentence: the one or two adjacent sentences of the cited passages that say
+what it says, and the checks a sentence must pass against them.
+
+A bag of words over a whole passage accepts a sentence recombined from the passage's words into another
+claim: "nicht" is a stop word, "544 Maßnahmen in 965 Städten" has the same terms as "965 Maßnahmen in
+544 Städten", and swapped actors share every word. So each sentence is aligned with the sentence, or
+two adjacent sentences, of a cited passage that covers it best, and must agree with that evidence in
+
+- **content**: every content word occurs there (as the same lemma or stem, as a compound part, or as a
+  thesaurus synonym where one is configured); a short list of connectives is free;
+- **numbers**: every number, year, amount and percentage (normalised: "15.000" = "15 000", "Mio." =
+  "Millionen", "Prozent" = "%", "zwei" = "2"), each counting the same noun;
+- **polarity and strength**, clause by clause: the same negation (nicht, kein, nie, ohne, kaum, nur)
+  and no stronger modality (muss for kann or soll) or quantifier (immer, alle, ausschließlich, …) than
+  the evidence has, nor a hedge (oft, meist, in der Regel, …) left out;
+- **roles**: an actor governed by one preposition ("vom Senat", "im Einvernehmen mit dem Bezirk") is
+  governed by the same one in the evidence;
+- **news**: it says something the question did not (an echo of the question is no answer).
+
+All work is linear in the length of the text: words are analysed once, each evidence candidate is a
+set lookup per word, and the candidates are the passages' sentences and their adjacent pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..text import split_sentences
+
+__all__ = [
+    "Analysis",
+    "Evidence",
+    "EvidenceChecker",
+    "Span",
+    "Verdict",
+]
+
+# Tokens: numbers with thousands separators ("15.000", "15 000") or decimals ("1,5"), words, "%" and "§".
+_TOKEN = re.compile(
+    r"\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?(?![\d])|\d+(?:,\d+)?|[^\W\d_]+(?:[-'’][^\W_]+)*|%|§",
+    re.UNICODE,
+)
+
+_NUMBER_WORDS = {
+    "zwei": "2", "drei": "3", "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8",
+    "neun": "9", "zehn": "10", "elf": "11", "zwölf": "12", "zwanzig": "20", "dreißig": "30",
+    "zweimal": "2mal", "dreimal": "3mal", "viermal": "4mal",
+    "hundert": "100", "tausend": "1000", "doppelt": "2", "hälfte": "1/2", "drittel": "1/3",
+    "viertel": "1/4",
+}  # fmt: skip
+_UNITS = {
+    "mio": "mio", "million": "mio", "millionen": "mio", "mrd": "mrd", "milliarde": "mrd",
+    "milliarden": "mrd", "prozent": "%", "%": "%", "tsd": "tsd",
+}  # fmt: skip
+_CURRENCY = frozenset({"euro", "eur", "€", "dm", "mark"})
+
+# Polarity and strength. Each word maps to its class; a sentence must agree with its evidence per class.
+_NEGATION = {
+    "nicht": "neg", "kein": "neg", "keine": "neg", "keinen": "neg", "keinem": "neg", "keiner": "neg",
+    "keines": "neg", "nie": "neg", "niemals": "neg", "nichts": "neg", "niemand": "neg", "weder": "neg",
+    "statt": "neg", "anstatt": "neg", "anstelle": "neg", "ohne": "ohne", "kaum": "kaum",
+    "wenig": "kaum", "wenige": "kaum", "geringe": "kaum", "nur": "nur", "lediglich": "nur",
+    "allein": "nur", "erst": "erst",
+}  # fmt: skip
+_MODAL = {
+    "muss": "muss", "müssen": "muss", "musste": "muss", "mussten": "muss", "müsse": "muss",
+    "verpflichtet": "muss", "verpflichtend": "muss", "pflicht": "muss", "zwingend": "muss",
+    "vorgeschrieben": "muss",
+    "kann": "kann", "können": "kann", "konnte": "kann", "konnten": "kann", "könne": "kann",
+    "könnten": "kann", "möglich": "kann", "ermöglicht": "kann", "lässt": "kann", "lassen": "kann",
+    "darf": "darf", "dürfen": "darf", "durfte": "darf", "dürfte": "darf",
+    "soll": "soll", "sollen": "soll", "sollte": "soll", "sollten": "soll", "empfiehlt": "soll",
+    "empfohlen": "soll", "empfehlen": "soll",
+}  # fmt: skip
+_STRONG = {
+    "immer": "immer", "stets": "immer", "jederzeit": "immer", "grundsätzlich": "immer",
+    "ausnahmslos": "alle", "alle": "alle", "allen": "alle", "aller": "alle", "alles": "alle",
+    "sämtliche": "alle", "sämtlichen": "alle", "jede": "alle", "jeder": "alle", "jedes": "alle",
+    "jeden": "alle", "jedem": "alle", "überall": "alle", "ausschließlich": "nur",
+    "vollständig": "ganz", "völlig": "ganz", "komplett": "ganz", "gänzlich": "ganz",
+    "automatisch": "automatisch", "garantiert": "sicher", "sicher": "sicher", "zwangsläufig": "sicher",
+}  # fmt: skip
+_HEDGES = {
+    "oft": "oft", "häufig": "oft", "vielfach": "oft", "meist": "meist", "meistens": "meist",
+    "überwiegend": "meist", "mehrheitlich": "meist", "regel": "meist", "teilweise": "teils",
+    "teils": "teils", "manchmal": "teils", "einige": "teils", "manche": "teils", "mehrere": "teils",
+    "viele": "viele", "vielen": "viele", "zahlreiche": "viele", "vielerorts": "viele",
+    "rund": "etwa", "etwa": "etwa", "ungefähr": "etwa", "circa": "etwa", "ca": "etwa", "knapp": "etwa",
+    "fast": "meist", "bis": "etwa",
+}  # fmt: skip
+_HEDGE_CLASSES = frozenset({"oft", "meist", "teils", "viele", "etwa"})
+# Which marks of the evidence a sentence may answer with (and the other way round).
+_SAME = {
+    "neg": {"neg", "ohne"}, "ohne": {"ohne", "neg"}, "kaum": {"kaum"}, "nur": {"nur"},
+    "erst": {"erst"}, "muss": {"muss"}, "kann": {"kann", "darf"}, "darf": {"darf", "kann"},
+    "soll": {"soll"}, "immer": {"immer"}, "alle": {"alle"}, "ganz": {"ganz"},
+    "automatisch": {"automatisch"}, "sicher": {"sicher"},
+    **{hedge: {"oft", "meist", "teils", "viele", "etwa", "kann"} for hedge in _HEDGE_CLASSES},
+}  # fmt: skip
+#: Marks of the evidence a sentence about the same words must keep: dropping them states more than the
+#: source ("kann" -> certainty, "oft" -> always, "nicht" -> the opposite).
+_KEPT = frozenset(
+    {"neg", "ohne", "kaum", "nur", "erst", "kann", "soll", "darf", "oft", "meist", "teils", "viele", "etwa"}
+)
+_WINDOW_BEFORE, _WINDOW_AFTER = 2, 3
+_MODALS = frozenset({"muss", "kann", "darf", "soll"})
+# Prepositions that mark a role: the agent (von, durch), the partner (mit, zusammen mit), the one
+# addressed or paid (an, für), the one something comes from (aus).
+_ROLE_PREPOSITIONS = {
+    "von": "von", "vom": "von", "durch": "von", "seitens": "von",
+    "mit": "mit", "gemeinsam": "mit", "zusammen": "mit", "einvernehmen": "mit", "abstimmung": "mit",
+    "an": "an", "am": "an", "ans": "an", "für": "für",
+}  # fmt: skip
+_DETERMINERS = frozenset(
+    "der die das den dem des ein eine einen einem einer eines ihr ihre ihren ihrem seine seinen seinem "
+    "dieser diese diesen diesem jeweilige jeweiligen zuständige zuständigen".split()
+)
+#: Words a faithful paraphrase may add without evidence: connectives, discourse words, pronouns and
+#: generic verbs that carry no claim of their own.
+CONNECTIVES = frozenset(
+    """außerdem zudem dabei daher deshalb deswegen somit also folglich dazu hierfür hierbei dafür damit
+    darüber davon daraus darin dadurch insbesondere vor allem zusätzlich ebenso ebenfalls sowie sowohl
+    auch bzw beziehungsweise etwa zum beispiel beispielsweise z b u a dann danach anschließend zunächst
+    zuerst erstens zweitens schließlich letztlich insgesamt grundlegend wesentlich wichtig zentral
+    jeweils jeweilige jeweiligen dort hier so sodass damit weiterhin weiter weitere weiteren
+    gilt gelten besteht bestehen darin geht gehen handelt handeln heißt heißen bedeutet bedeuten
+    gibt geben gemeint nennt nennen genannt sogenannte sogenannten spricht sprechen bezeichnet
+    laut gemäß nach angabe angaben sinne rahmen fall fällen bereich form art weise teil
+    man sie er es ihr ihre ihren ihrem ihres sein seine seinen seinem seines dessen deren""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    text: str  # as written
+    low: str  # lower case
+    start: int  # character offsets in the analysed text
+    end: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One sentence analysed: its content words with their match keys, its numbers with the nouns they
+    count, its polarity and strength marks with the words around them, and its actors' prepositions."""
+
+    text: str
+    offset: int  # where the text starts in its passage
+    content: tuple[frozenset[str], ...]  # per content word: its match keys
+    content_words: tuple[str, ...]
+    keys: frozenset[str]  # all keys of all content words and numbers (what this text can cover)
+    numbers: tuple[tuple[str, frozenset[str]], ...]  # (normalised value, keys of the noun it counts)
+    marks: tuple[tuple[str, frozenset[str]], ...]  # (class, keys of the content words around it)
+    roles: dict[str, set[str]] = field(default_factory=dict)  # key of an actor word -> its prepositions
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Evidence in one passage: the passage's number as given to the model and character offsets into
+    its text."""
+
+    marker: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    spans: tuple[Span, ...]
+    coverage: float  # share of the sentence's content words found in the evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome for one sentence: ``reason`` is None when it is supported."""
+
+    reason: str | None
+    evidence: Evidence | None
+    support: float
+    missing: tuple[str, ...] = ()  # content words the evidence lacks
+
+    @property
+    def supported(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class EvidenceChecker:
+    """Checks sentences against passages. ``keys`` turns one word into its match keys (stems, lemma
+    stems, compound parts: the release's German analyser); ``synonyms`` (optional) gives a word's
+    thesaurus synonyms."""
+
+    keys: Callable[[str], frozenset[str]]
+    synonyms: Callable[[str], Iterable[str]] | None = None
+    is_stopword: Callable[[str], bool] = lambda word: False  # noqa: E731
+    #: Content words a sentence may have beyond its evidence (besides the connectives): nouns (the
+    #: actors and things a claim is about) and other words (verbs, adjectives: often a paraphrase's glue).
+    noun_slack: int = 0
+    slack: int = 0
+    #: New content words (not in the question) the evidence must cover: fewer is an echo.
+    min_news: int = 1
+    check_roles: bool = True
+    check_hedges: bool = True
+    _cache: dict[tuple[int, str], list[Analysis]] = field(default_factory=dict, repr=False)
+
+    # -- analysis -------------------------------------------------------------------------------------
+
+    def analyse(self, text: str, offset: int = 0) -> Analysis:
+        words = [_Word(m.group(), m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        content: list[frozenset[str]] = []
+        content_words: list[str] = []
+        numbers: list[tuple[str, frozenset[str]]] = []
+        roles: dict[str, set[str]] = {}
+        placed_marks: list[tuple[str, int]] = []  # (class, number of content words before it)
+        preposition: str | None = None
+        since_preposition = 0
+        for i, word in enumerate(words):
+            low = word.low
+            number = _number(word)
+            if number is not None:
+                unit, noun = _unit_and_noun(words, i, self._is_content)
+                counted = self.keys(noun) if noun else frozenset()
+                numbers.append((number + unit, counted))
+                preposition = None
+                continue
+            mark = _mark(words, i)
+            if mark is not None:
+                placed_marks.append((mark, len(content)))
+            if low in _ROLE_PREPOSITIONS:
+                preposition, since_preposition = _ROLE_PREPOSITIONS[low], 0
+                continue
+            if not self._is_content(low):
+                if low not in _DETERMINERS:
+                    since_preposition += 1
+                continue
+            keys = self.keys(word.text)
+            if not keys:
+                continue
+            content.append(keys)
+            content_words.append(word.text)
+            if word.text[:1].isupper() and i > 0:  # a noun: where it stands in a role
+                role = preposition if preposition is not None and since_preposition <= 1 else "-"
+                for key in keys:
+                    roles.setdefault(key, set()).add(role)
+            since_preposition += 1
+        marks = tuple((mark, _scope(mark, at, content)) for mark, at in placed_marks)
+        return Analysis(
+            text=text,
+            offset=offset,
+            content=tuple(content),
+            content_words=tuple(content_words),
+            keys=frozenset().union(*content, *(frozenset({"#" + n}) for n, _ in numbers)),
+            numbers=tuple(numbers),
+            marks=marks,
+            roles=roles,
+        )
+
+    def _is_content(self, low: str) -> bool:
+        return (
+            low not in CONNECTIVES
+            and low not in _NEGATION
+            and low not in _MODAL
+            and low not in _STRONG
+            and low not in _HEDGES
+            and low not in _ROLE_PREPOSITIONS
+            and len(low) > 1
+            and not self.is_stopword(low)
+        )
+
+    def sentences_of(self, marker: int, text: str) -> list[Analysis]:
+        """The analysed sentences of one passage (cached per passage text)."""
+        cached = self._cache.get((marker, text))
+        if cached is not None:
+            return cached
+        out = []
+        position = 0
+        for sentence in split_sentences(text):
+            start = _find(text, sentence, position)
+            position = start + len(sentence) if start >= 0 else position
+            out.append(self.analyse(sentence, max(start, 0)))
+        if len(self._cache) > 256:
+            self._cache.clear()
+        self._cache[(marker, text)] = out
+        return out
+
+    # -- checking -------------------------------------------------------------------------------------
+
+    def check(
+        self,
+        sentence: str,
+        markers: Sequence[int],
+        passages: Sequence[str],
+        *,
+        question: str = "",
+        headings: Sequence[str] = (),
+    ) -> Verdict:
+        """Whether the passages named by ``markers`` (1-based into ``passages``) support ``sentence``."""
+        claim = self.analyse(sentence)
+        if not claim.content and not claim.numbers:
+            return Verdict("sagt nichts Prüfbares", None, 0.0)
+        asked = self.analyse(question) if question else None
+        candidates: list[tuple[list[tuple[int, Analysis]], frozenset[str]]] = []
+        for marker in dict.fromkeys(markers):
+            sentences = self.sentences_of(marker, passages[marker - 1])
+            heading = self.analyse(headings[marker - 1]).keys if marker - 1 < len(headings) else frozenset()
+            for i, one in enumerate(sentences):
+                candidates.append(([(marker, one)], heading))
+                if i + 1 < len(sentences):
+                    candidates.append(([(marker, one), (marker, sentences[i + 1])], heading))
+        if len(set(markers)) == 2:  # one sentence from each of two cited passages
+            first, second = list(dict.fromkeys(markers))
+            for a in self.sentences_of(first, passages[first - 1]):
+                for b in self.sentences_of(second, passages[second - 1]):
+                    candidates.append(([(first, a), (second, b)], frozenset()))
+        best: Verdict | None = None
+        for parts, heading in candidates:
+            verdict = self._against(claim, parts, heading, asked)
+            if verdict.supported:
+                if best is None or not best.supported or verdict.support > best.support:
+                    best = verdict
+            elif best is None or (not best.supported and verdict.support > best.support):
+                best = verdict
+        return best or Verdict("keine Fundstelle", None, 0.0)
+
+    def _against(
+        self,
+        claim: Analysis,
+        parts: list[tuple[int, Analysis]],
+        heading: frozenset[str],
+        asked: Analysis | None,
+    ) -> Verdict:
+        keys = frozenset().union(*(p.keys for _, p in parts))
+        known = keys | heading
+        missing = [
+            w
+            for w, k in zip(claim.content_words, claim.content, strict=True)
+            if not self._covered(w, k, known)
+        ]
+        total = len(claim.content) or 1
+        support = round(1 - len(missing) / total, 3)
+        evidence = Evidence(
+            tuple(Span(m, p.offset, p.offset + len(p.text), p.text) for m, p in parts), support
+        )
+
+        def fail(reason: str) -> Verdict:
+            return Verdict(reason, evidence, support, tuple(missing))
+
+        if not self._few_enough(missing):
+            return fail("Wörter ohne Beleg: " + ", ".join(missing[:5]))
+        if not _numbers_agree(claim, parts):
+            return fail("Zahl ohne Beleg")
+        reason = self._marks_disagree(claim, [p for _, p in parts])
+        if reason:
+            return fail(reason)
+        if self.check_roles:
+            for key, roles in claim.roles.items():
+                seen = set().union(*(p.roles.get(key, set()) for _, p in parts))
+                said = {r for r in roles if r != "-"}
+                there = {r for r in seen if r != "-"}
+                if said and there and not said & there:
+                    return fail("andere Rolle")
+        if asked is not None:
+            news = [k for k in claim.content if not k & asked.keys and k & known]
+            news_numbers = [n for n, _ in claim.numbers if "#" + n not in asked.keys]
+            if len(news) + len(news_numbers) < self.min_news:
+                return fail("wiederholt die Frage")
+        return Verdict(None, evidence, support, tuple(missing))
+
+    def _few_enough(self, missing: list[str]) -> bool:
+        nouns = sum(1 for w in missing if w[:1].isupper())
+        return nouns <= self.noun_slack and len(missing) - nouns <= self.slack
+
+    def _covered(self, word: str, keys: frozenset[str], known: frozenset[str]) -> bool:
+        if keys & known:
+            return True
+        if self.synonyms is not None:
+            for synonym in self.synonyms(word):
+                if self.keys(synonym.lower()) & known:
+                    return True
+        return False
+
+    def _marks_disagree(self, claim: Analysis, parts: list[Analysis]) -> str | None:
+        """Polarity and strength: each mark of the sentence (nicht, muss, immer, oft …) must stand in
+        the evidence near the same words, and each mark of the evidence that the sentence's words
+        surround (nicht, kann, oft …) must be kept."""
+        there = [m for p in parts for m in p.marks]
+        for mark, window in claim.marks:
+            same = _SAME.get(mark, {mark})
+            if not any(m in same and (w & window or not window) for m, w in there):
+                return _MARK_REASONS.get(mark, "stärkere Aussage")
+        said = {m for m, _ in claim.marks}
+        for mark, window in there:
+            if mark not in _KEPT or (mark in _HEDGE_CLASSES and not self.check_hedges):
+                continue
+            if len(window & claim.keys) >= 2 and not said & _SAME.get(mark, {mark}):
+                return _MARK_REASONS.get(mark, "stärkere Aussage") + " (in der Fundstelle eingeschränkt)"
+        return None
+
+
+def _find(text: str, sentence: str, start: int) -> int:
+    found = text.find(sentence, start)
+    if found >= 0:
+        return found
+    return text.find(sentence)
+
+
+_MARK_REASONS = {
+    "neg": "andere Verneinung", "ohne": "andere Verneinung", "kaum": "andere Verneinung",
+    "nur": "andere Einschränkung", "erst": "andere Einschränkung",
+    "muss": "stärkere Aussage (Modalverb)", "kann": "andere Modalität", "darf": "andere Modalität",
+    "soll": "andere Modalität",
+}  # fmt: skip
+
+
+def _mark(words: list[_Word], i: int) -> str | None:
+    """The polarity or strength class of word ``i``, if it has one ("etwa" and "bis" only before a
+    number: otherwise they mean "for example" and "until"; "nur" in "nur wenig" is part of "wenig")."""
+    low = words[i].low
+    following = words[i + 1].low if i + 1 < len(words) else ""
+    if low in ("etwa", "bis", "rund", "knapp") and not following[:1].isdigit():
+        return None
+    if low == "nur" and following in ("wenig", "wenige", "geringe"):
+        return None
+    if (
+        low in ("lässt", "lassen")
+        and following != "sich"
+        and not any(w.low == "sich" for w in words[i + 1 : i + 3])
+    ):
+        return None
+    for table in (_NEGATION, _MODAL, _STRONG, _HEDGES):
+        mark = table.get(low)
+        if mark is not None:
+            return mark
+    return None
+
+
+def _scope(mark: str, at: int, content: list[frozenset[str]]) -> frozenset[str]:
+    """The words a mark bears on: for a modal verb, those around it (its clause); for a negation,
+    restriction or quantifier, the next two content words ("nicht ein lokales Gremium"), or the two
+    before it where it ends its clause ("… werden nicht")."""
+    if mark in _MODALS:
+        return frozenset().union(*content[max(0, at - _WINDOW_BEFORE) : at + _WINDOW_AFTER])
+    after = content[at : at + 2]
+    return frozenset().union(*(after or content[max(0, at - 2) : at]))
+
+
+_NUMBER_COMPOUND = re.compile(
+    r"(ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert)"
+    r"(mal|fach|jährig|jährlich|monatig|monatlich|wöchig|wöchentlich|tägig|stündig)\w*"
+)
+
+
+def _number(word: _Word) -> str | None:
+    """The normalised value of a number, a number word ("zwei") or a number compound ("dreijährigen"
+    -> "3jährig"), else None."""
+    if word.text[:1].isdigit():
+        return re.sub(r"[.\u00a0\u202f ]", "", word.text).replace(",", ".")
+    compound = _NUMBER_COMPOUND.fullmatch(word.low)
+    if compound:
+        first = compound.group(1)
+        return ("1" if first == "ein" else _NUMBER_WORDS[first]) + compound.group(2)
+    return _NUMBER_WORDS.get(word.low)
+
+
+def _unit_and_noun(words: list[_Word], i: int, is_content: Callable[[str], bool]) -> tuple[str, str | None]:
+    """The unit after the number at ``i`` (Mio., %, …) and the noun it counts: the first noun after
+    it within four words ("544 Städten", "97 Millionen Euro aus dem ESF"); for a year, the noun just
+    before it ("Hamburg 1993"), as a year counts nothing."""
+    unit = ""
+    noun = None
+    for word in words[i + 1 : i + 6]:
+        low = word.low.rstrip(".")
+        if low in _UNITS:
+            unit = _UNITS[low]
+            continue
+        if low in _CURRENCY:
+            continue
+        if word.text[:1].isupper() and is_content(low) and not _NUMBER_WORDS.get(low):
+            noun = word.text
+            break
+        if is_content(low) and not word.text[:1].isdigit():
+            break  # a verb or adjective first: the number counts nothing named here
+    number = words[i].text
+    if not unit and number.isdigit() and len(number) == 4:
+        noun = None
+        for word in reversed(words[max(0, i - 3) : i]):
+            if word.text[:1].isupper() and is_content(word.low):
+                noun = word.text
+                break
+    return unit, noun
+
+
+def _numbers_agree(claim: Analysis, parts: list[tuple[int, Analysis]]) -> bool:
+    there = [n for _, p in parts for n in p.numbers]
+    for value, noun in claim.numbers:
+        same = [counted for v, counted in there if v == value]
+        if not same:
+            return False
+        if noun and all(counted and not counted & noun for counted in same):
+            return False
+    return True
