@@ -23,11 +23,13 @@ set lookup per word, and the candidates are the passages' sentences and their ad
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..text import split_sentences
+from .frames import CLAUSE_BREAK, Frame, frames
 
 __all__ = [
     "Analysis",
@@ -61,7 +63,8 @@ _NEGATION = {
     "nicht": "neg", "kein": "neg", "keine": "neg", "keinen": "neg", "keinem": "neg", "keiner": "neg",
     "keines": "neg", "nie": "neg", "niemals": "neg", "nichts": "neg", "niemand": "neg", "weder": "neg",
     "statt": "neg", "anstatt": "neg", "anstelle": "neg", "ohne": "ohne", "kaum": "kaum",
-    "wenig": "kaum", "wenige": "kaum", "geringe": "kaum", "nur": "nur", "lediglich": "nur",
+    "wenig": "kaum", "wenige": "kaum", "geringe": "kaum", "gering": "kaum", "geringem": "kaum",
+    "geringen": "kaum", "geringer": "kaum", "geringes": "kaum", "nur": "nur", "lediglich": "nur",
     "allein": "nur", "erst": "erst",
 }  # fmt: skip
 _MODAL = {
@@ -153,6 +156,7 @@ class Analysis:
     numbers: tuple[tuple[str, frozenset[str]], ...]  # (normalised value, keys of the noun it counts)
     marks: tuple[tuple[str, frozenset[str]], ...]  # (class, keys of the content words around it)
     roles: dict[str, set[str]] = field(default_factory=dict)  # key of an actor word -> its prepositions
+    frames: tuple[Frame, ...] = ()  # per clause: who does what (agent, verbs, object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +199,11 @@ class EvidenceChecker:
     keys: Callable[[str], frozenset[str]]
     synonyms: Callable[[str], Iterable[str]] | None = None
     is_stopword: Callable[[str], bool] = lambda word: False  # noqa: E731
+    lemma: Callable[[str], str] = lambda word: word  # noqa: E731
     #: Content words a sentence may have beyond its evidence (besides the connectives): nouns (the
     #: actors and things a claim is about) and other words (verbs, adjectives: often a paraphrase's glue).
     noun_slack: int = 0
-    slack: int = 0
+    slack: int = 3
     #: New content words (not in the question) the evidence must cover: fewer is an echo.
     min_news: int = 1
     check_roles: bool = True
@@ -214,6 +219,10 @@ class EvidenceChecker:
         numbers: list[tuple[str, frozenset[str]]] = []
         roles: dict[str, set[str]] = {}
         placed_marks: list[tuple[str, int]] = []  # (class, number of content words before it)
+        # Which clause each content word and mark stands in (a mark bears on its own clause only).
+        breaks = [m.start() for m in CLAUSE_BREAK.finditer(text)]
+        clause_of: list[int] = []  # per content word
+        mark_clause: list[int] = []
         preposition: str | None = None
         since_preposition = 0
         for i, word in enumerate(words):
@@ -228,6 +237,7 @@ class EvidenceChecker:
             mark = _mark(words, i)
             if mark is not None:
                 placed_marks.append((mark, len(content)))
+                mark_clause.append(bisect.bisect(breaks, word.start))
             if low in _ROLE_PREPOSITIONS:
                 preposition, since_preposition = _ROLE_PREPOSITIONS[low], 0
                 continue
@@ -240,12 +250,16 @@ class EvidenceChecker:
                 continue
             content.append(keys)
             content_words.append(word.text)
+            clause_of.append(bisect.bisect(breaks, word.start))
             if word.text[:1].isupper() and i > 0:  # a noun: where it stands in a role
                 role = preposition if preposition is not None and since_preposition <= 1 else "-"
                 for key in keys:
                     roles.setdefault(key, set()).add(role)
             since_preposition += 1
-        marks = tuple((mark, _scope(mark, at, content)) for mark, at in placed_marks)
+        marks = tuple(
+            (mark, _scope(mark, at, content, clause_of, clause))
+            for (mark, at), clause in zip(placed_marks, mark_clause, strict=True)
+        )
         return Analysis(
             text=text,
             offset=offset,
@@ -255,6 +269,17 @@ class EvidenceChecker:
             numbers=tuple(numbers),
             marks=marks,
             roles=roles,
+            frames=frames(text, self.keys, self._is_function_word, self.lemma) if self.check_roles else (),
+        )
+
+    def _is_function_word(self, low: str) -> bool:
+        return (
+            self.is_stopword(low)
+            or low in CONNECTIVES
+            or low in _NEGATION
+            or low in _MODAL
+            or low in _STRONG
+            or low in _HEDGES
         )
 
     def _is_content(self, low: str) -> bool:
@@ -294,31 +319,34 @@ class EvidenceChecker:
         passages: Sequence[str],
         *,
         question: str = "",
-        headings: Sequence[str] = (),
     ) -> Verdict:
         """Whether the passages named by ``markers`` (1-based into ``passages``) support ``sentence``."""
         claim = self.analyse(sentence)
         if not claim.content and not claim.numbers:
             return Verdict("sagt nichts Prüfbares", None, 0.0)
         asked = self.analyse(question) if question else None
-        candidates: list[tuple[list[tuple[int, Analysis]], frozenset[str]]] = []
+        candidates: list[list[tuple[int, Analysis]]] = []
         for marker in dict.fromkeys(markers):
             sentences = self.sentences_of(marker, passages[marker - 1])
-            heading = self.analyse(headings[marker - 1]).keys if marker - 1 < len(headings) else frozenset()
             for i, one in enumerate(sentences):
-                candidates.append(([(marker, one)], heading))
+                candidates.append([(marker, one)])
                 if i + 1 < len(sentences):
-                    candidates.append(([(marker, one), (marker, sentences[i + 1])], heading))
+                    candidates.append([(marker, one), (marker, sentences[i + 1])])
         if len(set(markers)) == 2:  # one sentence from each of two cited passages
             first, second = list(dict.fromkeys(markers))
             for a in self.sentences_of(first, passages[first - 1]):
                 for b in self.sentences_of(second, passages[second - 1]):
-                    candidates.append(([(first, a), (second, b)], frozenset()))
+                    candidates.append([(first, a), (second, b)])
+        # Words of all passages given: a word the evidence lacks but another passage (or another part of
+        # this one) has is no paraphrase but a claim from elsewhere (a swapped actor, a wrong marker).
+        given = frozenset().union(
+            *(a.keys for n, text in enumerate(passages, start=1) for a in self.sentences_of(n, text))
+        )
         best: Verdict | None = None
-        for parts, heading in candidates:
-            verdict = self._against(claim, parts, heading, asked)
+        for parts in candidates:
+            verdict = self._against(claim, parts, asked, given)
             if verdict.supported:
-                if best is None or not best.supported or verdict.support > best.support:
+                if best is None or not best.supported or _better(verdict, best):
                     best = verdict
             elif best is None or (not best.supported and verdict.support > best.support):
                 best = verdict
@@ -328,16 +356,18 @@ class EvidenceChecker:
         self,
         claim: Analysis,
         parts: list[tuple[int, Analysis]],
-        heading: frozenset[str],
         asked: Analysis | None,
+        given: frozenset[str],
     ) -> Verdict:
         keys = frozenset().union(*(p.keys for _, p in parts))
-        known = keys | heading
-        missing = [
-            w
+        known = keys
+        lacking = [
+            (w, k)
             for w, k in zip(claim.content_words, claim.content, strict=True)
             if not self._covered(w, k, known)
         ]
+        missing = [w for w, _ in lacking]
+        from_elsewhere = [w for w, k in lacking if k & given and w[:1].isupper()]
         total = len(claim.content) or 1
         support = round(1 - len(missing) / total, 3)
         evidence = Evidence(
@@ -347,6 +377,8 @@ class EvidenceChecker:
         def fail(reason: str) -> Verdict:
             return Verdict(reason, evidence, support, tuple(missing))
 
+        if from_elsewhere:
+            return fail("Wörter aus anderen Sätzen oder Fundstellen: " + ", ".join(from_elsewhere[:5]))
         if not self._few_enough(missing):
             return fail("Wörter ohne Beleg: " + ", ".join(missing[:5]))
         if not _numbers_agree(claim, parts):
@@ -355,12 +387,9 @@ class EvidenceChecker:
         if reason:
             return fail(reason)
         if self.check_roles:
-            for key, roles in claim.roles.items():
-                seen = set().union(*(p.roles.get(key, set()) for _, p in parts))
-                said = {r for r in roles if r != "-"}
-                there = {r for r in seen if r != "-"}
-                if said and there and not said & there:
-                    return fail("andere Rolle")
+            reason = _roles_disagree(claim, [p for _, p in parts], keys)
+            if reason:
+                return fail(reason)
         if asked is not None:
             news = [k for k in claim.content if not k & asked.keys and k & known]
             news_numbers = [n for n, _ in claim.numbers if "#" + n not in asked.keys]
@@ -394,9 +423,48 @@ class EvidenceChecker:
         for mark, window in there:
             if mark not in _KEPT or (mark in _HEDGE_CLASSES and not self.check_hedges):
                 continue
-            if len(window & claim.keys) >= 2 and not said & _SAME.get(mark, {mark}):
+            if (
+                window
+                and len(window & claim.keys) >= min(2, len(window))
+                and not said & _SAME.get(mark, {mark})
+            ):
                 return _MARK_REASONS.get(mark, "stärkere Aussage") + " (in der Fundstelle eingeschränkt)"
         return None
+
+
+def _better(verdict: Verdict, than: Verdict) -> bool:
+    """More of the sentence covered, or as much by fewer sentences."""
+    size = len(verdict.evidence.spans) if verdict.evidence else 0
+    other = len(than.evidence.spans) if than.evidence else 0
+    return (verdict.support, -size) > (than.support, -other)
+
+
+def _roles_disagree(claim: Analysis, parts: list[Analysis], known: frozenset[str]) -> str | None:
+    """An actor in another role than in the evidence: governed by another preposition ("vom Bezirk"
+    where the evidence has "mit dem Bezirk"), or the agent of a verb whose agent in the evidence is
+    someone else who is named there too ("Das Quartiersmanagement stimmt ab" where "Die
+    Lenkungsgruppe stimmt ab"), or the object of a verb whose agent it is there."""
+    for key, roles in claim.roles.items():
+        seen = set().union(*(p.roles.get(key, set()) for p in parts))
+        said = {r for r in roles if r != "-"}
+        there = {r for r in seen if r != "-"}
+        if said and there and not said & there:
+            return "andere Rolle"
+    evidence = [frame for p in parts for frame in p.frames]
+    for frame in claim.frames:
+        same_verb = [other for other in evidence if other.verbs & frame.verbs]
+        if not same_verb:
+            continue
+        # Where the evidence has the same verb with the same object, its agent is the one to compare.
+        same_verb = [other for other in same_verb if other.object & frame.object] or same_verb
+        if frame.agent & known:
+            agents = [other.agent for other in same_verb if other.agent]
+            if agents and not any(agent & frame.agent for agent in agents):
+                return "andere Rolle (wer handelt)"
+        if frame.object & known and any(other.agent & frame.object for other in same_verb):
+            if not any(other.object & frame.object for other in same_verb):
+                return "andere Rolle (wer betroffen ist)"
+    return None
 
 
 def _find(text: str, sentence: str, start: int) -> int:
@@ -436,14 +504,17 @@ def _mark(words: list[_Word], i: int) -> str | None:
     return None
 
 
-def _scope(mark: str, at: int, content: list[frozenset[str]]) -> frozenset[str]:
-    """The words a mark bears on: for a modal verb, those around it (its clause); for a negation,
-    restriction or quantifier, the next two content words ("nicht ein lokales Gremium"), or the two
-    before it where it ends its clause ("… werden nicht")."""
+def _scope(
+    mark: str, at: int, content: list[frozenset[str]], clause_of: list[int], clause: int
+) -> frozenset[str]:
+    """The words a mark bears on, within its clause: for a modal verb, those around it; for a
+    negation, restriction or quantifier, the next two content words ("nicht ein lokales Gremium"), or
+    the two before it where it ends its clause ("… gibt es nicht")."""
+    before = [k for k, c in zip(content[:at], clause_of[:at], strict=True) if c == clause]
+    after = [k for k, c in zip(content[at:], clause_of[at:], strict=True) if c == clause]
     if mark in _MODALS:
-        return frozenset().union(*content[max(0, at - _WINDOW_BEFORE) : at + _WINDOW_AFTER])
-    after = content[at : at + 2]
-    return frozenset().union(*(after or content[max(0, at - 2) : at]))
+        return frozenset().union(*before[-_WINDOW_BEFORE:], *after[:_WINDOW_AFTER])
+    return frozenset().union(*(after[:2] or before[-2:]))
 
 
 _NUMBER_COMPOUND = re.compile(
@@ -457,6 +528,9 @@ def _number(word: _Word) -> str | None:
     -> "3jährig"), else None."""
     if word.text[:1].isdigit():
         return re.sub(r"[.\u00a0\u202f ]", "", word.text).replace(",", ".")
+    first, _, rest = word.low.partition("-")
+    if rest and first in _NUMBER_WORDS:  # "Zwei-Jahres-Takt"
+        return _NUMBER_WORDS[first] + "-" + rest
     compound = _NUMBER_COMPOUND.fullmatch(word.low)
     if compound:
         first = compound.group(1)
@@ -475,20 +549,17 @@ def _unit_and_noun(words: list[_Word], i: int, is_content: Callable[[str], bool]
         if low in _UNITS:
             unit = _UNITS[low]
             continue
-        if low in _CURRENCY:
-            continue
-        if word.text[:1].isupper() and is_content(low) and not _NUMBER_WORDS.get(low):
+        if low in _CURRENCY or low in ("bis", "zu", "und", "oder") or _NUMBER_WORDS.get(low):
+            continue  # "zwei bis drei Jahre", "bis zu 10.000 Euro"
+        if word.text[:1].isupper() and is_content(low):
             noun = word.text
             break
         if is_content(low) and not word.text[:1].isdigit():
             break  # a verb or adjective first: the number counts nothing named here
     number = words[i].text
     if not unit and number.isdigit() and len(number) == 4:
-        noun = None
-        for word in reversed(words[max(0, i - 3) : i]):
-            if word.text[:1].isupper() and is_content(word.low):
-                noun = word.text
-                break
+        nouns = [w.text for w in words[max(0, i - 3) : i] if w.text[:1].isupper() and is_content(w.low)]
+        noun = " ".join(nouns[-2:]) or None
     return unit, noun
 
 

@@ -110,12 +110,16 @@ def grounding_checker(analyzer: GermanAnalyzer) -> EvidenceChecker:
             return frozenset(analyzer.word_stems(word))
         terms = set(analyzer.terms(word))
         if terms:
-            lemma = simplemma.lemmatize(word, lang="de")
-            if lemma != word:
-                terms.update(analyzer.terms(lemma))
+            base = lemma(word)
+            if base != word:
+                terms.update(analyzer.terms(base))
         return frozenset(terms)
 
-    return EvidenceChecker(keys=keys, is_stopword=analyzer.is_stopword)
+    @lru_cache(maxsize=100_000)
+    def lemma(word: str) -> str:
+        return str(simplemma.lemmatize(word, lang="de")) if len(word) <= MAX_COMPOUND_CHARS else word
+
+    return EvidenceChecker(keys=keys, is_stopword=analyzer.is_stopword, lemma=lemma)
 
 
 def check_sentences(
@@ -131,7 +135,6 @@ def check_sentences(
     checker = checker or grounding_checker(analyzer)
     given = min(len(hits), MAX_PASSAGES)
     passages = [hit.passage.text for hit in hits[:given]]
-    headings = [hit.passage.citation.section or hit.passage.citation.chapter for hit in hits[:given]]
     sentences: list[str] = []
     for sentence in split_sentences(text):
         if sentences and _ONLY_MARKERS.match(sentence):  # "… entscheidet. [1]" split after the period
@@ -154,7 +157,7 @@ def check_sentences(
         elif not all(1 <= m <= given for m in markers):
             verdict = Verdict("nennt eine Fundstelle, die nicht gegeben war", None, 0.0)
         else:
-            verdict = checker.check(plain, markers, passages, question=question, headings=headings)
+            verdict = checker.check(plain, markers, passages, question=question)
         terms = set(analyzer.terms(plain))
         repeated = any(len(terms & earlier) >= REPEAT_MIN * len(terms | earlier) for earlier in said)
         reason = verdict.reason or ("wiederholt einen früheren Satz" if repeated else None)
