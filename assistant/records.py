@@ -121,6 +121,11 @@ class GeneratedSentence:
     evidence: tuple[EvidenceQuote, ...] = ()
     reason: str | None = None
 
+    def evidence_span(self, marker: int) -> tuple[int, int] | None:
+        """Where the evidence stands in passage ``marker`` (first start, last end), if it is there."""
+        quotes = [q for q in self.evidence if q.marker == marker]
+        return (quotes[0].start, quotes[-1].end) if quotes else None
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:

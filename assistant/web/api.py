@@ -93,13 +93,31 @@ class AnswerSentenceOut(BaseModel):
     marker: int = Field(description="Number of the passage in 'passages' (1-based), the citation marker.")
 
 
+class EvidenceOut(BaseModel):
+    marker: int = Field(description="Number of the passage in 'passages' (1-based) that holds the evidence.")
+    passage_id: str
+    start: int = Field(description="Where the evidence starts in the passage's 'text' (character offset).")
+    end: int = Field(description="Where it ends (exclusive): text[start:end] is the evidence.")
+    text: str = Field(description="The evidence: one sentence of the passage, or two adjacent ones.")
+
+
 class GeneratedSentenceOut(BaseModel):
     text: str = Field(description="A sentence written by the configured language model.")
     markers: list[int] = Field(description="The passages it cites: numbers in 'passages' (1-based).")
     verified: bool = Field(
-        description="Whether every marker names a given passage and the cited passages contain most of "
-        "the sentence's content words; the chat shows verified sentences only."
+        description="Whether the check found evidence for it in a passage it cites: one or two adjacent "
+        "sentences holding its content words, its numbers with the nouns they count, the same negation "
+        "and strength, the same actors in the same roles, and more than the question already said. The "
+        "chat shows verified sentences only. The check is lexical: it does not understand the text."
     )
+    support: float = Field(
+        description="Share of the sentence's content words found in its evidence (0 to 1)."
+    )
+    evidence: list[EvidenceOut] = Field(
+        description="The supporting sentence(s) of the cited passage(s); for an unverified sentence, the "
+        "closest ones the check found (or none)."
+    )
+    reason: str | None = Field(description="Why it is not verified (German, short); null when verified.")
 
 
 class AskResponse(BaseModel):
@@ -151,7 +169,19 @@ class AskResponse(BaseModel):
             model=answer.model,
             build_id=answer.build_id,
             generated=[
-                GeneratedSentenceOut(text=s.text, markers=list(s.markers), verified=s.verified)
+                GeneratedSentenceOut(
+                    text=s.text,
+                    markers=list(s.markers),
+                    verified=s.verified,
+                    support=s.support,
+                    evidence=[
+                        EvidenceOut(
+                            marker=e.marker, passage_id=e.passage_id, start=e.start, end=e.end, text=e.text
+                        )
+                        for e in s.evidence
+                    ],
+                    reason=s.reason,
+                )
                 for s in answer.generated
             ],
             notice=answer.notice,

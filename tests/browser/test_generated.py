@@ -224,3 +224,46 @@ def test_keeping_nothing_the_page_carries_the_conversation_and_the_answer_still_
     assert not settings.database.exists() or "Wer entscheidet" not in settings.database.read_bytes().decode(
         "utf-8", "replace"
     )
+
+
+def test_a_marker_highlights_its_evidence_in_the_passage(
+    browser, fixture_release: Settings, tmp_path: Path, shot
+) -> None:  # type: ignore[no-untyped-def]
+    # A fake model that quotes the first passage (verified by construction): the real tiny model's
+    # sentences are rarely verified, and this test is about what the chat does with one that is.
+    from assistant.service import open_assistant
+
+    from ..fake_llm import FakeModel, chunk
+
+    assistant = open_assistant(fixture_release)
+    first = assistant.ask(QUESTION, generate=False).hits[0].passage.text.split(". ")[0].strip(" .")
+    model = FakeModel(events=[chunk(word + " ") for word in first.split()] + [chunk("[1].")])
+    settings = fixture_release.model_copy(
+        update={"database": tmp_path / "a.sqlite3", "rate_limit_per_minute": 0}
+    )
+    with serving(settings, model.serve(assistant)) as base:
+        page = browser.new_context(bypass_csp=True).new_page()  # axe is injected as a script
+        errors = watch_errors(page)
+        page.goto(base + "/")
+        page.fill("#frage", QUESTION)
+        page.press("#frage", "Enter")
+        answer = page.locator("#frage1-sprachmodell.generated-answer:not(.streaming)")
+        answer.wait_for(timeout=30_000)
+        assert answer.locator("ol.evidence q").first.inner_text().startswith(first.split()[0])
+        answer.locator("a.evidence-link").first.click()
+        highlighted = page.evaluate(
+            "() => CSS.highlights.get('beleg') ? [...CSS.highlights.get('beleg')][0].toString() : ''"
+        )
+        assert highlighted.startswith(first[:40]) and first in highlighted.replace("\n", " ")
+        assert page.evaluate("() => document.activeElement.closest('#frage1-1') !== null")
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('Beleg in Fundstelle 1')"
+        )
+        shot(page, "generated-evidence")
+        assert violations(page) == [] and errors == []
+        # Without JavaScript the marker leads to the quoted evidence below the answer.
+        plain = browser.new_page(java_script_enabled=False)
+        plain.goto(page.url)
+        plain.locator("#frage1-sprachmodell a.evidence-link").first.click()
+        assert plain.url.endswith("#frage1-beleg-1")
+        assert plain.locator("#frage1-beleg-1 q").first.is_visible()

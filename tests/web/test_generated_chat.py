@@ -87,7 +87,7 @@ def test_the_turn_comes_first_and_the_checked_answer_streams_after_it(client_for
     drafts = [data["text"] for name, data in events if name == "text"]
     assert len(drafts) == len(model.events) and events[-1][0] == "done"
     done = events[-1][1]
-    assert "Antwort des Sprachmodells, belegt mit den Fundstellen" in done["html"]
+    assert "Antwort des Sprachmodells, geprüft an den Fundstellen" in done["html"]
     assert (
         'href="#frage1-1"' in done["html"]
         and done["status"] == "Antwort des Sprachmodells geprüft: ein Satz belegt."
@@ -95,7 +95,7 @@ def test_the_turn_comes_first_and_the_checked_answer_streams_after_it(client_for
 
     # Stored with the turn: a reload shows it, and asking again does not call the model again.
     page = client.get(address.rsplit("/", 2)[0]).text
-    assert "Antwort des Sprachmodells, belegt mit den Fundstellen" in page and "Antwort anhalten" not in page
+    assert "Antwort des Sprachmodells, geprüft an den Fundstellen" in page and "Antwort anhalten" not in page
     again = read_events(client.post(address).text)
     assert model.calls == 1 and [name for name, _ in again] == ["done"] and again[0][1] == done
 
@@ -165,10 +165,16 @@ def test_without_javascript_the_whole_answer_comes_at_once(client_for, assistant
     model = quoting_model(assistant)
     client = client_for(model)
     page = client.post("/gespraech", data={"question": QUESTION}).text  # the redirect followed
-    assert model.calls == 1 and "Antwort des Sprachmodells, belegt mit den Fundstellen" in page
+    assert model.calls == 1 and "Antwort des Sprachmodells, geprüft an den Fundstellen" in page
     assert "data-stream" not in page and "Antwort anhalten" not in page
-    # The footer no longer says that nothing shown is generated.
+    # The footer no longer says that nothing shown is generated, and says what the check does not do.
     assert "Die Antwort des Sprachmodells ist erzeugter Text" in page and "kein erzeugter Text" not in page
+    assert "versteht den Text nicht" in page
+    # Without JavaScript the marker leads to the evidence, quoted below the answer.
+    first = assistant.ask(QUESTION, generate=False).hits[0].passage.text.split(". ")[0].strip(" .")
+    assert 'href="#frage1-beleg-1"' in page and 'id="frage1-beleg-1"' in page
+    evidence = page[page.index('id="frage1-beleg-1"') :]
+    assert "<q>" in evidence and first.split()[0] in evidence[: evidence.index("</q>")]
 
 
 def test_no_match_asks_no_model_and_offers_no_stream(client_for) -> None:  # type: ignore[no-untyped-def]
@@ -244,3 +250,21 @@ def test_trickling_models_hold_no_worker_thread(settings, assistant) -> None:  #
         )
         assert health.status_code == 200 and other.status_code == 200
         model.closed.set()  # end the trickle so the server can stop
+
+
+def test_the_api_gives_each_generated_sentence_its_support_and_evidence(client_for, assistant) -> None:  # type: ignore[no-untyped-def]
+    first = assistant.ask(QUESTION, generate=False).hits[0].passage.text.split(". ")[0].strip(" .")
+    negated = "Über den Quartiersfonds entscheidet nie jemand [1]."
+    model = FakeModel(events=[chunk(f"{first} [1]. "), chunk(negated)])
+    body = client_for(model).post("/api/ask", json={"question": QUESTION}).json()
+    passages = body["passages"]
+    good, bad = body["generated"]
+    assert good["verified"] and good["support"] == 1.0 and good["reason"] is None
+    [quote] = good["evidence"]
+    passage = passages[quote["marker"] - 1]
+    assert (
+        quote["passage_id"] == passage["id"]
+        and passage["text"][quote["start"] : quote["end"]] == quote["text"]
+    )
+    assert first in quote["text"]
+    assert not bad["verified"] and bad["reason"] and 0 <= bad["support"] <= 1

@@ -234,4 +234,42 @@
       function () { details.open = true; text.select(); }
     );
   });
+
+  // --- A marker of the language model's answer highlights its evidence in the passage card ----------
+  // The link itself leads to the quoted evidence below the answer (that is all there is without
+  // JavaScript). Here the evidence's character range (data-start/-end in the passage's text) is also
+  // marked in the card with the CSS Custom Highlight API, the card scrolled to and focused, and the
+  // evidence announced, since a screen reader does not see a highlight.
+  function evidenceRange(card, start, end) {
+    const paragraphs = card.querySelectorAll(".passage-text > p");
+    const range = document.createRange();
+    let offset = 0;
+    let begun = false;
+    for (const paragraph of paragraphs) {
+      const walker = document.createTreeWalker(paragraph, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const length = node.textContent.length;
+        if (!begun && start < offset + length) { range.setStart(node, Math.max(0, start - offset)); begun = true; }
+        if (begun && end <= offset + length) { range.setEnd(node, Math.max(0, end - offset)); return range; }
+        offset += length;
+      }
+      offset += 2;  // the blank line between paragraphs ("\n\n" in the passage's text)
+    }
+    return null;
+  }
+
+  document.addEventListener("click", function (event) {
+    const link = event.target instanceof Element ? event.target.closest("a.evidence-link[data-card]") : null;
+    if (!link || !window.CSS || !CSS.highlights || typeof Highlight === "undefined") return;
+    const card = document.getElementById(link.dataset.card);
+    const range = card && evidenceRange(card, Number(link.dataset.start), Number(link.dataset.end));
+    if (!range) return;
+    event.preventDefault();
+    CSS.highlights.set("beleg", new Highlight(range));
+    const article = card.querySelector("article");
+    article.setAttribute("tabindex", "-1");
+    article.scrollIntoView({ block: "center" });
+    article.focus({ preventScroll: true });
+    if (status) announce(status, "Beleg in " + link.getAttribute("aria-label").replace("Beleg in ", "") + ": " + range.toString());
+  });
 })();
