@@ -34,10 +34,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from grounding import old_check  # noqa: E402
 from latency import free_port, release_for  # noqa: E402
 
 from assistant.generation.client import ChatClient, GenerationFailed  # noqa: E402
-from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED  # noqa: E402
+from assistant.generation.grounding import (  # noqa: E402
+    MAX_PASSAGES,
+    NOT_ANSWERED,
+    citation_grammar,
+    grounded_messages,
+    is_usable,
+)
 from assistant.service import NOT_VERIFIED, open_assistant  # noqa: E402
 
 
@@ -70,6 +77,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--grammar", action="store_true", help="send llama.cpp's citation grammar")
     parser.add_argument("--log", type=Path, help="write each answer as a JSON line to this file")
+    parser.add_argument(
+        "--first-token-timeout", type=float, default=20.0, help="seconds (ASSISTANT_LLM_FIRST_TOKEN_TIMEOUT)"
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds (ASSISTANT_LLM_TIMEOUT)")
     args = parser.parse_args()
 
     server = None
@@ -79,12 +90,19 @@ def main() -> None:
     try:
         settings = release_for(None)
         client = ChatClient(
-            url, model=args.llm_model, max_tokens=args.max_tokens, temperature=0.0, grammar=args.grammar
+            url,
+            model=args.llm_model,
+            max_tokens=args.max_tokens,
+            temperature=0.0,
+            grammar=args.grammar,
+            first_token_timeout=args.first_token_timeout,
+            total_timeout=args.timeout,
         )
         assistant = replace(open_assistant(settings), generator=client)
         lines = (ROOT / "eval" / "blind" / "fragen.jsonl").read_text(encoding="utf-8").splitlines()
         questions = [json.loads(line)["question"] for line in lines if line.strip()][: args.questions]
         sentences = verified = marked = asked = no_match = fallbacks = failures = refused = 0
+        old_verified = old_fallbacks = 0  # the bag-of-words check before evidence alignment, same texts
         first_token: list[float] = []
         whole: list[float] = []
         log = args.log.open("w", encoding="utf-8") if args.log else None
@@ -97,7 +115,9 @@ def main() -> None:
             started = time.perf_counter()
             pieces: list[str] = []
             try:
-                for piece in assistant.generation(answer, ()):
+                messages = grounded_messages(question, (), answer.hits)
+                grammar = citation_grammar(min(len(answer.hits), MAX_PASSAGES)) if args.grammar else None
+                for piece in client.stream(messages, grammar=grammar):
                     if not pieces:
                         first_token.append(time.perf_counter() - started)
                     pieces.append(piece)
@@ -116,12 +136,22 @@ def main() -> None:
             marked += sum(bool(s.markers) and all(1 <= m <= given for m in s.markers) for s in checked)
             refused += NOT_ANSWERED in text
             fallbacks += result.notice == NOT_VERIFIED
+            old = old_check(text, list(answer.hits[:MAX_PASSAGES]), assistant.searcher.analyzer)
+            old_verified += sum(s.verified for s in old)
+            old_fallbacks += not is_usable(old)
             if log is not None:
                 record = {
                     "question": question,
                     "text": text,
                     "sentences": [
-                        {"text": s.text, "markers": s.markers, "support": s.support, "verified": s.verified}
+                        {
+                            "text": s.text,
+                            "markers": s.markers,
+                            "support": s.support,
+                            "verified": s.verified,
+                            "reason": s.reason,
+                            "evidence": [e.text for e in s.evidence],
+                        }
                         for s in checked
                     ],
                     "fell_back": result.notice is not None,
@@ -158,6 +188,10 @@ def main() -> None:
     print(
         f"| {len(questions)} | {no_match} | {asked} | {sentences} | {marked} | {verified} | {share} | "
         f"{refused} | {fallbacks} ({fallbacks / max(asked, 1):.0%}) | {failures} |"
+    )
+    print(
+        f"\nThe check before evidence alignment (bag of words, bench/grounding.py --old) on the same "
+        f"texts: {old_verified} verified, {old_fallbacks} fell back."
     )
     print("\n| extra time | p50 ms | p95 ms |")
     print("| --- | --- | --- |")
