@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 import anyio
@@ -164,7 +164,10 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
 
     def ask(
         request: Request, conversation: str | None, question: str, fragment: bool, stream: bool = False
-    ) -> Response:
+    ) -> Response | _Pending:
+        """The turn for ``question``; runs in a worker thread. Where the language model must write the
+        answer before the page comes back (no script), it returns the search's answer as ``_Pending``:
+        the route has the model write on the event loop, then calls its ``finish`` in a worker thread."""
         settings: Settings = request.app.state.settings
         if settings.keeps_nothing:  # an address from before: nothing of it is kept
             return problem(request, GONE, 404, fragment=fragment)
@@ -199,30 +202,36 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 request, turns, conversation=conversation, error=str(exc.detail), status=exc.status_code
             )
         history = earlier[-settings.max_history :] if settings.max_history else []
-        # The script streams the model's answer afterwards; a plain post waits for it here.
+        # The script streams the model's answer afterwards; a plain post waits for it (``_Pending``).
         streamed = fragment and stream and assistant.generator is not None
-        answer = assistant.ask(question, history=history, k=k, generate=not streamed)
-        try:
-            conversation, number = store.add_turn(conversation, answer)
-        except UserStoreError:
-            return problem(request, NOT_SAVED, 503, fragment=fragment)
-        except KeyError:  # the conversation vanished between reading and writing
-            return problem(request, GONE, 404, fragment=fragment)
-        url = f"/gespraech/{conversation}"
-        if fragment:
-            streams = streamed and assistant.generates_for(answer)
-            return turn_fragment(
-                request,
-                StoredTurn(number, answer),
-                conversation,
-                stream_url=f"{url}/{number}/antwort" if streams else None,
-                headers={"X-Gespraech": url},
-            )
-        return RedirectResponse(f"{url}#frage{number}", status_code=303)
+        answer = assistant.ask(question, history=history, k=k, generate=False)
+
+        def finish(answer: Answer) -> Response:
+            try:
+                stored, number = store.add_turn(conversation, answer)
+            except UserStoreError:
+                return problem(request, NOT_SAVED, 503, fragment=fragment)
+            except KeyError:  # the conversation vanished between reading and writing
+                return problem(request, GONE, 404, fragment=fragment)
+            url = f"/gespraech/{stored}"
+            if fragment:
+                streams = streamed and assistant.generates_for(answer)
+                return turn_fragment(
+                    request,
+                    StoredTurn(number, answer),
+                    stored,
+                    stream_url=f"{url}/{number}/antwort" if streams else None,
+                    headers={"X-Gespraech": url},
+                )
+            return RedirectResponse(f"{url}#frage{number}", status_code=303)
+
+        if not streamed and assistant.generates_for(answer):
+            return _Pending(answer, history, finish)
+        return finish(answer)
 
     def ask_unstored(
         request: Request, question: str, earlier: list[str], fragment: bool, stream: bool, turn: int | None
-    ) -> Response:
+    ) -> Response | _Pending:
         """With ASSISTANT_RETENTION_DAYS=0 nothing is stored: the page carries the earlier questions
         itself (hidden fields), the answer comes back at once (no redirect, no address), and the
         model's answer is streamed from the question rather than from a stored turn. ``turn`` is the
@@ -236,18 +245,24 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 return problem(request, str(invalid), 422, fragment=True)
             return page(request, [], error=str(invalid), status=422, earlier=earlier)
         streamed = fragment and stream and assistant.generator is not None
-        answer = assistant.ask(question, history=earlier, k=k, generate=not streamed)
-        entry = StoredTurn(turn or len(earlier) + 1, answer)
-        if fragment:
-            streams = streamed and assistant.generates_for(answer)
-            return turn_fragment(
-                request,
-                entry,
-                None,
-                stream_url="/gespraech/antwort" if streams else None,
-                stream_question=question,
-            )
-        return page(request, [entry], earlier=[*earlier, question])
+        answer = assistant.ask(question, history=earlier, k=k, generate=False)
+
+        def finish(answer: Answer) -> Response:
+            entry = StoredTurn(turn or len(earlier) + 1, answer)
+            if fragment:
+                streams = streamed and assistant.generates_for(answer)
+                return turn_fragment(
+                    request,
+                    entry,
+                    None,
+                    stream_url="/gespraech/antwort" if streams else None,
+                    stream_question=question,
+                )
+            return page(request, [entry], earlier=[*earlier, question])
+
+        if not streamed and assistant.generates_for(answer):
+            return _Pending(answer, earlier, finish)
+        return finish(answer)
 
     @router.post("/gespraech/antwort")
     async def stream_unstored(
@@ -273,9 +288,18 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
     def chat(request: Request) -> HTMLResponse:
         return page(request, [])
 
+    async def answered(request: Request, turn: Response | _Pending) -> Response:
+        """The response for a turn; a pending one after the language model wrote its answer, read on the
+        event loop (no worker thread waits for the model)."""
+        if isinstance(turn, _Pending):
+            assistant: Assistant = request.app.state.assistant
+            written = await assistant.generated(turn.answer, turn.history)
+            return await run_in_threadpool(turn.finish, written)
+        return turn
+
     @router.post("/", response_class=HTMLResponse)
     @router.post("/gespraech", response_class=HTMLResponse)
-    def start_conversation(
+    async def start_conversation(
         request: Request,
         question: Annotated[str, Form(max_length=100_000)] = "",
         fragment: Annotated[str, Form(max_length=10)] = "",
@@ -284,8 +308,12 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         turn: Annotated[int | None, Form(ge=1, le=100_000)] = None,
     ) -> Response:
         if request.app.state.settings.keeps_nothing:
-            return ask_unstored(request, question, earlier, bool(fragment), bool(stream), turn)
-        return ask(request, None, question, bool(fragment), bool(stream))
+            pending = await run_in_threadpool(
+                ask_unstored, request, question, earlier, bool(fragment), bool(stream), turn
+            )
+        else:
+            pending = await run_in_threadpool(ask, request, None, question, bool(fragment), bool(stream))
+        return await answered(request, pending)
 
     @router.get("/gespraech/{conversation}", response_class=HTMLResponse)
     def show_conversation(request: Request, conversation: str) -> HTMLResponse:
@@ -295,14 +323,15 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         return page(request, turns, conversation=conversation)
 
     @router.post("/gespraech/{conversation}", response_class=HTMLResponse)
-    def continue_conversation(
+    async def continue_conversation(
         request: Request,
         conversation: str,
         question: Annotated[str, Form(max_length=100_000)] = "",
         fragment: Annotated[str, Form(max_length=10)] = "",
         stream: Annotated[str, Form(max_length=10)] = "",
     ) -> Response:
-        return ask(request, conversation, question, bool(fragment), bool(stream))
+        pending = await run_in_threadpool(ask, request, conversation, question, bool(fragment), bool(stream))
+        return await answered(request, pending)
 
     @router.post("/gespraech/{conversation}/{number}/antwort")
     async def stream_generated(request: Request, conversation: str, number: int) -> Response:
@@ -464,6 +493,16 @@ NOT_DELETED = "Das Gespräch konnte gerade nicht gelöscht werden. Bitte später
 INTERRUPTED = (
     "Die Antwort des Sprachmodells wurde unterbrochen; gezeigt wird die Kurzantwort aus den Fundstellen."
 )
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A turn whose page waits for the language model: the search's answer, the history the model is
+    given, and what makes the page of the written answer (stores the turn; runs in a worker thread)."""
+
+    answer: Answer
+    history: Sequence[str]
+    finish: Callable[[Answer], Response]
 
 
 def _event(name: str, data: Mapping[str, object]) -> str:

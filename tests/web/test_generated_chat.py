@@ -239,10 +239,16 @@ def test_trickling_models_hold_no_worker_thread(settings, assistant) -> None:  #
                 daemon=True,
             )
             for _ in range(8)
+        ] + [  # and the chat without JavaScript, whose page waits for the model's whole answer
+            threading.Thread(
+                target=lambda: httpx.post(f"{base}/gespraech", data={"question": QUESTION}, timeout=60),
+                daemon=True,
+            )
+            for _ in range(8)
         ]
         for thread in [*streams, *asks]:
             thread.start()
-        time.sleep(2)  # all sixteen are reading the trickle now
+        time.sleep(2)  # all twenty-four are reading the trickle now
         assert all(thread.is_alive() for thread in [*streams, *asks])
         health = httpx.get(f"{base}/api/health", timeout=5)
         other = httpx.post(
