@@ -11,7 +11,7 @@ SmolLM2-135M-Instruct, one thread, loopback). The release is the shipped corpus 
 model (built once into .cache/bench/default/, as bench/latency.py does). The questions are the blind set
 (eval/blind/fragen.jsonl, written without seeing the corpus); questions the assistant finds no match
 for make no call to the model and are counted apart. The model is asked exactly as the chat asks it
-(``Assistant.generation`` and ``Assistant.checked``); ``--grammar`` adds llama.cpp's citation grammar
+(the same messages and grammar as ``Assistant``, checked by ``Assistant.checked``); ``--grammar`` adds llama.cpp's citation grammar
 (ASSISTANT_LLM_GRAMMAR). Prints Markdown tables, with the check before evidence alignment
 (bench/grounding.py's ``old_check``) applied to the same texts for comparison; ``--log`` keeps every
 answer with its checked sentences, their evidence and the reasons. Raise the time-outs when the machine

@@ -261,6 +261,11 @@ def test_a_marker_highlights_its_evidence_in_the_passage(
         )
         shot(page, "generated-evidence")
         assert violations(page) == [] and errors == []
+        dark = browser.new_context(bypass_csp=True, color_scheme="dark").new_page()
+        dark.goto(page.url)
+        dark.locator("#frage1-sprachmodell a.evidence-link").first.click()
+        shot(dark, "generated-evidence-dark")
+        assert violations(dark) == []
         # Without JavaScript the marker leads to the quoted evidence below the answer.
         plain = browser.new_page(java_script_enabled=False)
         plain.goto(page.url)
