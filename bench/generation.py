@@ -9,13 +9,13 @@ Run: .venv/bin/python bench/generation.py [--llm-url URL --llm-model NAME] [--qu
 Without --llm-url it starts the test server (tests/llama_server.py: llama.cpp from xllamacpp with
 SmolLM2-135M-Instruct, one thread, loopback). The release is the shipped corpus with the offline default
 model (built once into .cache/bench/default/, as bench/latency.py does). The questions are the blind set
-(eval/blind/fragen.jsonl, written without seeing the corpus); questions the assistant finds no match
-for make no call to the model and are counted apart. The model is asked exactly as the chat asks it
-(the same messages and grammar as ``Assistant``, checked by ``Assistant.checked``); ``--grammar`` adds llama.cpp's citation grammar
-(ASSISTANT_LLM_GRAMMAR). Prints Markdown tables, with the check before evidence alignment
-(bench/grounding.py's ``old_check``) applied to the same texts for comparison; ``--log`` keeps every
-answer with its checked sentences, their evidence and the reasons. Raise the time-outs when the machine
-is shared: a time-out counts as a failure, not as the model's answer.
+(eval/blind/fragen.jsonl, written without seeing the corpus); questions the assistant finds no match for
+make no call to the model and are counted apart. The model is asked exactly as the chat asks it (the
+same messages and grammar as ``Assistant``, checked by ``Assistant.checked``); ``--grammar`` adds
+llama.cpp's citation grammar (ASSISTANT_LLM_GRAMMAR). Prints Markdown tables, with the check before
+evidence alignment (bench/grounding.py's ``old_check``) applied to the same texts for comparison;
+``--log`` keeps every answer with its checked sentences, their evidence and the reasons. Raise the time-
+outs when the machine is shared: a time-out counts as a failure, not as the model's answer.
 """
 
 from __future__ import annotations
