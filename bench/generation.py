@@ -14,8 +14,8 @@ make no call to the model and are counted apart. The model is asked exactly as t
 same messages and grammar as ``Assistant``, checked by ``Assistant.checked``); ``--grammar`` adds
 llama.cpp's citation grammar (ASSISTANT_LLM_GRAMMAR). Prints Markdown tables, with the check before
 evidence alignment (bench/grounding.py's ``old_check``) applied to the same texts for comparison;
-``--log`` keeps every answer with its checked sentences, their evidence and the reasons. Raise the time-
-outs when the machine is shared: a time-out counts as a failure, not as the model's answer.
+``--log`` keeps every answer with its checked sentences, their evidence and the reasons. Raise the
+time-outs when the machine is shared: a time-out counts as a failure, not as the model's answer.
 """
 
 from __future__ import annotations
