@@ -171,7 +171,11 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
     if answer.shown_generated and not answer.notice:
         shown = answer.shown_generated
         written = " ".join(f"{s.text} " + "".join(f"[{m}]" for m in s.markers) for s in shown)
-        print(f"Antwort des Sprachmodells: {written}\n")
+        print(f"Antwort des Sprachmodells (geprüft an den Fundstellen): {written}")
+        for number, sentence in enumerate(shown, start=1):  # the evidence for each sentence
+            quotes = " … ".join(f"„{q.text}“ [{q.marker}]" for q in sentence.evidence)
+            print(f"  Beleg {number}: {quotes}")
+        print()
     elif answer.notice:
         print(f"({answer.notice})\n")
     if answer.sentences:

@@ -173,3 +173,22 @@ def test_serve_with_two_worker_processes(fixture_release: Settings, tmp_path: Pa
         for _ in range(4):  # spread over both processes by the kernel; each must answer the same
             body = http.post("/api/ask", json={"question": "Was ist ein Quartiersfonds?"}).json()
             assert body["passages"][0]["citation"]["section"] == "Der Quartiersfonds"
+
+
+def test_ask_prints_the_checked_answer_with_its_evidence(
+    fixture_release: Settings, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import assistant.service as service
+    from tests.fake_llm import FakeModel, chunk
+
+    real = service.open_assistant
+    question = "Was ist ein Quartiersfonds?"
+    first = (
+        real(fixture_release).ask(question, generate=False).hits[0].passage.text.split(". ")[0].strip(" .")
+    )
+    model = FakeModel(events=[chunk(f"{first} [1].")])
+    monkeypatch.setattr(service, "open_assistant", lambda settings, **kw: model.serve(real(settings, **kw)))
+    assert run_cli(["ask", question], fixture_release, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Antwort des Sprachmodells (geprüft an den Fundstellen): {first}. [1]")
+    assert f"  Beleg 1: „{first}." in out and "Kurzantwort: " in out
