@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/grounding_packets.py [--count 72]
 
-Takes every other answerable question of the blind set (eval/blind/fragen.jsonl), asks the assistant as
+Takes every other answerable question of the blind set (eval/blind/fragen.jsonl; with --second the
+others, for a second test set written later), asks the assistant as
 the chat does (shipped corpus, offline default model, built once into .cache/bench/default/) and writes
 each question with its first ``MAX_PASSAGES`` passages, numbered as the model sees them, to
 eval/grounding/pakete.jsonl. Writers who do not see the check's code then write faithful and false
@@ -34,11 +35,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--count", type=int, default=72)
+    parser.add_argument(
+        "--second",
+        action="store_true",
+        help="the other half of the answerable questions (a second, later test set), numbered from P101",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "grounding" / "pakete.jsonl")
     args = parser.parse_args()
     assistant = open_assistant(release_for(None))
     rows = [json.loads(line) for line in (ROOT / "eval" / "blind" / "fragen.jsonl").open(encoding="utf-8")]
-    answerable = [row for row in rows if row["relevant"]][::2]
+    answerable = [row for row in rows if row["relevant"]][1 if args.second else 0 :: 2]
+    first_number = 101 if args.second else 1
     packets = []
     for row in answerable:
         answer = assistant.ask(row["question"], generate=False)
@@ -46,7 +53,7 @@ def main() -> None:
             continue
         packets.append(
             {
-                "packet": f"P{len(packets) + 1:03d}",
+                "packet": f"P{len(packets) + first_number:03d}",
                 "question_id": row["id"],
                 "question": row["question"],
                 "passages": [
