@@ -41,9 +41,11 @@ __all__ = [
     "Verdict",
 ]
 
-# Tokens: numbers with thousands separators ("15.000", "15 000") or decimals ("1,5"), words, "%" and "§".
+# Tokens: numbers with thousands separators ("15.000", "15 000"), decimals ("1,5") or a letter ("104b"),
+# words, "%" and "§".
 _TOKEN = re.compile(
-    r"\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?(?![\d])|\d+(?:,\d+)?|[^\W\d_]+(?:[-'’][^\W_]+)*|%|§",
+    r"\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?(?![\d])|\d+(?:,\d+)?(?:[a-z]\b)?"
+    r"|[^\W\d_]+(?:[-'’][^\W_]+)*|%|§",
     re.UNICODE,
 )
 
@@ -75,6 +77,18 @@ _UNITS = {
     "milliarden": "mrd", "prozent": "%", "%": "%", "tsd": "tsd",
 }  # fmt: skip
 _CURRENCY = frozenset({"euro", "eur", "€", "dm", "mark"})
+# Nouns in fixed phrases that name nothing ("vor Ort", "in Frage", "im Einzelnen").
+_IDIOMS = frozenset(
+    {
+        ("vor", "ort"), ("in", "frage"), ("im", "einzelnen"), ("im", "kern"), ("zum", "teil"),
+        ("im", "rahmen"), ("zur", "verfügung"), ("im", "blick"), ("mit", "blick"), ("auf", "dauer"),
+        ("im", "grunde"), ("in", "bezug"), ("im", "vordergrund"), ("neuesten", "stand"), ("im", "zuge"),
+        ("in", "kraft"), ("in", "anspruch"), ("im", "auge"), ("zum", "beispiel"), ("im", "allgemeinen"),
+    }
+)  # fmt: skip
+# Identifiers that a number follows ("§ 137", "Artikel 104b", "Abs. 2"): it counts nothing after it, it
+# belongs to the noun before ("die Betroffenen nach § 137").
+_SECTIONS = frozenset({"§", "art", "artikel", "abs", "absatz", "nr", "nummer", "ziffer", "kapitel"})
 
 # Polarity and strength. Each word maps to its class; a sentence must agree with its evidence per class.
 _NEGATION = {
@@ -244,9 +258,15 @@ class EvidenceChecker:
         since_preposition = 0
         for i, word in enumerate(words):
             low = word.low
+            if i > 0 and (words[i - 1].low, low) in _IDIOMS:
+                continue
             number = _number(word)
             if number is not None:
-                unit, noun = _unit_and_noun(words, i, self._is_content)
+                if i > 0 and words[i - 1].low in _SECTIONS:
+                    noun = _noun_before(words, i - 1, self._is_content)
+                    unit = "§"
+                else:
+                    unit, noun = _unit_and_noun(words, i, self._is_content)
                 counted = self.keys(noun) if noun else frozenset()
                 numbers.append((number + unit, counted))
                 preposition = None
@@ -495,6 +515,8 @@ def _mark(words: list[_Word], i: int) -> str | None:
         return None
     if low == "nur" and following in ("wenig", "wenige", "geringe"):
         return None
+    if low == "noch" and any(w.low == "weder" for w in words[:i]):
+        return "neg"  # "weder Ordnungsbehörde noch Schiedsrichter"
     if (
         low in ("lässt", "lassen")
         and following != "sich"
@@ -565,6 +587,14 @@ def _unit_and_noun(words: list[_Word], i: int, is_content: Callable[[str], bool]
         nouns = [w.text for w in words[max(0, i - 3) : i] if w.text[:1].isupper() and is_content(w.low)]
         noun = " ".join(nouns[-2:]) or None
     return unit, noun
+
+
+def _noun_before(words: list[_Word], i: int, is_content: Callable[[str], bool]) -> str | None:
+    """The nearest noun before word ``i`` within five words ("Betroffenen nach § 137")."""
+    for word in reversed(words[max(0, i - 5) : i]):
+        if word.text[:1].isupper() and is_content(word.low) and word.low not in _SECTIONS:
+            return word.text
+    return None
 
 
 def _numbers_agree(claim: Analysis, parts: list[tuple[int, Analysis]]) -> bool:

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 __all__ = ["CLAUSE_BREAK", "Frame", "frames"]
 
 CLAUSE_BREAK = re.compile(
-    r"[,;:–—()\[\]]|\b(?:dass|weil|wenn|während|wobei|sodass|obwohl|sondern|aber|jedoch|bevor|nachdem|"
-    r"indem|damit|falls|sofern|solange)\b",
+    r"[,;:–—\[\]]|\b(?:dass|weil|wenn|während|wobei|sodass|obwohl|sondern|aber|jedoch|bevor|nachdem|"
+    r"indem|falls|sofern|solange)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’:][^\W\d_]+)*|\d+(?:[.,]\d+)*", re.UNICODE)
@@ -42,7 +42,7 @@ _ARTICLES = frozenset(
 _PREPOSITIONS = frozenset(
     "an am ans auf aus bei beim bis durch für gegen hinter in im ins mit nach neben ohne seit über "
     "um unter von vom vor während wegen zu zum zur zwischen innerhalb außerhalb gemäß laut statt "
-    "trotz samt sowie per pro je ab".split()
+    "trotz samt sowie per pro je ab als wie".split()
 )
 _AGENT_PREPOSITIONS = frozenset({"von", "vom", "durch"})
 _PRONOUNS = frozenset("ich du er sie es wir ihr man jemand niemand wer".split())
@@ -135,9 +135,11 @@ def _frame(
             and low not in _ARTICLES
             and not _is_adjective(lows, words, i)
         ):
-            if len(low) >= 3:
-                verbs.update(keys(word))
-            if passive and lemma(word) != word:
+            base = lemma(word)
+            if len(low) < 3 or not base.endswith(("en", "ern", "eln", "n")):
+                continue  # an adverb or a number word ("direkt", "neu", "zwei"), not a verb
+            verbs.update(keys(word))
+            if passive and base != word:
                 participle = True
     if not verbs:
         return None
