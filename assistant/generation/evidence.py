@@ -226,8 +226,8 @@ class Verdict:
 class EvidenceChecker:
     """Checks sentences against passages. ``keys`` turns one word into its match keys (stems, lemma
     stems, compound parts: the release's German analyser), ``is_stopword`` tells the words BM25 leaves
-    out, ``lemma`` gives a word's lemma. The limits were chosen on the fitting half of the blind set
-    (eval/grounding/, bench/grounding.py)."""
+    out, ``lemma`` gives a word's lemma. The word lists and limits were chosen on the first blind set
+    (eval/grounding/saetze.jsonl); the second is the test (bench/grounding.py)."""
 
     keys: Callable[[str], frozenset[str]]
     is_stopword: Callable[[str], bool] = lambda word: False  # noqa: E731
