@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.config import Settings
-from assistant.generation.client import ChatClient
+from assistant.generation.client import ChatClient, GenerationTooLong
 from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED
 from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, open_assistant
 from assistant.userdata.sqlite import SQLiteUserStore
@@ -42,6 +42,16 @@ def with_model(settings: Settings, url: str, tmp_path: Path) -> Settings:
 def test_the_client_streams_from_a_real_server(llama: str) -> None:
     pieces = list(ChatClient(llama, max_tokens=24).stream([{"role": "user", "content": "Sag Hallo."}]))
     assert len(pieces) >= 2 and "".join(pieces).strip()
+
+
+def test_a_real_server_writing_past_the_character_cap_is_cut(llama: str) -> None:
+    client = ChatClient(llama, max_tokens=200, max_chars=100, temperature=0.0)
+    pieces: list[str] = []
+    story = [{"role": "user", "content": "Erzähle eine lange Geschichte über Berlin."}]
+    with pytest.raises(GenerationTooLong):
+        for piece in client.stream(story):
+            pieces.append(piece)
+    assert len("".join(pieces)) <= 100
 
 
 def test_answers_carry_the_checked_generation_next_to_the_unchanged_fields(
