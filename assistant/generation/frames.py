@@ -164,9 +164,10 @@ def _frame(
 
 def _phrase_start(lows: list[str], i: int) -> str:
     """The preposition or article that opens the noun phrase ending at word ``i`` (looking back over
-    articles and lowercase adjectives), or ''."""
+    articles and lowercase adjectives, at most six words, so that the whole clause is read in linear
+    time), or ''."""
     j = i - 1
-    while j >= 0:
+    while j >= max(0, i - 6):
         low = lows[j]
         if low in _PREPOSITIONS:
             return low
