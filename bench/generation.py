@@ -85,11 +85,22 @@ def main() -> None:
         "--first-token-timeout", type=float, default=20.0, help="seconds (ASSISTANT_LLM_FIRST_TOKEN_TIMEOUT)"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds (ASSISTANT_LLM_TIMEOUT)")
+    parser.add_argument(
+        "--recheck",
+        type=Path,
+        help="check the answers a --log of an earlier run holds again, without a model (after a change "
+        "of the check; the times are the logged ones)",
+    )
     args = parser.parse_args()
 
+    replay: dict[str, dict] = {}  # type: ignore[type-arg]
+    if args.recheck:
+        for line in args.recheck.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            replay[record["question"]] = record
     server = None
-    url = args.llm_url
-    if not url:
+    url = args.llm_url or "http://127.0.0.1:9/v1"
+    if not args.llm_url and not args.recheck:
         server, url = start_server()
     try:
         settings = release_for(None)
@@ -118,19 +129,29 @@ def main() -> None:
             asked += 1
             started = time.perf_counter()
             pieces: list[str] = []
-            try:
-                messages = grounded_messages(question, (), answer.hits)
-                grammar = citation_grammar(min(len(answer.hits), MAX_PASSAGES)) if args.grammar else None
-                for piece in client.stream(messages, grammar=grammar):
-                    if not pieces:
-                        first_token.append(time.perf_counter() - started)
-                    pieces.append(piece)
-            except GenerationFailed as exc:
-                failures += 1
-                fallbacks += 1
-                print(f"[{asked}] failed: {exc}", file=sys.stderr, flush=True)
-                continue
-            whole.append(time.perf_counter() - started)
+            if args.recheck:
+                record = replay.get(question)
+                if record is None:  # the earlier run failed here
+                    failures += 1
+                    fallbacks += 1
+                    continue
+                pieces = [record["text"]]
+                first_token.append(record["first_token_s"] or 0.0)
+                whole.append(record["whole_s"])
+            else:
+                try:
+                    messages = grounded_messages(question, (), answer.hits)
+                    grammar = citation_grammar(min(len(answer.hits), MAX_PASSAGES)) if args.grammar else None
+                    for piece in client.stream(messages, grammar=grammar):
+                        if not pieces:
+                            first_token.append(time.perf_counter() - started)
+                        pieces.append(piece)
+                except GenerationFailed as exc:
+                    failures += 1
+                    fallbacks += 1
+                    print(f"[{asked}] failed: {exc}", file=sys.stderr, flush=True)
+                    continue
+                whole.append(time.perf_counter() - started)
             text = "".join(pieces)
             result = assistant.checked(answer, text)
             checked = result.generated
@@ -180,6 +201,8 @@ def main() -> None:
 
     bundled = "SmolLM2-135M-Instruct Q4_1 (llama.cpp via xllamacpp, 1 thread)"
     model = args.llm_model or (bundled if server else url)
+    if args.recheck:
+        model = f"the answers logged in {args.recheck} (checked again, no model asked)"
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     grammar = "with the citation grammar" if args.grammar else "without grammar"
     print(f"Machine: {machine}; model: {model}; max_tokens {args.max_tokens}; {grammar}\n")

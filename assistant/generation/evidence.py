@@ -361,6 +361,10 @@ class EvidenceChecker:
         claim = self.analyse(sentence)
         if not claim.content and not claim.numbers:
             return Verdict("sagt nichts Prüfbares", None, 0.0)
+        if len(claim.content) + len(claim.numbers) < 2:
+            return Verdict("kein vollständiger Satz", None, 0.0)
+        if _repetitive(claim.content):
+            return Verdict("wiederholt Wörter", None, 0.0)
         asked = self.analyse(question) if question else None
         candidates: list[list[tuple[int, Analysis]]] = []
         for marker in dict.fromkeys(markers):
@@ -454,6 +458,15 @@ class EvidenceChecker:
             ):
                 return _MARK_REASONS.get(mark, "stärkere Aussage") + " (in der Fundstelle eingeschränkt)"
         return None
+
+
+def _repetitive(content: tuple[frozenset[str], ...]) -> bool:
+    """A small model stuck in a loop ("Die Auswahl der Auswahl der Auswahl …"): a content word three
+    times or more, or fewer than two thirds of a long sentence's content words different."""
+    counts: dict[frozenset[str], int] = {}
+    for keys in content:
+        counts[keys] = counts.get(keys, 0) + 1
+    return max(counts.values(), default=0) >= 3 or (len(content) >= 6 and len(counts) < 2 * len(content) / 3)
 
 
 def _better(verdict: Verdict, than: Verdict) -> bool:

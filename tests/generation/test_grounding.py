@@ -204,3 +204,13 @@ def test_huge_words_and_long_answers_are_checked_in_linear_time() -> None:
     assert not sentence.verified
     many = check(" ".join(["Der Quartiersbeirat tagt öffentlich [2]."] * 2_000))
     assert len(many) == 2_000 and many[0].verified and not many[-1].verified
+
+
+def test_a_model_stuck_in_a_loop_or_a_fragment_is_not_verified() -> None:
+    # Small models repeat themselves or stop mid-sentence; every word of such a "sentence" may stand
+    # in the passage, but it says nothing.
+    loop, fragment = check(
+        "Über den Quartiersfonds entscheidet ein Gremium Gremium Gremium [1]. Das Gremium [1]."
+    )
+    assert not loop.verified and loop.reason == "wiederholt Wörter"
+    assert not fragment.verified and fragment.reason == "kein vollständiger Satz"
