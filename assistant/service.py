@@ -63,8 +63,8 @@ class Assistant:
     release: ServedRelease
     searcher: Searcher
     scorer: SentenceScorer
+    checker: EvidenceChecker  # checks the model's sentences against the release's words
     generator: ChatClient | None = None  # the user's language model, when one is configured
-    checker: EvidenceChecker | None = None  # checks the model's sentences (made once per release)
 
     @property
     def model(self) -> str:
@@ -145,9 +145,8 @@ class Assistant:
     def checked(self, answer: Answer, text: str) -> Answer:
         """``answer`` with the model's ``text`` cut into sentences and each checked against the passages
         it cites; when too little is verified, with a notice (the Kurzantwort stands)."""
-        checker = self.checker or grounding_checker(self.searcher.analyzer)
         sentences = check_sentences(
-            text, answer.hits, self.searcher.analyzer, question=answer.question, checker=checker
+            text, answer.hits, self.searcher.analyzer, question=answer.question, checker=self.checker
         )
         if not is_usable(sentences):
             return replace(answer, generated=sentences, notice=NOT_VERIFIED)
@@ -225,8 +224,9 @@ def open_assistant(
             temperature=settings.llm_temperature,
             grammar=settings.llm_grammar,
         )
-    checker = None
-    if generator is not None:  # the checker's words are the release's: made once, reused per answer
-        reuse = previous is not None and previous.searcher.analyzer is searcher.analyzer
-        checker = previous.checker if reuse and previous is not None else grounding_checker(searcher.analyzer)
-    return Assistant(release=release, searcher=searcher, scorer=scorer, generator=generator, checker=checker)
+    # Made once per release and reused per answer (its word caches fill as it works; cheap to make).
+    same_words = previous is not None and previous.searcher.analyzer is searcher.analyzer
+    checker = (
+        previous.checker if same_words and previous is not None else grounding_checker(searcher.analyzer)
+    )
+    return Assistant(release=release, searcher=searcher, scorer=scorer, checker=checker, generator=generator)

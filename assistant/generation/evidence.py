@@ -29,13 +29,13 @@ import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..text import split_sentences
 from .frames import CLAUSE_BREAK, Frame, frames
 
 __all__ = [
     "Analysis",
-    "Evidence",
     "EvidenceChecker",
     "Span",
     "Verdict",
@@ -167,6 +167,12 @@ CONNECTIVES = frozenset(
 )
 
 
+# Words that are never content: connectives and the polarity and strength marks.
+_NOT_CONTENT = (
+    CONNECTIVES | frozenset(_NEGATION) | frozenset(_MODAL) | frozenset(_STRONG) | frozenset(_HEDGES)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Word:
     text: str  # as written
@@ -188,7 +194,13 @@ class Analysis:
     numbers: tuple[tuple[str, frozenset[str]], ...]  # (normalised value, keys of the noun it counts)
     marks: tuple[tuple[str, frozenset[str]], ...]  # (class, keys of the content words around it)
     roles: dict[str, set[str]] = field(default_factory=dict)  # key of an actor word -> its prepositions
-    frames: tuple[Frame, ...] = ()  # per clause: who does what (agent, verbs, object)
+    read_frames: Callable[[], tuple[Frame, ...]] = field(default=tuple, repr=False, compare=False)
+
+    @cached_property
+    def frames(self) -> tuple[Frame, ...]:
+        """Per clause: who does what (agent, verbs, object). Read only when asked: most evidence
+        candidates fail on their words or numbers before their roles are compared."""
+        return self.read_frames()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,19 +215,12 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
-    spans: tuple[Span, ...]
-    coverage: float  # share of the sentence's content words found in the evidence
-
-
-@dataclass(frozen=True, slots=True)
 class Verdict:
     """The outcome for one sentence: ``reason`` is None when it is supported."""
 
     reason: str | None
-    evidence: Evidence | None
-    support: float
-    missing: tuple[str, ...] = ()  # content words the evidence lacks
+    evidence: tuple[Span, ...]  # the sentence(s) compared with; the closest ones when not supported
+    support: float  # share of the sentence's content words found in the evidence
 
     @property
     def supported(self) -> bool:
@@ -236,9 +241,6 @@ class EvidenceChecker:
     #: actors and things a claim is about) and other words (verbs, adjectives: often a paraphrase's glue).
     noun_slack: int = 0
     slack: int = 3
-    #: New content words (not in the question) the evidence must cover: fewer is an echo.
-    min_news: int = 1
-    check_roles: bool = True
     _cache: dict[tuple[int, str], list[Analysis]] = field(default_factory=dict, repr=False)
 
     # -- analysis -------------------------------------------------------------------------------------
@@ -306,30 +308,14 @@ class EvidenceChecker:
             numbers=tuple(numbers),
             marks=marks,
             roles=roles,
-            frames=frames(text, self.keys, self._is_function_word, self.lemma) if self.check_roles else (),
+            read_frames=lambda: frames(text, self.keys, self._is_function_word, self.lemma),
         )
 
     def _is_function_word(self, low: str) -> bool:
-        return (
-            self.is_stopword(low)
-            or low in CONNECTIVES
-            or low in _NEGATION
-            or low in _MODAL
-            or low in _STRONG
-            or low in _HEDGES
-        )
+        return low in _NOT_CONTENT or self.is_stopword(low)
 
     def _is_content(self, low: str) -> bool:
-        return (
-            low not in CONNECTIVES
-            and low not in _NEGATION
-            and low not in _MODAL
-            and low not in _STRONG
-            and low not in _HEDGES
-            and low not in _ROLE_PREPOSITIONS
-            and len(low) > 1
-            and not self.is_stopword(low)
-        )
+        return len(low) > 1 and low not in _ROLE_PREPOSITIONS and not self._is_function_word(low)
 
     def sentences_of(self, marker: int, text: str) -> list[Analysis]:
         """The analysed sentences of one passage (cached per passage text)."""
@@ -360,11 +346,11 @@ class EvidenceChecker:
         """Whether the passages named by ``markers`` (1-based into ``passages``) support ``sentence``."""
         claim = self.analyse(sentence)
         if not claim.content and not claim.numbers:
-            return Verdict("sagt nichts Prüfbares", None, 0.0)
+            return Verdict("sagt nichts Prüfbares", (), 0.0)
         if len(claim.content) + len(claim.numbers) < 2:
-            return Verdict("kein vollständiger Satz", None, 0.0)
+            return Verdict("kein vollständiger Satz", (), 0.0)
         if _repetitive(claim.content):
-            return Verdict("wiederholt Wörter", None, 0.0)
+            return Verdict("wiederholt Wörter", (), 0.0)
         asked = self.analyse(question) if question else None
         candidates: list[list[tuple[int, Analysis]]] = []
         for marker in dict.fromkeys(markers):
@@ -391,7 +377,7 @@ class EvidenceChecker:
                     best = verdict
             elif best is None or (not best.supported and verdict.support > best.support):
                 best = verdict
-        return best or Verdict("keine Fundstelle", None, 0.0)
+        return best or Verdict("keine Fundstelle", (), 0.0)
 
     def _against(
         self,
@@ -400,19 +386,16 @@ class EvidenceChecker:
         asked: Analysis | None,
         given: frozenset[str],
     ) -> Verdict:
-        keys = frozenset().union(*(p.keys for _, p in parts))
-        known = keys
+        known = frozenset().union(*(p.keys for _, p in parts))
         lacking = [(w, k) for w, k in zip(claim.content_words, claim.content, strict=True) if not k & known]
         missing = [w for w, _ in lacking]
         from_elsewhere = [w for w, k in lacking if k & given and w[:1].isupper()]
         total = len(claim.content) or 1
         support = round(1 - len(missing) / total, 3)
-        evidence = Evidence(
-            tuple(Span(m, p.offset, p.offset + len(p.text), p.text) for m, p in parts), support
-        )
+        evidence = tuple(Span(m, p.offset, p.offset + len(p.text), p.text) for m, p in parts)
 
         def fail(reason: str) -> Verdict:
-            return Verdict(reason, evidence, support, tuple(missing))
+            return Verdict(reason, evidence, support)
 
         if from_elsewhere:
             return fail("Wörter aus anderen Sätzen oder Fundstellen: " + ", ".join(from_elsewhere[:5]))
@@ -423,16 +406,15 @@ class EvidenceChecker:
         reason = self._marks_disagree(claim, [p for _, p in parts])
         if reason:
             return fail(reason)
-        if self.check_roles:
-            reason = _roles_disagree(claim, [p for _, p in parts], keys)
-            if reason:
-                return fail(reason)
+        reason = _roles_disagree(claim, [p for _, p in parts], known)
+        if reason:
+            return fail(reason)
         if asked is not None:
             news = [k for k in claim.content if not k & asked.keys and k & known]
             news_numbers = [n for n, _ in claim.numbers if "#" + n not in asked.keys]
-            if len(news) + len(news_numbers) < self.min_news:
+            if not news and not news_numbers:
                 return fail("wiederholt die Frage")
-        return Verdict(None, evidence, support, tuple(missing))
+        return Verdict(None, evidence, support)
 
     def _few_enough(self, missing: list[str]) -> bool:
         nouns = sum(1 for w in missing if w[:1].isupper())
@@ -471,9 +453,7 @@ def _repetitive(content: tuple[frozenset[str], ...]) -> bool:
 
 def _better(verdict: Verdict, than: Verdict) -> bool:
     """More of the sentence covered, or as much by fewer sentences."""
-    size = len(verdict.evidence.spans) if verdict.evidence else 0
-    other = len(than.evidence.spans) if than.evidence else 0
-    return (verdict.support, -size) > (than.support, -other)
+    return (verdict.support, -len(verdict.evidence)) > (than.support, -len(than.evidence))
 
 
 def _roles_disagree(claim: Analysis, parts: list[Analysis], known: frozenset[str]) -> str | None:

@@ -153,9 +153,9 @@ def check_sentences(
             continue
         markers = tuple(dict.fromkeys(markers))
         if not markers:
-            verdict = Verdict("ohne Fundstellennummer", None, 0.0)
+            verdict = Verdict("ohne Fundstellennummer", (), 0.0)
         elif not all(1 <= m <= given for m in markers):
-            verdict = Verdict("nennt eine Fundstelle, die nicht gegeben war", None, 0.0)
+            verdict = Verdict("nennt eine Fundstelle, die nicht gegeben war", (), 0.0)
         else:
             verdict = checker.check(plain, markers, passages, question=question)
         terms = set(analyzer.terms(plain))
@@ -163,7 +163,6 @@ def check_sentences(
         reason = verdict.reason or ("wiederholt einen früheren Satz" if repeated else None)
         if reason is None:
             said.append(terms)
-        evidence = verdict.evidence.spans if verdict.evidence is not None else ()
         checked.append(
             GeneratedSentence(
                 text=plain,
@@ -178,7 +177,7 @@ def check_sentences(
                         end=span.end,
                         text=span.text,
                     )
-                    for span in evidence
+                    for span in verdict.evidence
                 ),
                 reason=reason,
             )
