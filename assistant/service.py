@@ -224,9 +224,6 @@ def open_assistant(
             temperature=settings.llm_temperature,
             grammar=settings.llm_grammar,
         )
-    # Made once per release and reused per answer (its word caches fill as it works; cheap to make).
-    same_words = previous is not None and previous.searcher.analyzer is searcher.analyzer
-    checker = (
-        previous.checker if same_words and previous is not None else grounding_checker(searcher.analyzer)
-    )
+    # The checker knows the release's words: made once per release, reused for every answer.
+    checker = grounding_checker(searcher.analyzer)
     return Assistant(release=release, searcher=searcher, scorer=scorer, checker=checker, generator=generator)
