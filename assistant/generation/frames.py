@@ -51,6 +51,7 @@ _ABBREVIATIONS = frozenset("abs nr art bzw vgl ggf ca gem lt ziff kap".split())
 _ZU_INFINITIVE = re.compile(
     r"^(?:ab|an|auf|aus|bei|ein|fest|her|hin|mit|nach|vor|weg|weiter|zu|zurück|zusammen)zu\w+en$"
 )
+_GENITIVE_ARTICLES = frozenset({"des", "der", "eines", "einer"})
 _PASSIVE = frozenset({"wird", "werden", "wurde", "wurden", "worden"})
 
 
@@ -95,7 +96,7 @@ def _frame(
         return None
     lows = [w.lower() for w in words]
     passive = any(low in _PASSIVE for low in lows)
-    bare: list[str] = []  # nouns in subject or object position, in order
+    bare: list[tuple[str, bool]] = []  # nouns in subject or object position, in order: (noun, may be agent)
     agents_by_preposition: list[str] = []
     verbs: set[str] = set()
     participle = False
@@ -111,23 +112,20 @@ def _frame(
         if not word[:1].isalpha() or low in _ABBREVIATIONS or len(low) < 2:
             previous_noun = False
             continue
-        before = lows[i - 1] if i else ""
-        # The nearest preposition or article before this word, within its noun phrase.
-        phrase = _phrase_start(lows, i)
         if word[:1].isupper() and not (i == 0 and is_function_word(low)) and low not in _PREPOSITIONS:
             if low in _ARTICLES:
                 continue
-            governed = phrase in _PREPOSITIONS
-            genitive = previous_noun and before in ("des", "der", "eines", "einer")
+            # The nearest preposition or article before the noun, within its noun phrase.
+            phrase = _phrase_start(lows, i)
+            genitive = previous_noun and i > 0 and lows[i - 1] in _GENITIVE_ARTICLES
             if phrase in _AGENT_PREPOSITIONS:
                 agents_by_preposition.append(word)
-            elif not governed and not genitive and phrase not in _NON_NOMINATIVE:
-                bare.append(word)
-            elif not governed and not genitive:
-                bare.append("~" + word)  # an accusative or dative noun: an object, never the agent
+            elif phrase not in _PREPOSITIONS and not genitive:
+                # After "den", "dem" …: an accusative or dative noun, an object, never the agent.
+                bare.append((word, phrase not in _NON_NOMINATIVE))
             previous_noun = True
             continue
-        previous_noun = False if low not in ("des", "der", "eines", "einer") else previous_noun
+        previous_noun = previous_noun and low in _GENITIVE_ARTICLES
         if (
             word[:1].islower()
             and not is_function_word(low)
@@ -143,8 +141,8 @@ def _frame(
                 participle = True
     if not verbs:
         return None
-    nominative = [w for w in bare if not w.startswith("~")]
-    others = [w.lstrip("~") for w in bare]
+    nominative = [w for w, may_act in bare if may_act]
+    others = [w for w, _ in bare]
     if passive and participle:
         agent_word = agents_by_preposition[0] if agents_by_preposition else None
         object_word = nominative[0] if nominative else None
