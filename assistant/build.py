@@ -166,7 +166,7 @@ def _build(
                     embedder, sentences, cache, progress=progress, use_cache=not full
                 )
                 write_sentence_vectors(staging, sentence_vectors, offsets)
-            calibration = calibrate(embedder, vectors)
+            calibration = calibrate(embedder, vectors, headings=[p.citation.section for p in passages])
             lexical = LexicalIndex.build(texts)
             facts = BuildFacts(
                 documents=documents,

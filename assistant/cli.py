@@ -165,6 +165,10 @@ def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> 
         return 0
     if answer.no_match:
         print(answer.message)
+        if answer.related:
+            print("\nVerwandte Themen im Leitfaden (sie beantworten die Frage nicht):")
+            for passage in answer.related:
+                print(f"  - {passage.citation.label} ({passage.citation.document})")
         return 0
     if answer.searched != answer.question:
         print(f"Gesucht wurde: {answer.searched}\n")

@@ -32,7 +32,15 @@ from .index.served import releases_for
 from .index.vectors import build_vector_index
 from .records import Citation, Hit, Passage
 from .retrieval.followup import SearchQuery, contextual_query
-from .retrieval.nomatch import FEATURES, NO_MATCH_RULES, NoMatchRule, calibrate, rule_for
+from .retrieval.nomatch import (
+    FEATURES,
+    NO_MATCH_RULES,
+    NoMatchRule,
+    calibrate,
+    fit_scope,
+    rule_for,
+    scope_examples,
+)
 from .retrieval.rerank import reranker_for
 from .retrieval.search import Found, Searcher
 
@@ -116,40 +124,41 @@ def _relevant(
     return frozenset(ids)
 
 
-def load_practitioner(path: Path, passages: Sequence[Passage]) -> list[EvalQuery]:
-    """Labelled questions; those labelled with no section (the corpus does not answer them) are left
-    out."""
+def _items(path: Path, split: str | None = None) -> list[dict[str, Any]]:
+    """The JSON lines of a set; with ``split``, only those of that half ("fit" or "test")."""
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [item for item in items if split is None or item.get("split") == split]
+
+
+def load_practitioner(path: Path, passages: Sequence[Passage], split: str | None = None) -> list[EvalQuery]:
+    """Labelled questions (of one half with ``split``); those labelled with no section (the corpus does
+    not answer them) are left out."""
     sections = _section_ids(passages)
     queries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            item = json.loads(line)
-            if item["relevant"]:
-                relevant = _relevant(item["relevant"], sections, item["id"])
-                queries.append(EvalQuery(item["question"], relevant))
+    for item in _items(path, split):
+        if item["relevant"]:
+            queries.append(EvalQuery(item["question"], _relevant(item["relevant"], sections, item["id"])))
     return queries
 
 
-def load_followups(path: Path, passages: Sequence[Passage]) -> list[EvalQuery]:
-    """The later turns of each dialogue, each with the questions before it as history."""
+def load_followups(path: Path, passages: Sequence[Passage], split: str | None = None) -> list[EvalQuery]:
+    """The later turns of each dialogue (of one half with ``split``), each with the questions before it
+    as history."""
     sections = _section_ids(passages)
     queries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        item = json.loads(line)
+    for item in _items(path, split):
         turns = item["turns"]
         for i, turn in enumerate(turns[1:], start=1):
+            if not turn["relevant"]:  # a turn the corpus does not answer: history only, not scored
+                continue
             history = tuple(t["question"] for t in turns[:i])
             relevant = _relevant(turn["relevant"], sections, f"{item['id']} turn {i + 1}")
             queries.append(EvalQuery(turn["question"], relevant, history))
     return queries
 
 
-def load_questions(path: Path) -> list[str]:
-    return [
-        json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+def load_questions(path: Path, split: str | None = None) -> list[str]:
+    return [item["question"] for item in _items(path, split)]
 
 
 class _CachedEmbedder(Embedder):
@@ -195,7 +204,7 @@ def searcher_for(
     return Searcher(
         embedder=_CachedEmbedder(embedder),
         engine=engine,
-        calibration=calibrate(embedder, vectors),
+        calibration=calibrate(embedder, vectors, headings=[p.citation.section for p in passages]),
         rule=rule_for(embedder),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
@@ -260,16 +269,31 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "hybrid, score 0.7": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.7},
 }
 
-#: Labelled question sets in ``eval/``: (file, title, written blind, used for fitting).
+#: Labelled question sets in ``eval/``: (file, title, written blind, used for fitting, half or None).
 ANSWERABLE = (
-    ("praxisfragen.jsonl", "Praxisfragen", False, True),
-    ("alltagsfragen.jsonl", "Alltagsfragen", True, True),
-    ("blind/fragen.jsonl", "Blindfragen", True, False),
+    ("praxisfragen.jsonl", "Praxisfragen", False, True, None),
+    ("alltagsfragen.jsonl", "Alltagsfragen", True, True, None),
+    ("blind2/fragen.jsonl", "Alltagsfragen 2 (fitting half)", True, True, "fit"),
+    ("blind/fragen.jsonl", "Blindfragen", True, False, None),
+    ("blind2/fragen.jsonl", "Alltagsfragen 2 (held-out half)", True, False, "test"),
+)
+FOLLOWUPS = (
+    ("folgefragen.jsonl", "Folgefragen", False, True, None),
+    ("blind2/dialoge.jsonl", "Folgefragen 2 (fitting half)", True, True, "fit"),
+    ("blind2/dialoge.jsonl", "Folgefragen 2 (held-out half)", True, False, "test"),
 )
 UNANSWERABLE = (
-    ("fremdfragen.jsonl", "Fremdfragen", False, True),
-    ("fremdfragen_nah.jsonl", "Fremdfragen (nah)", True, True),
-    ("blind/fremdfragen.jsonl", "Blind-Fremdfragen", True, False),
+    ("fremdfragen.jsonl", "Fremdfragen", False, True, None),
+    ("fremdfragen_nah.jsonl", "Fremdfragen (nah)", True, True, None),
+    ("blind2/fremdfragen.jsonl", "Fremdfragen 2 (fitting half)", True, True, "fit"),
+    ("blind/fremdfragen.jsonl", "Blind-Fremdfragen", True, False, None),
+    ("blind2/fremdfragen.jsonl", "Fremdfragen 2 (held-out half)", True, False, "test"),
+)
+#: Labelled answering sentences: (file, title, half or None); none of them is fitted on.
+SHORT_ANSWERS = (
+    ("blind/antwortsaetze.jsonl", "Blindfragen", None),
+    ("blind2/fragen.jsonl", "Alltagsfragen 2 (fitting half)", "fit"),
+    ("blind2/fragen.jsonl", "Alltagsfragen 2 (held-out half)", "test"),
 )
 
 
@@ -306,39 +330,49 @@ def evaluate(
         _heading(searcher.embedder.name, settings, report)
     answerable: dict[str, list[EvalQuery]] = {}
     fitting: list[EvalQuery] = []
-    for file, title, blind, fitted in ANSWERABLE:
+    for file, title, blind, fitted, split in ANSWERABLE:
         if (sets / file).is_file():
-            answerable[title] = load_practitioner(sets / file, passages)
+            answerable[title] = load_practitioner(sets / file, passages, split)
             note = "written blind, " if blind else ""
             note += "fitted on" if fitted else "held out: never fitted on"
             results[title] = _table(
                 f"{title} ({len(answerable[title])} questions; {note})", searcher, answerable[title], report
             )
             fitting += answerable[title] if fitted else []
-    followups = load_followups(sets / "folgefragen.jsonl", passages)
-    results["Folgefragen"] = _table(
-        f"Folgefragen ({len(followups)} later turns, with history; fitted on)", searcher, followups, report
-    )
-    results["Folgefragen ohne Verlauf"] = _table(
-        "Folgefragen, history ignored", searcher, followups, report, use_history=False
-    )
-    answerable["Folgefragen"] = followups
-    fitting += followups
+    followups: list[EvalQuery] = []
+    for file, title, blind, fitted, split in FOLLOWUPS:
+        if not (sets / file).is_file():
+            continue
+        turns = load_followups(sets / file, passages, split)
+        note = ("written blind, " if blind else "") + ("fitted on" if fitted else "held out: never fitted on")
+        results[title] = _table(
+            f"{title} ({len(turns)} later turns, with history; {note})", searcher, turns, report
+        )
+        if file == "folgefragen.jsonl":
+            followups = turns
+            results[f"{title} ohne Verlauf"] = _table(
+                f"{title}, history ignored", searcher, turns, report, use_history=False
+            )
+        answerable[title] = turns
+        fitting += turns if fitted else []
     unanswerable = {
-        title: load_questions(sets / file) for file, title, _, _ in UNANSWERABLE if (sets / file).is_file()
+        title: load_questions(sets / file, split)
+        for file, title, _, _, split in UNANSWERABLE
+        if (sets / file).is_file()
     }
     _no_match_rates(searcher, answerable, unanswerable, report)
     if fit:
         negatives = [
-            q for file, title, _, fitted in UNANSWERABLE if fitted for q in unanswerable.get(title, [])
+            q for _, title, _, fitted, _ in UNANSWERABLE if fitted for q in unanswerable.get(title, [])
         ]
         rule = fit_rule(searcher, fitting, negatives)
         kind = "static" if searcher.rule is NO_MATCH_RULES["static"] else "transformer"
         report(f"Fitted no-match rule ({kind}): {rule!r}\n")
         _no_match_rates(replace(searcher, rule=rule), answerable, unanswerable, report)
     scorer = _scorer(searcher)
-    if (sets / "blind" / "antwortsaetze.jsonl").is_file():
-        _short_answers(searcher, scorer, sets / "blind", report)
+    for file, title, split in SHORT_ANSWERS:
+        if (sets / file).is_file():
+            _short_answers(searcher, scorer, title, _items(sets / file, split), report)
     _latency(searcher, scorer, [*answerable.get("Praxisfragen", []), *followups], report)
     return results
 
@@ -427,8 +461,20 @@ def fit_rule(
     rate + false answer rate on the same questions."""
     from scipy.optimize import minimize
 
-    positives = np.array([f for _, f in _judged(searcher, [_query(searcher, q) for q in answerable])])
-    negatives = np.array([f for _, f in _judged(searcher, list(unanswerable))])
+    # The scope feature of a question the scope model learnt from is its out-of-fold score: in-sample
+    # scores are overconfident, and the rule would lean on them more than new questions deserve.
+    held_out = _out_of_fold_scope(searcher)
+    scope = FEATURES.index("scope")
+
+    def judged(queries: Sequence[SearchQuery]) -> np.ndarray:
+        rows = np.array([f for _, f in _judged(searcher, list(queries))], dtype=np.float64)
+        for row, query in zip(rows, queries, strict=True):
+            if query.dense_text == query.question and query.question in held_out:
+                row[scope] = held_out[query.question]
+        return rows
+
+    positives = judged([_query(searcher, q) for q in answerable])
+    negatives = judged([SearchQuery(q) for q in unanswerable])
     x = np.vstack([positives, negatives])
     y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
     w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
@@ -449,6 +495,25 @@ def fit_rule(
     )
 
 
+def _out_of_fold_scope(searcher: Searcher, folds: int = 5) -> dict[str, float]:
+    """Each scope example's score by a scope model fitted without it (``folds``-fold)."""
+    engine = searcher.engine
+    headings = [p.citation.section for p in engine.passages(range(engine.size))]
+    texts, labels = scope_examples(headings)
+    if not texts or searcher.calibration.scope == ():
+        return {}
+    vectors = searcher.embedder.encode_queries(texts)
+    fold = np.random.default_rng(0).permutation(len(texts)) % folds
+    out: dict[str, float] = {}
+    for f in range(folds):
+        weights, bias = fit_scope(vectors[fold != f], labels[fold != f])
+        if len(weights) == 0:
+            continue
+        for i in np.flatnonzero(fold == f):
+            out[texts[i]] = float(vectors[i] @ weights + bias)
+    return out
+
+
 def _scorer(searcher: Searcher) -> SentenceScorer:
     """The short answer's scorer with every passage's sentence vectors stored, as a build makes them."""
     inner = searcher.embedder.inner if isinstance(searcher.embedder, _CachedEmbedder) else searcher.embedder
@@ -458,15 +523,16 @@ def _scorer(searcher: Searcher) -> SentenceScorer:
 
 
 def _short_answers(
-    searcher: Searcher, scorer: SentenceScorer, folder: Path, report: Callable[[str], None]
+    searcher: Searcher,
+    scorer: SentenceScorer,
+    title: str,
+    items: Sequence[dict[str, Any]],
+    report: Callable[[str], None],
 ) -> None:
     """How often the short answer's first sentence is one labelled as answering the question: by shared
-    words alone, and with the model's meaning (as served)."""
-    items = [
-        json.loads(line)
-        for line in (folder / "antwortsaetze.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    words alone, and with the model's meaning (as served). Questions without a labelled sentence are
+    left out."""
+    items = [item for item in items if item.get("answers")]
     counts = {"shared words": 0, "meaning + shared words": 0}
     empty = dict.fromkeys(counts, 0)
     for item in items:
@@ -486,12 +552,12 @@ def _short_answers(
                 empty[label] += 1
             elif answer.sentences[0].text in item["answers"]:
                 counts[label] += 1
-    n = len(items)
-    report(f"#### Kurzantwort ({n} blind questions with labelled answering sentences)\n")
+    n = max(len(items), 1)
+    report(f"#### Kurzantwort, {title} ({len(items)} questions with labelled answering sentences)\n")
     report("| sentences chosen by | first sentence answers | no Kurzantwort |")
     report("| --- | --- | --- |")
     for label in counts:
-        report(f"| {label} | {counts[label]} of {n} ({counts[label] / n:.3f}) | {empty[label]} |")
+        report(f"| {label} | {counts[label]} of {len(items)} ({counts[label] / n:.3f}) | {empty[label]} |")
     report("")
 
 

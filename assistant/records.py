@@ -143,6 +143,8 @@ class Answer:
     highlights: tuple[tuple[str, ...], ...] = ()  # per hit: the words that matched the question
     generated: tuple[GeneratedSentence, ...] = ()  # the language model's answer, checked (when configured)
     notice: str | None = None  # why the generated answer is not shown (the Kurzantwort stands instead)
+    # With no match: the nearest sections the sources do cover (not an answer; offered as links).
+    related: tuple[Passage, ...] = ()
 
     @property
     def shown_generated(self) -> tuple[GeneratedSentence, ...]:
@@ -180,6 +182,7 @@ class Answer:
                 for s in self.generated
             ],
             "notice": self.notice,
+            "related": [p.to_record() for p in self.related],
         }
 
     @classmethod
@@ -215,4 +218,5 @@ class Answer:
                 for s in record.get("generated", ())
             ),
             notice=record.get("notice"),
+            related=tuple(Passage.from_record(p) for p in record.get("related", ())),
         )

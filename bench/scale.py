@@ -128,7 +128,7 @@ def child_search(folder: Path, count: int) -> None:
         engine.dense(vector[0], searcher.candidates)
         t2 = time.perf_counter()
         if engine.has_lexical:
-            engine.lexical(searcher.analyzer.terms(text), searcher.candidates, np.zeros(0, dtype=np.int64))
+            engine.lexical(searcher.lexical_weights(text), searcher.candidates, np.zeros(0, dtype=np.int64))
         t3 = time.perf_counter()
         total.append(t1 - t0)
         dense.append(t2 - t1)

@@ -12,7 +12,7 @@ normalised vectors) and BM25 scores (Lucene's variant, as bm25s computes it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -54,10 +54,11 @@ class Engine(Protocol):
         ...
 
     def lexical(
-        self, terms: Sequence[str], n: int, also: np.ndarray
+        self, terms: Mapping[str, float], n: int, also: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The top ``n`` rows by BM25 for the analysed ``terms`` (score above 0), their scores, and the
-        BM25 scores of the rows ``also`` (0 where no term occurs)."""
+        """The top ``n`` rows by BM25 for the analysed ``terms`` (term → weight: each term's BM25 score
+        counts that many times; score above 0), their scores, and the BM25 scores of the rows ``also``
+        (0 where no term occurs)."""
         ...
 
     def idf(self, term: str) -> float:
@@ -117,7 +118,7 @@ class FolderEngine:
         return np.asarray(self.index.reconstruct_batch(rows) @ vector, dtype=np.float32)
 
     def lexical(
-        self, terms: Sequence[str], n: int, also: np.ndarray
+        self, terms: Mapping[str, float], n: int, also: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.lexical_index is None:
             empty = np.zeros(0, dtype=np.int64)

@@ -10,14 +10,14 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MAX_COMPOUND_CHARS", "PRONOMINAL_ADVERBS", "GermanAnalyzer", "LexicalIndex"]
+__all__ = ["MAX_COMPOUND_CHARS", "PRONOMINAL_ADVERBS", "GermanAnalyzer", "LexicalIndex", "term_weights"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
@@ -40,6 +40,14 @@ _MORE_STOPWORDS = (
     *"wer wem wen wessen wann warum wieso weshalb wozu woher wohin worüber wofür".split(),
     *"gibt gibts eigentlich".split(),
 )
+
+
+def term_weights(terms: Iterable[str]) -> dict[str, float]:
+    """Analysed query terms as BM25 weights: a term that occurs twice counts twice."""
+    weights: dict[str, float] = {}
+    for term in terms:
+        weights[term] = weights.get(term, 0.0) + 1.0
+    return weights
 
 
 def _stopwords() -> frozenset[str]:
@@ -189,14 +197,22 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when no term is known)."""
-        return self.term_scores(self.analyzer.terms(query))
+        return self.term_scores(term_weights(self.analyzer.terms(query)))
 
-    def term_scores(self, terms: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage for already analysed terms (a repeated term counts again)."""
-        known = [t for t in terms if t in self._vocab]
-        if not known:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+    def term_scores(self, terms: Mapping[str, float]) -> np.ndarray:
+        """BM25 score of every passage for analysed terms, each term's score times its weight (a term
+        repeated in a query has weight 2: bm25s counts it again)."""
+        scores = self._retriever.scores  # type: ignore[attr-defined]
+        indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+        out = np.zeros(self._size, dtype=np.float32)
+        for term, weight in terms.items():
+            column = self._vocab.get(term)
+            if column is None or term == "" or weight == 0 or column + 1 >= len(indptr):
+                continue
+            start, end = int(indptr[column]), int(indptr[column + 1])
+            # Each passage holds a term once in the postings: a plain fancy-indexed add is exact.
+            out[indices[start:end]] += np.float32(weight) * data[start:end]
+        return out
 
     def knows(self, term: str) -> bool:
         """Whether any passage contains the term."""

@@ -173,18 +173,15 @@ class PostgresEngine:
         return np.array([found.get(int(r), 0.0) for r in rows], dtype=np.float32)
 
     def lexical(
-        self, terms: Sequence[str], n: int, also: np.ndarray
+        self, terms: Mapping[str, float], n: int, also: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts: dict[str, int] = {}
-        for term in terms:
-            if term in self._df:
-                counts[term] = counts.get(term, 0) + 1  # a repeated term counts again, as in bm25s
+        counts = {term: float(weight) for term, weight in terms.items() if term in self._df and weight}
         empty = np.zeros(0, dtype=np.int64)
         if not counts:
             return empty, np.zeros(0, dtype=np.float32), np.zeros(len(also), dtype=np.float32)
         # One aggregation over the terms' postings, read twice: the top n, and the rows asked about.
         query = sql.SQL(
-            "WITH q(term, times) AS (SELECT * FROM unnest(%(t)s::text[], %(c)s::int[])), "
+            "WITH q(term, times) AS (SELECT * FROM unnest(%(t)s::text[], %(c)s::float8[])), "
             "scores AS MATERIALIZED (SELECT p.row, sum(p.weight::float8 * q.times) AS score "
             "FROM {s}.postings p JOIN q USING (term) GROUP BY p.row) "
             "(SELECT row, score, TRUE FROM scores ORDER BY score DESC, row LIMIT %(n)s) UNION ALL "

@@ -7,6 +7,7 @@ for its kind of model. Both sides import this module, so the build does not depe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,9 @@ __all__ = [
     "Calibration",
     "NoMatchRule",
     "calibrate",
+    "fit_scope",
     "rule_for",
+    "scope_examples",
 ]
 
 # Questions far from the guide's subject. Their best scores against a corpus show how high an
@@ -57,43 +60,150 @@ class Calibration:
     """How questions far from the corpus score with this model against these passages: the mean and
     spread of the off-topic probes' best cosine, and their mean gap between the best and the tenth-best
     cosine. The no-match features are measured against it, so one fitted rule reads the same on any
-    corpus and (within a model family) any model."""
+    corpus and (within a model family) any model.
+
+    ``scope`` and ``scope_bias`` are a linear model over a question's vector: positive for questions of
+    the kind the sources answer, negative for near-domain ones they do not (see ``fit_scope``). Empty
+    in releases built before it existed; their questions then score 0 on that feature."""
 
     dense_mean: float
     dense_std: float
     dense_gap: float
+    scope: tuple[float, ...] = ()
+    scope_bias: float = 0.0
 
-    def to_dict(self) -> dict[str, float]:
-        return {"dense_mean": self.dense_mean, "dense_std": self.dense_std, "dense_gap": self.dense_gap}
+    def scope_score(self, vector: np.ndarray | None) -> float:
+        if not self.scope or vector is None or np.asarray(vector).size != len(self.scope):
+            return 0.0
+        return float(np.dot(np.asarray(vector, dtype=np.float64).reshape(-1), self.scope) + self.scope_bias)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dense_mean": self.dense_mean,
+            "dense_std": self.dense_std,
+            "dense_gap": self.dense_gap,
+        }
+        if self.scope:
+            out["scope"] = [round(w, 6) for w in self.scope]
+            out["scope_bias"] = round(self.scope_bias, 6)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        return cls(float(data["dense_mean"]), float(data["dense_std"]), float(data["dense_gap"]))
+        return cls(
+            float(data["dense_mean"]),
+            float(data["dense_std"]),
+            float(data["dense_gap"]),
+            tuple(float(w) for w in data.get("scope", ())),
+            float(data.get("scope_bias", 0.0)),
+        )
 
 
 def calibrate(
-    embedder: Embedder, passage_vectors: np.ndarray, probes: Iterable[str] = OFF_TOPIC_PROBES
+    embedder: Embedder,
+    passage_vectors: np.ndarray,
+    probes: Iterable[str] = OFF_TOPIC_PROBES,
+    *,
+    headings: Sequence[str] = (),
 ) -> Calibration:
-    """The off-topic probes' statistics for ``passage_vectors`` (see ``Calibration``)."""
-    scores = embedder.encode_queries(list(probes)) @ passage_vectors.T
+    """The off-topic probes' statistics for ``passage_vectors``, and the scope model fitted with this
+    model on the shipped question sets and the corpus's own ``headings`` (see ``Calibration``)."""
+    probes = list(probes)
+    scores = embedder.encode_queries(probes) @ passage_vectors.T
     depth = min(GAP_RANK, scores.shape[1]) - 1
     ranked = -np.sort(-scores, axis=1)
     best = ranked[:, 0]
+    texts, labels = scope_examples(headings, probes)
+    weights, bias = fit_scope(embedder.encode_queries(texts), labels) if len(texts) else ((), 0.0)
     return Calibration(
         dense_mean=float(best.mean()),
         dense_std=max(float(best.std()), 1e-3),
         dense_gap=max(float((best - ranked[:, depth]).mean()), 1e-4),
+        scope=tuple(float(w) for w in weights),
+        scope_bias=float(bias),
     )
+
+
+#: At most this many of a corpus's section headings join the scope model's examples of answerable
+#: questions (spread evenly over the corpus).
+SCOPE_HEADINGS = 300
+#: L2 penalty of the scope model (chosen by cross-validation on the fitting sets, README).
+SCOPE_L2 = 0.1
+# The shipped sets the scope model learns from: (file in eval/, answerable). Only fitting sets and
+# fitting halves: the held-out sets stay unseen.
+SCOPE_SETS = (
+    ("praxisfragen.jsonl", True),
+    ("alltagsfragen.jsonl", True),
+    ("blind2/fragen.jsonl", True),
+    ("fremdfragen.jsonl", False),
+    ("fremdfragen_nah.jsonl", False),
+    ("blind2/fremdfragen.jsonl", False),
+)
+
+
+def scope_examples(
+    headings: Sequence[str] = (), probes: Sequence[str] = OFF_TOPIC_PROBES
+) -> tuple[list[str], np.ndarray]:
+    """Questions labelled answerable (1) or not (0) for the scope model: the shipped fitting sets, the
+    off-topic probes, and up to ``SCOPE_HEADINGS`` of the corpus's section headings (answerable: they
+    name what the sources cover, so the model also learns the scope of documents added later)."""
+    from ..config import bundled_dir
+
+    folder = bundled_dir("eval")
+    texts: list[str] = []
+    labels: list[float] = []
+    for name, answerable in SCOPE_SETS:
+        path = folder / name
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            if item.get("split", "fit") != "fit" or (answerable and not item.get("relevant")):
+                continue
+            texts.append(item["question"])
+            labels.append(1.0 if answerable else 0.0)
+    texts += probes
+    labels += [0.0] * len(probes)
+    unique = list(dict.fromkeys(h.strip() for h in headings if h.strip()))
+    step = max(1, len(unique) // SCOPE_HEADINGS)
+    chosen = unique[::step][:SCOPE_HEADINGS]
+    texts += chosen
+    labels += [1.0] * len(chosen)
+    return texts, np.asarray(labels, dtype=np.float64)
+
+
+def fit_scope(vectors: np.ndarray, labels: np.ndarray, l2: float = SCOPE_L2) -> tuple[np.ndarray, float]:
+    """A logistic regression of the labels on the vectors (both classes weighted equally, L2 penalty):
+    its weights and bias. Without both classes, no model (empty weights)."""
+    from scipy.optimize import minimize
+
+    x = np.asarray(vectors, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if len(y) == 0 or y.min() == y.max():
+        return np.zeros(0), 0.0
+    w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+
+    def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ beta[:-1] + beta[-1]
+        p = 1 / (1 + np.exp(-z))
+        g = w * (p - y)
+        value = float(np.sum(w * (np.logaddexp(0, z) - y * z)) + l2 * np.sum(beta[:-1] ** 2))
+        return value, np.concatenate([x.T @ g + 2 * l2 * beta[:-1], [g.sum()]])
+
+    beta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return beta[:-1], float(beta[-1])
 
 
 #: The dense gap is measured between the best and this rank's cosine.
 GAP_RANK = 10
-FEATURES = ("dense", "dense_gap", "coverage", "known_words")
+FEATURES = ("dense", "dense_gap", "coverage", "known_words", "scope")
 
 
 @dataclass(frozen=True)
 class NoMatchRule:
-    """Whether the best hits answer a question: a logistic score over four features, fitted on labelled
+    """Whether the best hits answer a question: a logistic score over five features, fitted on labelled
     answerable and unanswerable questions (``assistant eval --fit-no-match``), and a cut-off chosen on
     the same questions (3 × false "no match" + false answers, smallest).
 
@@ -102,11 +212,14 @@ class NoMatchRule:
     - ``dense_gap``: best minus tenth-best cosine, relative to the probes' gap (a clear winner or a
       plateau of equally vague passages);
     - ``coverage``: the idf-weighted share of the question's terms found in the top three passages;
-    - ``known_words``: the idf-weighted share of the question's words the corpus uses at all (a
-      question about "Wohngeld" in a corpus that never says it is about something else).
+    - ``known_words``: the idf-weighted share of the question's words the corpus uses at all, or
+      through a synonym (a question about "Wohngeld" in a corpus that never says it is about
+      something else);
+    - ``scope``: the calibration's scope model on the question's vector (near-domain questions such as
+      benefits, tenancy or labour law score low, even where they share the domain's words).
     """
 
-    weights: tuple[float, float, float, float]
+    weights: tuple[float, float, float, float, float]
     bias: float
     cutoff: float
 
@@ -117,11 +230,13 @@ class NoMatchRule:
         return self.score(features) > self.cutoff
 
 
-# Fitted by ``assistant eval --fit-no-match`` on the team's sets (answerable: Praxisfragen, Folgefragen,
-# Alltagsfragen; unanswerable: Fremdfragen, Fremdfragen (nah)); checked on the blind sets (README).
+# Fitted by ``assistant eval --fit-no-match`` on the team's sets and the fitting halves of the second
+# blind set (answerable: Praxisfragen, Alltagsfragen, Folgefragen and both halves' fitting parts;
+# unanswerable: Fremdfragen, Fremdfragen (nah), Fremdfragen 2 (fitting half)); checked on the held-out
+# sets (README).
 NO_MATCH_RULES = {
-    "transformer": NoMatchRule(weights=(1.041, 0.435, 1.589, 2.96), bias=-6.309, cutoff=-1.0),
-    "static": NoMatchRule(weights=(0.605, 0.355, 3.925, 3.496), bias=-4.841, cutoff=-0.75),
+    "transformer": NoMatchRule(weights=(-0.094, 1.826, -1.144, 4.711, 2.325), bias=-4.379, cutoff=-0.5),
+    "static": NoMatchRule(weights=(0.356, -0.194, 3.825, 4.109, 1.208), bias=-3.95, cutoff=-0.75),
 }
 
 

@@ -10,8 +10,9 @@ import numpy as np
 
 from ..embed.models import Embedder
 from ..index.engine import Engine
-from ..index.lexical import GermanAnalyzer
+from ..index.lexical import GermanAnalyzer, term_weights
 from ..records import Hit
+from .expansion import Expansion, Thesaurus
 from .fusion import FusionMethod, fuse_rankings
 from .nomatch import (
     GAP_RANK,
@@ -52,10 +53,32 @@ class Searcher:
     mode: str = "hybrid"
     candidates: int = 100
     reranker: Reranker | None = None
+    # Everyday words to the corpus's words (``expansion``, measured by ``bench/expansion.py``: no gain on
+    # the held-out sets, so the service runs without one). With one, a question word counts as known
+    # through a synonym the corpus uses (``expand_known``) and BM25 also searches the synonyms
+    # (``expand_search``).
+    thesaurus: Thesaurus | None = None
+    expand_known: bool = True
+    expand_search: bool = True
 
     @property
     def analyzer(self) -> GermanAnalyzer:
         return self.engine.analyzer
+
+    def expansion(self, query: str) -> Expansion:
+        """The synonyms the index knows for the words of ``query`` (none without a thesaurus)."""
+        if self.thesaurus is None or not self.engine.has_lexical:
+            return Expansion()
+        return self.thesaurus.expand(query, self.engine.knows, self.engine.idf)
+
+    def lexical_weights(self, query: str) -> dict[str, float]:
+        """The BM25 query: the question's terms (weight 1 each time they occur), and with
+        ``expand_search`` their synonyms."""
+        weights = term_weights(self.analyzer.terms(query))
+        if self.expand_search:
+            for term, weight in self.expansion(query).terms.items():
+                weights.setdefault(term, weight)
+        return weights
 
     def search(self, query: str, k: int, *, dense_text: str | None = None) -> list[Hit]:
         """The top ``k`` hits only (no judgement); ``dense_text`` as for ``find``."""
@@ -66,7 +89,7 @@ class Searcher:
         embeds ``dense_text`` where given (a follow-up with its context), BM25 searches ``query``."""
         vector = self._vector(dense_text or query, k)
         hits, dense_top = self._rank(query, vector, k)
-        features = self.features(query, hits, dense_top)
+        features = self.features(query, hits, dense_top, vector)
         question_vector = vector
         if vector is not None and dense_text and dense_text != query:
             # The short answer ranks sentences against what was asked now, not the whole conversation.
@@ -96,7 +119,7 @@ class Searcher:
             dense_top = -np.sort(-dense)[:GAP_RANK]
         use_lexical = engine.has_lexical and self.mode != "dense"
         if use_lexical:
-            top, top_scores, lexical = engine.lexical(self.analyzer.terms(query), n, ids)
+            top, top_scores, lexical = engine.lexical(self.lexical_weights(query), n, ids)
             outside = ~np.isin(top, ids)
             order = np.argsort(top[outside], kind="stable")  # by row, as before: ties keep their order
             extra, extra_scores = top[outside][order], top_scores[outside][order]
@@ -132,9 +155,13 @@ class Searcher:
             hits = self.reranker.rerank(query, hits, k)
         return hits, dense_top
 
-    def features(self, query: str, hits: Sequence[Hit], dense_top: np.ndarray) -> tuple[float, ...]:
-        """The no-match features of ``NoMatchRule`` for this question, its hits and its best cosines."""
+    def features(
+        self, query: str, hits: Sequence[Hit], dense_top: np.ndarray, vector: np.ndarray | None = None
+    ) -> tuple[float, ...]:
+        """The no-match features of ``NoMatchRule`` for this question, its hits, its best cosines and
+        the vector the model made of it."""
         cal = self.calibration
+        scope = cal.scope_score(vector)
         if len(dense_top):
             dense = (float(dense_top[0]) - cal.dense_mean) / cal.dense_std
             gap = (float(dense_top[0]) - float(dense_top[-1])) / cal.dense_gap
@@ -143,18 +170,22 @@ class Searcher:
         analyzer = self.analyzer
         terms = list(dict.fromkeys(analyzer.terms(query)))
         if not self.engine.has_lexical:  # no lexical index to judge by: the words count as found
-            return (dense, gap, 1.0, 1.0)
+            return (dense, gap, 1.0, 1.0, scope)
         if not terms:
-            return (dense, gap, 0.0, 0.0)
+            return (dense, gap, 0.0, 0.0, scope)
         weight = {t: self.engine.idf(t) for t in terms}
         total = sum(weight.values())
         found: set[str] = set()
         for hit in hits[:3]:
             found.update(analyzer.terms(hit.passage.embedding_text))
-        coverage = sum(weight[t] for t in terms if t in found) / total
+        synonyms = self.thesaurus.synonyms if self.thesaurus is not None else lambda _: {}
+        coverage = sum(weight[t] for t in terms if t in found or found.intersection(synonyms(t))) / total
         words = list(dict.fromkeys(analyzer.word_stems(query)))
         word_weight = {w: self.engine.idf(w) for w in words}
-        known = sum(v for w, v in word_weight.items() if self.engine.knows(w)) / (
-            sum(word_weight.values()) or 1
-        )
-        return (dense, gap, coverage, known)
+        knows = self.engine.knows
+        if self.expand_known:
+            known_words = [w for w in words if knows(w) or any(knows(s) for s in synonyms(w))]
+        else:
+            known_words = [w for w in words if knows(w)]
+        known = sum(word_weight[w] for w in known_words) / (sum(word_weight.values()) or 1)
+        return (dense, gap, coverage, known, scope)

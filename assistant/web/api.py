@@ -143,6 +143,11 @@ class AskResponse(BaseModel):
     notice: str | None = Field(
         default=None, description="Why the generated answer is not shown; the extractive answer stands."
     )
+    related: list[CitationOut] = Field(
+        default_factory=list,
+        description="Only when no_match: the nearest sections the sources do cover (up to three), as "
+        "topics to look at instead. They do not answer the question.",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AskResponse:
@@ -185,6 +190,7 @@ class AskResponse(BaseModel):
                 for s in answer.generated
             ],
             notice=answer.notice,
+            related=[CitationOut.of(passage) for passage in answer.related],
         )
 
 

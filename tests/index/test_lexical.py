@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.index.lexical import GermanAnalyzer, LexicalIndex
+from assistant.index.lexical import GermanAnalyzer, LexicalIndex, term_weights
 
 TEXTS = [
     "Das Quartiersmanagement arbeitet im Stadtteilbüro vor Ort.",
@@ -66,3 +66,15 @@ def test_very_long_words_are_not_split_so_analysis_stays_linear() -> None:
     assert len(analyzer.terms("Quartiersfonds")) == 3  # short words still split: stem and two parts
     huge = "Quartiersmanagement" * 10_000
     assert len(analyzer.terms(f"Das {huge} arbeitet.")) == 2
+
+
+def test_weighted_term_scores_equal_bm25s_and_scale_with_the_weight() -> None:
+    index = LexicalIndex.build(TEXTS)
+    terms = index.analyzer.terms("Wer entscheidet über den Verfügungsfonds im Quartier?")
+    expected = np.asarray(index._retriever.get_scores(terms * 2), dtype=np.float32)
+    np.testing.assert_allclose(index.term_scores(term_weights(terms * 2)), expected, rtol=1e-5, atol=1e-6)
+    single = {terms[0]: 1.0}
+    np.testing.assert_allclose(
+        index.term_scores({terms[0]: 0.25}), 0.25 * index.term_scores(single), rtol=1e-6, atol=1e-7
+    )
+    assert not index.term_scores({"apfelkuchen": 1.0, terms[0]: 0.0}).any()

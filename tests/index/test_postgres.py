@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from assistant.build import build_index
 from assistant.config import Settings
 from assistant.errors import BuildError, ReleaseError, SearchUnavailable
+from assistant.index.lexical import term_weights
 from assistant.index.postgres import PostgresReleases
 from assistant.index.served import releases_for
 from assistant.service import open_assistant
@@ -54,9 +55,12 @@ def test_bm25_summed_in_sql_equals_bm25s(engines: tuple[Settings, Settings]) -> 
     folder, postgres = (open_assistant(s).release.engine for s in engines)
     everything = np.arange(folder.size)
     for question in QUESTIONS:
-        terms = folder.analyzer.terms(question) * 2  # a repeated term counts again, in both
-        rows, scores, all_scores = postgres.lexical(terms, 10, everything)
-        rows_f, scores_f, all_f = folder.lexical(terms, 10, everything)
+        terms = folder.analyzer.terms(question)
+        # A repeated term counts again, and a weight scales a term's score, in both engines.
+        weights = term_weights(terms * 2)
+        weights[terms[0]] = 0.25
+        rows, scores, all_scores = postgres.lexical(weights, 10, everything)
+        rows_f, scores_f, all_f = folder.lexical(weights, 10, everything)
         np.testing.assert_allclose(all_scores, all_f, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(scores, scores_f, rtol=1e-5, atol=1e-6)
         assert set(rows.tolist()) == set(rows_f.tolist())

@@ -15,7 +15,14 @@ from assistant.evaluation import EvalQuery, fit_rule
 from assistant.index.lexical import GermanAnalyzer, LexicalIndex
 from assistant.index.releases import load_release
 from assistant.records import Citation, Hit, Passage
-from assistant.retrieval.nomatch import FEATURES, NoMatchRule
+from assistant.retrieval.nomatch import (
+    FEATURES,
+    OFF_TOPIC_PROBES,
+    Calibration,
+    NoMatchRule,
+    fit_scope,
+    scope_examples,
+)
 from assistant.service import open_assistant
 
 
@@ -40,9 +47,9 @@ def test_features_of_a_question_in_the_corpus_and_of_one_outside_it(fixture_rele
 
 
 def test_the_rule_is_a_logistic_score_with_a_cutoff() -> None:
-    rule = NoMatchRule(weights=(1.0, 0.0, 2.0, 0.0), bias=-1.0, cutoff=0.0)
-    assert rule.score((1.0, 5.0, 0.5, 9.0)) == pytest.approx(1.0)
-    assert rule.matches((1.0, 0.0, 0.5, 0.0)) and not rule.matches((0.0, 0.0, 0.5, 0.0))
+    rule = NoMatchRule(weights=(1.0, 0.0, 2.0, 0.0, 0.5), bias=-1.0, cutoff=0.0)
+    assert rule.score((1.0, 5.0, 0.5, 9.0, 2.0)) == pytest.approx(2.0)
+    assert rule.matches((1.0, 0.0, 0.5, 0.0, 0.0)) and not rule.matches((0.0, 0.0, 0.5, 0.0, 0.0))
 
 
 def test_fitting_separates_the_fixture_questions(fixture_release: Settings) -> None:
@@ -206,3 +213,60 @@ def test_a_follow_up_is_searched_with_its_context_and_answered_for_itself(fixtur
     np.testing.assert_allclose(found.question_vector, embed([query.text]), atol=1e-6)
     plain = searcher.find("Was ist ein Quartiersfonds?", 5)
     assert plain.question_vector is plain.vector
+
+
+def test_the_scope_model_separates_what_it_learnt_and_reads_zero_without_one() -> None:
+    rng = np.random.default_rng(0)
+    inside = rng.normal(0, 0.3, (40, 8)) + np.eye(8)[0]
+    outside = rng.normal(0, 0.3, (40, 8)) + np.eye(8)[1]
+    weights, bias = fit_scope(np.vstack([inside, outside]), np.r_[np.ones(40), np.zeros(40)])
+    calibration = Calibration(0.5, 0.1, 0.2, tuple(weights), bias)
+    assert calibration.scope_score(np.eye(8)[0]) > 0 > calibration.scope_score(np.eye(8)[1])
+    again = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
+    assert again.scope_score(np.eye(8)[0]) == pytest.approx(calibration.scope_score(np.eye(8)[0]), abs=1e-4)
+    # A release built before the scope model, or a vector of another size: the feature reads 0.
+    older = Calibration.from_dict({"dense_mean": 0.5, "dense_std": 0.1, "dense_gap": 0.2})
+    assert older.scope_score(np.eye(8)[0]) == 0.0 == calibration.scope_score(np.ones(3))
+    assert fit_scope(inside, np.ones(40))[0].size == 0  # one class only: no model
+
+
+def test_scope_examples_are_the_fitting_halves_the_probes_and_the_corpus_headings() -> None:
+    texts, labels = scope_examples(["Wer entscheidet über den Quartiersfonds?"])
+    assert len(texts) == len(labels) and set(labels.tolist()) == {0.0, 1.0}
+    assert texts[-1] == "Wer entscheidet über den Quartiersfonds?" and labels[-1] == 1.0
+    fitting = {"Wer entscheidet über den Quartiersfonds?", *OFF_TOPIC_PROBES}
+    for name in ("praxisfragen", "alltagsfragen", "fremdfragen", "fremdfragen_nah"):
+        fitting |= {
+            json.loads(line)["question"] for line in (Path("eval") / f"{name}.jsonl").read_text().splitlines()
+        }
+    test_half = set()
+    for name in ("blind2/fragen.jsonl", "blind2/fremdfragen.jsonl"):
+        for line in (Path("eval") / name).read_text().splitlines():
+            item = json.loads(line)
+            (fitting if item["split"] == "fit" else test_half).add(item["question"])
+    # Nothing held out is learnt from (a question written the same way in a fitting set aside).
+    assert set(texts) <= fitting and not (test_half - fitting) & set(texts)
+
+
+def test_the_build_records_a_scope_model_for_its_model(fixture_release: Settings) -> None:
+    assistant = open_assistant(fixture_release)
+    calibration = assistant.searcher.calibration
+    dimension = assistant.searcher.embedder.encode_queries(["Test"]).shape[1]
+    assert len(calibration.scope) == dimension
+    found = assistant.searcher.find("Wer entscheidet über den Quartiersfonds?", 5)
+    assert found.features[FEATURES.index("scope")] == pytest.approx(calibration.scope_score(found.vector))
+
+
+def test_an_example_and_a_sentence_that_only_repeats_the_question_do_not_lead_the_short_answer() -> None:
+    analyzer = GermanAnalyzer()
+    text = (
+        "Beispiel (fiktiv): Der Quartiersrat entscheidet über den Fonds für das Hoffest. "
+        "Wer entscheidet über den Fonds? "
+        "Über den Fonds entscheidet der Quartiersrat mit einer Mehrheit aus Bewohnern."
+    )
+    hits = [Hit(Passage("p1", text, Citation("D", section="S")), 1.0)]
+    question = set(analyzer.terms("Wer entscheidet über den Fonds?"))
+    chosen = [s.text for s in extract_sentences(question, hits, analyzer.terms)]
+    assert (
+        chosen[0].startswith("Über den Fonds entscheidet") and "Wer entscheidet über den Fonds?" not in chosen
+    )

@@ -38,6 +38,7 @@ def answer(question: str) -> Answer:
         searched=f"{question} (+ Fonds)",
         sentences=(AnswerSentence("Ein Gremium entscheidet.", "p1", 1),),
         highlights=(("Gremium",),),
+        related=(passage,),  # (with an answer it is empty; here it only has to round-trip)
     )
 
 

@@ -54,6 +54,16 @@ def test_off_topic_question_gets_no_match(client: TestClient) -> None:
     body = client.post("/api/ask", json={"question": "Rezept für Apfelkuchen"}).json()
     assert body["no_match"] is True and body["passages"] == []
     assert body["message"] == "Dazu enthält der Leitfaden keine passende Stelle."
+    # The nearest topics the sources do cover, apart from the (empty) answer: distinct sections, linked.
+    related = body["related"]
+    assert 1 <= len(related) <= 3 and body["answer"] == []
+    assert len({(r["document"], r["chapter"], r["section"]) for r in related}) == len(related)
+    assert all(r["label"] and r["url"].startswith("/ansicht/") for r in related)
+
+
+def test_an_answered_question_has_no_related_topics(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "Wer entscheidet über den Quartiersfonds?"}).json()
+    assert body["no_match"] is False and body["related"] == []
 
 
 @pytest.mark.parametrize(

@@ -161,3 +161,16 @@ def test_the_api_deletes_a_conversation_by_its_id(client: TestClient) -> None:
     assert client.get(f"/gespraech/{conversation}").status_code == 404
     assert client.delete("/api/conversations/..%2F..%2Fetc").status_code in (404, 422)
     assert client.delete("/api/conversations/kurz").status_code == 422
+
+
+def test_a_refusal_names_related_topics_as_links_apart_from_an_answer(client: TestClient) -> None:
+    location = client.post(
+        "/gespraech", data={"question": "Rezept für Apfelkuchen"}, follow_redirects=False
+    ).headers["location"]
+    page = client.get(location.split("#")[0]).text
+    assert "Dazu enthält der Leitfaden keine passende Stelle." in page
+    section = page[page.index('<section class="related"') :]
+    section = section[: section.index("</section>")]
+    assert "Verwandte Themen im Leitfaden" in section and "beantworten die Frage nicht" in section
+    assert section.count('<a href="/ansicht/') >= 1
+    assert "Kurzantwort" not in page and 'class="passages"' not in page.split('class="related"')[1]
