@@ -38,7 +38,7 @@ class BuildFacts:
     documents: int = 0
     fallback_model: bool = False
     model_fingerprint: str = ""  # the embedder's weights and backend; vectors are comparable only within one
-    no_match: dict[str, float] | None = None  # the no-match rule's calibration (retrieval.nomatch)
+    no_match: dict[str, Any] | None = None  # the no-match rule's calibration (retrieval.nomatch)
     reused_vectors: int = 0  # passages whose vectors came from the embedding cache
     build_seconds: float = 0.0
 
