@@ -33,7 +33,7 @@ _RELATED = 3  # sections offered as related topics when nothing answers
 _MIN_COVERAGE = 0.34  # share of the question's (weighted) terms a sentence must contain
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
-_MEANING_WEIGHT = 0.5  # share of the model's similarity in a sentence's score (shared words: the rest)
+_MEANING_WEIGHT = 0.8  # share of the model's similarity in a sentence's score (shared words: the rest)
 # An illustrative example or a note about the text itself says nothing by itself: it loses this much
 # of its score (on the fitting half of the second blind set: 25 → 26 of 61 first sentences answer).
 _ASIDE_PENALTY = 0.5
@@ -68,7 +68,7 @@ class SentenceScorer:
             matrix = self.stored(hit.row)
             if matrix is not None and len(matrix) == len(sentences):
                 return np.asarray(matrix @ query)
-        return self.encoded(sentences) @ query
+        return self.encoded([hit.passage.sentence_in_context(s) for s in sentences]) @ query
 
     def with_stored(self, stored: Callable[[int], np.ndarray | None] | None) -> SentenceScorer:
         """A scorer for another release of the same model, sharing this one's cache."""

@@ -232,10 +232,12 @@ def _build(
 
 
 def sentences_of(passages: list[Passage]) -> tuple[list[str], np.ndarray]:
-    """Every passage's sentences in order, and where each passage's run of them starts and ends."""
+    """Every passage's sentences in order, as the short answer's model reads them
+    (``Passage.sentence_in_context``: after the section heading), and where each passage's run of them
+    starts and ends."""
     sentences: list[str] = []
     offsets = np.zeros(len(passages) + 1, dtype=np.int64)
     for i, passage in enumerate(passages):
-        sentences.extend(split_sentences(passage.text))
+        sentences.extend(passage.sentence_in_context(s) for s in split_sentences(passage.text))
         offsets[i + 1] = len(sentences)
     return sentences, offsets

@@ -408,13 +408,13 @@ def _table(
 
 def _search(searcher: Searcher, query: SearchQuery) -> list[Hit]:
     """The top 10 as the assistant searches (see ``_find``), without the no-match judgement."""
-    return searcher.search(query.text, 10, dense_text=query.dense_text)
+    return searcher.search(query.text, 10, dense_text=query.dense_text, question=query.question)
 
 
 def _find(searcher: Searcher, query: SearchQuery, k: int) -> Found:
     """As the assistant searches: BM25 over the question with borrowed words, the model over the
     question with its context."""
-    return searcher.find(query.text, k, dense_text=query.dense_text)
+    return searcher.find(query.text, k, dense_text=query.dense_text, question=query.question)
 
 
 def _judged(

@@ -57,6 +57,14 @@ class Passage:
         heading = self.citation.section or self.citation.chapter
         return f"{heading}. {self.text}" if heading else self.text
 
+    def sentence_in_context(self, sentence: str) -> str:
+        """One of the passage's sentences as the short answer's model reads it: after the heading, which
+        names the topic a sentence on its own often leaves out ("Die Länder setzen die Förderung … um."
+        under "Aufgabenteilung in der Städtebauförderung"). First sentences that answer, on the fitting
+        half of the second blind set: 26 of 61 without the heading, 29 with it."""
+        heading = self.citation.section or self.citation.chapter
+        return f"{heading}: {sentence}" if heading else sentence
+
     @property
     def quotation(self) -> str:
         """The passage as a quotation with its source, for "Zitat kopieren"."""

@@ -85,7 +85,7 @@ class Assistant:
         sentences too (``generate=False``: the chat streams them afterwards, see ``generation``)."""
         question = " ".join(question.split())
         query = contextual_query(question, history, self.searcher.analyzer)
-        found = self.searcher.find(query.text, k, dense_text=query.dense_text)
+        found = self.searcher.find(query.text, k, dense_text=query.dense_text, question=query.question)
         answer = make_answer(
             question,
             found.hits,

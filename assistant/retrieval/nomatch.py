@@ -235,8 +235,8 @@ class NoMatchRule:
 # unanswerable: Fremdfragen, Fremdfragen (nah), Fremdfragen 2 (fitting half)); checked on the held-out
 # sets (README).
 NO_MATCH_RULES = {
-    "transformer": NoMatchRule(weights=(-0.094, 1.826, -1.144, 4.711, 2.325), bias=-4.379, cutoff=-0.5),
-    "static": NoMatchRule(weights=(0.356, -0.194, 3.825, 4.109, 1.208), bias=-3.95, cutoff=-0.75),
+    "transformer": NoMatchRule(weights=(-0.018, 1.794, -1.494, 5.196, 2.396), bias=-4.623, cutoff=-0.5),
+    "static": NoMatchRule(weights=(0.213, -0.252, 3.644, 4.224, 1.191), bias=-3.684, cutoff=-1.0),
 }
 
 

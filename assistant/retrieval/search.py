@@ -80,25 +80,49 @@ class Searcher:
                 weights.setdefault(term, weight)
         return weights
 
-    def search(self, query: str, k: int, *, dense_text: str | None = None) -> list[Hit]:
-        """The top ``k`` hits only (no judgement); ``dense_text`` as for ``find``."""
-        return self.rank(query, self._vector(dense_text or query, k), k)
+    def search(
+        self, query: str, k: int, *, dense_text: str | None = None, question: str | None = None
+    ) -> list[Hit]:
+        """The top ``k`` hits only (no judgement); ``dense_text`` and ``question`` as for ``find``."""
+        return self.rank(query, self._vector(dense_text or query, k, question), k)
 
-    def find(self, query: str, k: int, *, dense_text: str | None = None) -> Found:
-        """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``); the model
-        embeds ``dense_text`` where given (a follow-up with its context), BM25 searches ``query``."""
-        vector = self._vector(dense_text or query, k)
+    def find(
+        self, query: str, k: int, *, dense_text: str | None = None, question: str | None = None
+    ) -> Found:
+        """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``); BM25 searches
+        ``query``. The model embeds ``dense_text`` where given (a follow-up with its context); with the
+        follow-up as asked (``question``) as well, the search vector is the mean of both."""
+        vector, question_vector = self._vectors(dense_text or query, k, question, query)
         hits, dense_top = self._rank(query, vector, k)
         features = self.features(query, hits, dense_top, vector)
-        question_vector = vector
-        if vector is not None and dense_text and dense_text != query:
-            # The short answer ranks sentences against what was asked now, not the whole conversation.
-            question_vector = self.embedder.encode_queries([query])
         return Found(hits, bool(hits) and self.rule.matches(features), features, vector, question_vector)
 
-    def _vector(self, text: str, k: int) -> np.ndarray | None:
+    def _vector(self, text: str, k: int, question: str | None = None) -> np.ndarray | None:
+        return self._vectors(text, k, question)[0]
+
+    def _vectors(
+        self, text: str, k: int, question: str | None = None, asked: str | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The search vector of ``text``, and the vector of ``asked`` (what the short answer is ranked
+        against: a follow-up with its borrowed words, not the whole conversation)."""
         dense_needed = self.mode != "lexical" or not self.engine.has_lexical
-        return self.embedder.encode_queries([text]) if dense_needed and k > 0 else None
+        if not dense_needed or k <= 0:
+            return None, None
+        # The conversation is encoded on its own: batched with the short texts it would pad them to its
+        # length and triple the cost.
+        encoded = {text: self.embedder.encode_queries([text])[0]}
+        short = [t for t in dict.fromkeys([question or text, asked or text]) if t not in encoded]
+        if short:
+            encoded.update(zip(short, self.embedder.encode_queries(short), strict=True))
+        vector = encoded[text][None, :]
+        if question is not None and question != text:
+            # A follow-up: the conversation's meaning and the question's own, equally (Folgefragen MRR@10
+            # 0.737 -> 0.793 and 0.798 -> 0.836 on the fitting sets against the contextual vector alone).
+            mean = vector + encoded[question][None, :]
+            vector = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        if asked is None or asked == text:
+            return vector, vector
+        return vector, encoded[asked][None, :]
 
     def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
         """``search`` with the query already encoded (``vector``: shape (1, d), None for lexical only)."""

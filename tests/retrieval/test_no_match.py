@@ -160,7 +160,8 @@ def test_a_release_stores_the_vectors_of_each_passage_s_sentences(fixture_releas
         sentences = split_sentences(release.passages[row].text)
         stored = release.sentences.of(row)
         assert stored is not None and len(stored) == len(sentences)
-        np.testing.assert_allclose(stored, embedder.encode_documents(sentences), atol=2e-3)  # float16
+        in_context = [release.passages[row].sentence_in_context(s) for s in sentences]
+        np.testing.assert_allclose(stored, embedder.encode_documents(in_context), atol=2e-3)  # float16
     assert release.sentences.of(len(release.passages)) is None
 
 
@@ -213,6 +214,13 @@ def test_a_follow_up_is_searched_with_its_context_and_answered_for_itself(fixtur
     np.testing.assert_allclose(found.question_vector, embed([query.text]), atol=1e-6)
     plain = searcher.find("Was ist ein Quartiersfonds?", 5)
     assert plain.question_vector is plain.vector
+    # With the follow-up as asked, the search vector is the mean of the contextual one and its own.
+    both = searcher.find(query.text, 5, dense_text=query.dense_text, question=query.question)
+    mean = embed([query.dense_text])[0] + embed([query.question])[0]
+    np.testing.assert_allclose(both.vector[0], mean / np.linalg.norm(mean), atol=1e-5)
+    np.testing.assert_allclose(
+        searcher.find(query.question, 5, question=query.question).vector, embed([query.question]), atol=1e-6
+    )
 
 
 def test_the_scope_model_separates_what_it_learnt_and_reads_zero_without_one() -> None:
