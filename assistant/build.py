@@ -79,8 +79,13 @@ def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> Collec
     passages: list[Passage] = []
     files: dict[str, Path] = {}
     skipped: list[str] = []
+
+    def left_out(reason: str) -> None:
+        warn(f"übersprungen: {reason}")
+        skipped.append(reason)
+
     try:
-        found = list(discover(sources))
+        found = list(discover(sources, left_out))
     except DocumentError as exc:
         raise BuildError(str(exc)) from exc
     for file, root in found:

@@ -219,6 +219,16 @@ def cmd_eval(settings: Settings, xquad: str | None, sets: str | None, *, fit: bo
     return 0
 
 
+#: A cell starting with one of these is read as a formula by spreadsheet programs (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell that a spreadsheet shows as text: one that would start a formula ("=HYPERLINK(…)",
+    "+49 …", "@SUM(…)") gets a leading apostrophe, as OWASP advises; visitors write the comments."""
+    return f"'{cell}" if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     import csv
 
@@ -250,7 +260,7 @@ def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
         return 0
     if not rows:
         print(f"Noch keine Rückmeldungen in {store.where}.", file=sys.stderr)

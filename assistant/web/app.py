@@ -28,7 +28,8 @@ from ..userdata import UserStore, UserStoreError, open_user_store, purge_periodi
 from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
 from .logs import private_path
-from .middleware import BodyLimit, SecurityHeaders, security_headers
+from .messages import form_error, validation_problem
+from .middleware import BodyLimit, CrossSiteGuard, SecurityHeaders, security_headers
 from .privacy import make_router as make_privacy_router
 from .ratelimit import RateLimit, TokenBuckets
 from .sources import make_router as make_sources_router
@@ -124,6 +125,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             detail = "Diese Seite gibt es nicht."
         elif exc.status_code == 405 and detail == "Method Not Allowed":
             detail = "Diese Anfrageart ist hier nicht möglich."
+        elif exc.status_code == 400 and form_error(detail):
+            detail = form_error(detail) or detail
         elif exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8 (a UnicodeDecodeError): the same mistake as
             # invalid JSON, which gets 422 with a German message, so it gets the same here.
@@ -134,11 +137,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "Anfrage"
-            problems.append(f"{where}: {error.get('msg', 'ungültig')}")
-        detail = "Ungültige Anfrage – " + "; ".join(problems)
+        detail = validation_problem(list(exc.errors()))
         return await http_problem(request, StarletteHTTPException(422, detail))
 
     @app.exception_handler(SearchUnavailable)
@@ -181,6 +180,11 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
 
         buckets = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
         app.add_middleware(RateLimit, buckets=buckets, refuse=too_many)
+
+    async def cross_site(scope: Scope, message: str) -> Response:
+        return problem(Request(scope), message, 403)
+
+    app.add_middleware(CrossSiteGuard, refuse=cross_site, api_origins=settings.cors_origins)
     # The client a rate is counted for: the address a trusted reverse proxy forwarded, if any. Done
     # here rather than by uvicorn, so it holds however the app is served (``cmd_serve`` turns
     # uvicorn's own proxy handling off).

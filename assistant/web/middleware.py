@@ -1,4 +1,5 @@
-"""The app's own ASGI middleware: security headers on every response and the limit on request bodies.
+"""The app's own ASGI middleware: security headers on every response, the limit on request bodies, and
+the refusal of state-changing requests that another web site's page sends.
 
 (The per-client rate limit is ``ratelimit.py``.) Both are plain ASGI, so they add no task or copy per
 request.
@@ -6,13 +7,24 @@ request.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 import anyio
 from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "BodyLimit", "SecurityHeaders", "security_headers"]
+__all__ = [
+    "CROSS_SITE",
+    "DRAIN_BYTES",
+    "DRAIN_SECONDS",
+    "BodyLimit",
+    "CrossSiteGuard",
+    "SecurityHeaders",
+    "security_headers",
+]
 
 #: How much of a refused body is still read and thrown away, and for how long, before the 413 is sent.
 #: A server that closes while the client is still sending makes the kernel answer with a reset, and a
@@ -138,3 +150,56 @@ async def discard(receive: Receive, limit: int) -> None:
             dropped += len(message.get("body", b""))
             if not message.get("more_body", False):
                 return
+
+
+#: The refusal of a cross-site request, in the caller's terms.
+CROSS_SITE = (
+    "Diese Anfrage kam von einer anderen Website und wurde deshalb abgelehnt. Bitte stellen Sie sie "
+    "direkt auf den Seiten des QM-Assistenten."
+)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSiteGuard:
+    """Refuse a state-changing request (anything but GET, HEAD, OPTIONS) that a browser sends from
+    another site's page: a form there could otherwise post a question, a rating or a deletion in a
+    visitor's name (cross-site request forgery).
+
+    Browsers say where a request comes from: ``Sec-Fetch-Site`` (all current ones), else ``Origin``.
+    "same-origin" and "none" (typed or bookmarked) pass; "same-site" and "cross-site" are refused,
+    except a page of an origin configured for CORS (``cors_origins``) calling the JSON API. Without
+    either header the request is not a browser's (curl, a script), and no visitor's session can be
+    abused by it: it passes. ``Origin`` is compared with the request's own scheme and host (behind a
+    trusted proxy, the forwarded ones: this runs inside ``ProxyHeadersMiddleware``).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        refuse: Callable[[Scope, str], Awaitable[Response]],
+        api_origins: Sequence[str] = (),
+    ) -> None:
+        self.app = app
+        self.refuse = refuse
+        self.api_origins = frozenset(o.rstrip("/").lower() for o in api_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE_METHODS or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        response = await self.refuse(scope, CROSS_SITE)
+        await response(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        site = headers.get("sec-fetch-site", "").strip().lower()
+        origin = headers.get("origin", "").strip().rstrip("/").lower()
+        api = scope["path"].startswith("/api/")
+        if api and origin and origin in self.api_origins:
+            return True
+        if site:
+            return site in ("same-origin", "none")
+        if not origin:
+            return True
+        host = headers.get("host", "").strip().lower()
+        return origin == f"{scope.get('scheme', 'http')}://{host}"

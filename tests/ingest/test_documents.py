@@ -66,6 +66,51 @@ def test_discover_finds_supported_files_in_order_and_skips_hidden(tmp_path: Path
     assert found == ["a.txt", "b.md", "sub/d.md"]
 
 
+def test_discover_reads_nothing_through_a_symbolic_link(tmp_path: Path) -> None:
+    corpus, outside = tmp_path / "korpus", tmp_path / "geheim"
+    corpus.mkdir()
+    outside.mkdir()
+    write(outside, "konfig.txt", "Passwort: geheim.")
+    write(corpus, "echt.md", "Text.")
+    (corpus / "konfig.txt").symlink_to(outside / "konfig.txt")  # a linked file
+    (corpus / "ordner").symlink_to(outside, target_is_directory=True)  # a linked folder
+    (corpus / "kopie.md").symlink_to(corpus / "echt.md")  # even a link inside the folder
+    skipped: list[str] = []
+    found = [f.relative_to(corpus).as_posix() for f, _ in discover([corpus], skipped.append)]
+    assert found == ["echt.md"]
+    assert any(s.startswith("konfig.txt: symbolischer Verweis") for s in skipped)
+    assert any(s.startswith("kopie.md: symbolischer Verweis") for s in skipped)
+    assert not any("geheim" in f for f in found)
+    # A file named directly is the operator's choice and is read where it points.
+    assert [f for f, _ in discover([corpus / "konfig.txt"])] == [corpus / "konfig.txt"]
+
+
+def test_a_build_does_not_serve_a_file_a_link_points_to(tmp_path: Path, tiny_model: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from assistant.build import build_index
+    from assistant.config import Settings
+    from assistant.web.app import create_app
+
+    corpus, outside = tmp_path / "korpus", tmp_path / "aussen"
+    corpus.mkdir()
+    outside.mkdir()
+    write(
+        corpus,
+        "leitfaden.md",
+        "# Leitfaden\n\n## Fonds\n\nDer Quartiersrat entscheidet über den Fonds im Quartier.",
+    )
+    write(outside, "konfig.txt", "Zugangsdaten der Datenbank: geheim und vertraulich, nur für den Betrieb.")
+    (corpus / "konfig.txt").symlink_to(outside / "konfig.txt")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=str(tiny_model))
+    report = build_index(settings, warn=lambda _: None)
+    assert any("konfig.txt: symbolischer Verweis" in s for s in report.skipped)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/quellen/konfig.txt").status_code == 404
+        assert "geheim" not in client.get("/quellen/konfig.txt").text
+        assert client.get("/quellen/leitfaden.md").status_code == 200
+
+
 def test_discover_names_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="nicht gefunden"):
         list(discover([tmp_path / "fehlt"]))

@@ -130,10 +130,12 @@ def test_a_sentence_close_in_meaning_leads_even_without_shared_words() -> None:
 
 
 def test_issue_examples_on_the_shipped_corpus(shipped_release: Settings) -> None:
-    """The questions a new user asked first (issue 13), with the offline default model. (Its fifth,
-    "Wie beantrage ich Wohngeld?", is still answered with a Verfügungsfonds passage: near-domain
-    questions are answered in about one case in six, see the README.)"""
+    """The questions a new user asked first (issue 13), with the offline default model; near-domain
+    questions that share the domain's words are refused (issue 25), with related topics instead."""
     assistant = open_assistant(shipped_release)
+    for question in ("Wie beantrage ich Wohngeld?", "Wie viel verdient man im Quartiersmanagement?"):
+        refused = assistant.ask(question, k=3)
+        assert refused.no_match and not refused.hits and len(refused.related) == 3, question
 
     def sections(question: str) -> list[str]:
         answer = assistant.ask(question, k=3)

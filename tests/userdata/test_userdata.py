@@ -388,3 +388,46 @@ def test_postgres_without_its_driver_is_refused_with_the_install_command(
     with pytest.raises(UserStoreError, match=r"pip install 'qm-assistent\[postgres\]'") as caught:
         open_user_store(settings)
     assert "geheim" not in str(caught.value)
+
+
+def test_the_feedback_csv_shows_formulas_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A visitor's comment must not become a formula in the operator's spreadsheet (OWASP CSV injection)."""
+    import csv
+    import io
+
+    from assistant.cli import main
+
+    database = tmp_path / "assistant.sqlite3"
+    store = SQLiteUserStore(database)
+    hostile = ['=HYPERLINK("http://evil.example","Klick")', "+49 30 1234", "-2+3", "@SUMME(A1)", "\tTab"]
+    try:
+        for text in hostile:
+            store.add_feedback(
+                helpful=True,
+                comment=text,
+                question=text,
+                passages=[],
+                build_id="b",
+                conversation=None,
+                turn=None,
+            )
+        store.add_feedback(
+            helpful=False,
+            comment="gut – aber kurz",
+            question="Wer?",
+            passages=[],
+            build_id="b",
+            conversation=None,
+            turn=None,
+        )
+    finally:
+        store.close()
+    monkeypatch.setenv("ASSISTANT_DATABASE", str(database))
+    assert main(["feedback", "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]
+    cells = [cell for row in rows for cell in row[2:4]]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in cells)
+    assert {f"'{text}" for text in hostile} <= set(cells)
+    assert ["Wer?", "gut – aber kurz"] in [row[2:4] for row in rows]  # ordinary text unchanged

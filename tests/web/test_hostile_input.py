@@ -220,3 +220,32 @@ def test_a_client_still_sending_a_far_too_large_body_reads_its_413(
                 urllib.request.urlopen(request, timeout=30)
             assert refused_with.value.code == 413
             assert "Die Anfrage ist zu groß" in json.loads(refused_with.value.read())["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"question": 5}, "question: muss Text sein"),
+        ({"question": "Wer?", "k": "viele"}, "k: muss eine ganze Zahl sein"),
+        ({"question": "Wer?", "k": 0}, "k muss zwischen 1 und"),
+        ({"question": "Wer?", "history": "kein Verlauf"}, "history: muss eine Liste sein"),
+        ({}, "question: fehlt"),
+    ],
+)
+def test_invalid_fields_are_named_in_german(client: TestClient, body: dict, expected: str) -> None:
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert expected in detail and "should" not in detail and "Input" not in detail, detail
+
+
+def test_a_form_with_too_many_fields_is_refused_in_german(client: TestClient) -> None:
+    fields = "&".join(f"f{i}=x" for i in range(1200)) + "&question=Wer"
+    response = client.post(
+        "/gespraech", content=fields, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 400 and "Zu viele Formularfelder." in response.text
+    assert "Too many" not in response.text
+    files = {f"datei{i}": (f"d{i}.txt", b"x") for i in range(1200)}
+    response = client.post("/gespraech", data={"question": "Wer?"}, files=files)
+    assert response.status_code == 400 and "Zu viele" in response.text and "Too many" not in response.text

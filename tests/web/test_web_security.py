@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from assistant.config import Settings
 from assistant.embed.choice import STATIC_MODEL_NAME
@@ -449,3 +450,56 @@ def test_no_way_out_of_the_recorded_sources(client: TestClient, hostile: Setting
             response = client.get(prefix + path)
             assert response.status_code == 404, (prefix + path, response.status_code)
             assert "Streng geheimer Inhalt" not in response.text
+
+
+# -- 5. No state changes from another site's page (cross-site request forgery) -------------------
+
+
+def test_a_cross_site_post_changes_nothing_and_is_refused_in_german(
+    fixture_release: Settings, tmp_path: Path
+) -> None:
+    settings = fixture_release.model_copy(
+        update={
+            "database": tmp_path / "assistant.sqlite3",
+            "admin_token": SecretStr("geheim-123"),
+            "cors_origins": [FRIEND],
+        }
+    )
+    question = {"question": "Wer entscheidet über den Quartiersfonds?"}
+    with TestClient(create_app(settings)) as http:
+        # The visitor's own conversation, started from the app's page (a browser says so).
+        mine = http.post(
+            "/gespraech", data=question, headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False
+        )
+        assert mine.status_code == 303
+        address = mine.headers["location"].split("#")[0]
+        forged = [
+            ("/gespraech", {"Sec-Fetch-Site": "cross-site"}),
+            ("/gespraech", {"Origin": EVIL}),  # an older browser: Origin only
+            ("/gespraech", {"Sec-Fetch-Site": "same-site", "Origin": "https://andere.example"}),
+            (address, {"Sec-Fetch-Site": "cross-site", "Origin": EVIL}),
+            (f"{address}/1/rueckmeldung", {"Sec-Fetch-Site": "cross-site"}),
+            (f"{address}/loeschen", {"Sec-Fetch-Site": "cross-site", "Origin": EVIL}),
+            (f"{address}/loeschen", {"Origin": "null"}),  # a sandboxed page
+            (f"{address}/loeschen", {"Sec-Fetch-Site": "cross-site", "Origin": FRIEND}),  # CORS: the API only
+        ]
+        for path, headers in forged:
+            data = {"helpful": "ja", **question} if "rueckmeldung" in path else question
+            refused = http.post(path, data=data, headers=headers, follow_redirects=False)
+            assert refused.status_code == 403, (path, headers)
+            assert "anderen Website" in refused.text and "<html" in refused.text
+        api = http.post("/api/feedback", json={**question, "helpful": True}, headers={"Origin": EVIL})
+        assert api.status_code == 403 and "anderen Website" in api.json()["detail"]
+        # Nothing changed: the conversation has its one turn, no rating was stored.
+        page = http.get(address)
+        assert page.status_code == 200 and page.text.count('class="turn"') == 1
+        stored = http.get("/api/feedback", headers={"Authorization": "Bearer geheim-123"}).json()
+        assert stored == []
+        # What may pass: the app's own pages, a typed address, non-browser clients, and a page of a
+        # configured CORS origin calling the JSON API.
+        for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://testserver"}, {}):
+            ok = http.post(address, data=question, headers=headers, follow_redirects=False)
+            assert ok.status_code == 303, headers
+        friend = http.post("/api/feedback", json={**question, "helpful": True}, headers={"Origin": FRIEND})
+        assert friend.status_code == 201
+        assert http.post("/api/ask", json=question, headers={"Sec-Fetch-Site": "none"}).status_code == 200

@@ -76,17 +76,41 @@ def read_as(reader: Callable[[Path, str], _Read], file: Path, source: str) -> _R
         raise DocumentError(f"{source}: beschädigt oder nicht lesbar ({type(exc).__name__}: {exc})") from exc
 
 
-def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
-    """Yield (file, root) for every supported file in the given files and folders, in a stable order."""
+def discover(
+    paths: Iterable[Path], skip: Callable[[str], None] = lambda _: None
+) -> Iterator[tuple[Path, Path]]:
+    """Yield (file, root) for every supported file in the given files and folders, in a stable order.
+
+    Inside a folder only regular files that really lie in it are read: a symbolic link (to a file, or
+    on the way through a linked folder) could point anywhere on the machine, and what a build reads the
+    app serves under /quellen. Each one left out is named to ``skip``. A file named directly is read
+    wherever it points: the operator chose it."""
     for path in paths:
         if path.is_dir():
+            root = path.resolve()
             for file in sorted(path.rglob("*")):
-                if file.is_file() and file.suffix.lower() in SUPPORTED_SUFFIXES and not _hidden(file, path):
+                if file.suffix.lower() not in SUPPORTED_SUFFIXES or _hidden(file, path):
+                    continue
+                if _linked(file, path) or not file.resolve().is_relative_to(root):
+                    name = file.relative_to(path).as_posix()
+                    skip(f"{name}: symbolischer Verweis – gelesen werden nur Dateien im Ordner selbst")
+                    continue
+                if file.is_file():
                     yield file, path
         elif path.is_file():
             yield path, path.parent
         else:
             raise DocumentError(f"{path}: Datei oder Ordner nicht gefunden")
+
+
+def _linked(file: Path, root: Path) -> bool:
+    """Whether the file, or a folder between it and ``root``, is a symbolic link."""
+    current = file
+    while current != root:
+        if current.is_symlink():
+            return True
+        current = current.parent
+    return False
 
 
 def _hidden(file: Path, root: Path) -> bool:
