@@ -55,8 +55,8 @@ class Searcher:
     reranker: Reranker | None = None
     # Everyday words to the corpus's words (``expansion``, measured by ``bench/expansion.py``: no gain on
     # the held-out sets, so the service runs without one). With one, a question word counts as known
-    # through a synonym the corpus uses (``expand_known``) and BM25 also searches the synonyms
-    # (``expand_search``).
+    # (and its terms count as found in the top passages) through a synonym the corpus uses
+    # (``expand_known``), and BM25 also searches the synonyms (``expand_search``).
     thesaurus: Thesaurus | None = None
     expand_known: bool = True
     expand_search: bool = True
@@ -202,14 +202,12 @@ class Searcher:
         found: set[str] = set()
         for hit in hits[:3]:
             found.update(analyzer.terms(hit.passage.embedding_text))
-        synonyms = self.thesaurus.synonyms if self.thesaurus is not None else lambda _: {}
+        thesaurus = self.thesaurus if self.expand_known else None
+        synonyms = thesaurus.synonyms if thesaurus is not None else lambda _: {}
         coverage = sum(weight[t] for t in terms if t in found or found.intersection(synonyms(t))) / total
         words = list(dict.fromkeys(analyzer.word_stems(query)))
         word_weight = {w: self.engine.idf(w) for w in words}
         knows = self.engine.knows
-        if self.expand_known:
-            known_words = [w for w in words if knows(w) or any(knows(s) for s in synonyms(w))]
-        else:
-            known_words = [w for w in words if knows(w)]
+        known_words = [w for w in words if knows(w) or any(knows(s) for s in synonyms(w))]
         known = sum(word_weight[w] for w in known_words) / (sum(word_weight.values()) or 1)
         return (dense, gap, coverage, known, scope)
