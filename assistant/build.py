@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
-from .embed.cache import EmbeddingCache, cached_vectors, text_key
+from .embed.cache import EmbeddingCache, cached_vectors, query_key, text_key
 from .embed.choice import embedder_for_corpus
 from .embed.models import ModelUnavailable
 from .errors import BuildError, ReleaseError, SearchUnavailable
@@ -171,7 +171,20 @@ def _build(
                     embedder, sentences, cache, progress=progress, use_cache=not full
                 )
                 write_sentence_vectors(staging, sentence_vectors, offsets)
-            calibration = calibrate(embedder, vectors, headings=[p.citation.section for p in passages])
+            examples: list[str] = []  # the scope model's example questions, cached like the passages
+
+            def encode_examples(questions: list[str]) -> np.ndarray:
+                examples.extend(questions)
+                return cached_vectors(
+                    embedder, questions, cache, progress=False, use_cache=not full, queries=True
+                )[0]
+
+            calibration = calibrate(
+                embedder,
+                vectors,
+                headings=[p.citation.section for p in passages],
+                encode_examples=encode_examples,
+            )
             lexical = LexicalIndex.build(texts)
             facts = BuildFacts(
                 documents=documents,
@@ -218,7 +231,8 @@ def _build(
                     exact_limit=settings.exact_search_limit,
                 )
                 where = str(path)
-            cache.keep_only(embedder.fingerprint, (text_key(t) for t in [*texts, *sentences]))
+            kept = [*(text_key(t) for t in [*texts, *sentences]), *(query_key(q) for q in examples)]
+            cache.keep_only(embedder.fingerprint, kept)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -15,7 +15,12 @@ import numpy as np
 
 from .models import Embedder
 
-__all__ = ["EmbeddingCache", "cached_vectors", "text_key"]
+__all__ = ["EmbeddingCache", "cached_vectors", "query_key", "text_key"]
+
+
+def query_key(text: str) -> str:
+    """The cache key of a text encoded as a question (``cached_vectors(…, queries=True)``)."""
+    return text_key(f"\x00query\x00{text}")
 
 
 def text_key(text: str) -> str:
@@ -80,15 +85,30 @@ class EmbeddingCache:
 
 
 def cached_vectors(
-    embedder: Embedder, texts: list[str], cache: EmbeddingCache, *, progress: bool, use_cache: bool
+    embedder: Embedder,
+    texts: list[str],
+    cache: EmbeddingCache,
+    *,
+    progress: bool,
+    use_cache: bool,
+    queries: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for all texts, in order: cached ones reused, the rest encoded and cached."""
+    """Vectors for all texts, in order: cached ones reused, the rest encoded and cached. With
+    ``queries`` the texts are encoded as questions (a model may prefix them differently), under keys
+    of their own."""
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32), 0
-    keys = [text_key(t) for t in texts]
+    keys = [query_key(t) if queries else text_key(t) for t in texts]
     known = cache.get(embedder.fingerprint, keys) if use_cache else {}
     missing = [i for i, key in enumerate(keys) if key not in known]
-    fresh = embedder.encode_documents([texts[i] for i in missing], progress=progress) if missing else None
+    fresh = None
+    if missing:
+        wanted = [texts[i] for i in missing]
+        fresh = (
+            embedder.encode_queries(wanted)
+            if queries
+            else embedder.encode_documents(wanted, progress=progress)
+        )
     if fresh is not None:
         cache.put(embedder.fingerprint, [keys[i] for i in missing], fresh)
         dimension = fresh.shape[1]

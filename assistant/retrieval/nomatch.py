@@ -8,7 +8,7 @@ for its kind of model. Both sides import this module, so the build does not depe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,16 +105,20 @@ def calibrate(
     probes: Iterable[str] = OFF_TOPIC_PROBES,
     *,
     headings: Sequence[str] = (),
+    encode_examples: Callable[[list[str]], np.ndarray] | None = None,
 ) -> Calibration:
     """The off-topic probes' statistics for ``passage_vectors``, and the scope model fitted with this
-    model on the shipped question sets and the corpus's own ``headings`` (see ``Calibration``)."""
+    model on the shipped question sets and the corpus's own ``headings`` (see ``Calibration``);
+    ``encode_examples`` encodes its example questions (the build's cached encoder; by default the
+    model's ``encode_queries``)."""
     probes = list(probes)
     scores = embedder.encode_queries(probes) @ passage_vectors.T
     depth = min(GAP_RANK, scores.shape[1]) - 1
     ranked = -np.sort(-scores, axis=1)
     best = ranked[:, 0]
     texts, labels = scope_examples(headings, probes)
-    weights, bias = fit_scope(embedder.encode_queries(texts), labels) if len(texts) else ((), 0.0)
+    encode = encode_examples or embedder.encode_queries
+    weights, bias = fit_scope(encode(texts), labels) if len(texts) else ((), 0.0)
     return Calibration(
         dense_mean=float(best.mean()),
         dense_std=max(float(best.std()), 1e-3),

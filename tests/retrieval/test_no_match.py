@@ -280,3 +280,23 @@ def test_an_example_and_a_sentence_that_only_repeats_the_question_do_not_lead_th
     assert (
         chosen[0].startswith("Über den Fonds entscheidet") and "Wer entscheidet über den Fonds?" not in chosen
     )
+
+
+def test_a_rebuild_takes_the_scope_model_s_examples_from_the_cache(
+    fixture_corpus: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    from assistant import build
+    from assistant.embed.cache import EmbeddingCache, query_key
+
+    settings = Settings(corpus_dir=fixture_corpus, index_dir=tmp_path / "index", model=str(tiny_model))
+    build.build_index(settings)
+    first = load_release(settings.index_dir)
+    headings = [p.citation.section for p in first.passages]
+    questions, _ = scope_examples(headings)
+    with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
+        cached = cache.get(first.manifest.facts.model_fingerprint, [query_key(q) for q in questions])
+    assert len(cached) == len(set(questions))  # kept by the cache's pruning, beside the passages
+    build.build_index(settings)
+    again = load_release(settings.index_dir)
+    assert again.build_id != first.build_id
+    assert again.manifest.facts.no_match == first.manifest.facts.no_match
