@@ -201,10 +201,13 @@ def searcher_for(
     else:
         index, _ = build_vector_index(vectors, kind="flat")  # exact, as the build makes it at this size
         engine = FolderEngine(index, tuple(passages), lexical)
+    # Calibrated through the cache, so that fitting the no-match rule (``_out_of_fold_scope``) does not
+    # encode the scope model's example questions a second time.
+    cached = _CachedEmbedder(embedder)
     return Searcher(
-        embedder=_CachedEmbedder(embedder),
+        embedder=cached,
         engine=engine,
-        calibration=calibrate(embedder, vectors, headings=[p.citation.section for p in passages]),
+        calibration=calibrate(cached, vectors, headings=[p.citation.section for p in passages]),
         rule=rule_for(embedder),
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,

@@ -51,19 +51,22 @@ class Passage:
     citation: Citation
 
     @property
+    def heading(self) -> str:
+        """The passage's nearest heading: its section, else its chapter ("" for neither)."""
+        return self.citation.section or self.citation.chapter
+
+    @property
     def embedding_text(self) -> str:
         """What gets embedded: the section heading (or chapter) first, because headings name the topic
         in the words people ask with ("Wer entscheidet über den Verfügungsfonds?")."""
-        heading = self.citation.section or self.citation.chapter
-        return f"{heading}. {self.text}" if heading else self.text
+        return f"{self.heading}. {self.text}" if self.heading else self.text
 
     def sentence_in_context(self, sentence: str) -> str:
         """One of the passage's sentences as the short answer's model reads it: after the heading, which
         names the topic a sentence on its own often leaves out ("Die Länder setzen die Förderung … um."
         under "Aufgabenteilung in der Städtebauförderung"). First sentences that answer, on the fitting
         half of the second blind set: 26 of 61 without the heading, 29 with it."""
-        heading = self.citation.section or self.citation.chapter
-        return f"{heading}: {sentence}" if heading else sentence
+        return f"{self.heading}: {sentence}" if self.heading else sentence
 
     @property
     def quotation(self) -> str:

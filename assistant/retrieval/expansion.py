@@ -43,11 +43,9 @@ MAX_PER_WORD = 2
 
 @dataclass(frozen=True)
 class Expansion:
-    """What a question's words add: extra BM25 terms with their weights, and for each question word
-    (as its stem) the terms it was expanded to."""
+    """What a question's words add: extra BM25 terms with their weights."""
 
     terms: dict[str, float] = field(default_factory=dict)
-    by_word: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Thesaurus:
@@ -92,7 +90,6 @@ class Thesaurus:
         own = list(dict.fromkeys(self._analyzer.word_stems(text)))
         own_terms = set(self._analyzer.terms(text))
         terms: dict[str, float] = {}
-        by_word: dict[str, tuple[str, ...]] = {}
         for stem in own:
             candidates = [
                 (weight, other)
@@ -100,12 +97,9 @@ class Thesaurus:
                 if other not in own_terms and known(other)
             ]
             candidates.sort(key=lambda c: (-c[0], -rarity(c[1]), c[1]))
-            chosen = candidates[: per_word or MAX_PER_WORD]
-            if chosen:
-                by_word[stem] = tuple(other for _, other in chosen)
-            for weight, other in chosen:
+            for weight, other in candidates[: per_word or MAX_PER_WORD]:
                 terms[other] = max(terms.get(other, 0.0), weight)
-        return Expansion(terms, by_word)
+        return Expansion(terms)
 
 
 def read_groups(lines: Iterable[str], *, nouns_only: bool = False) -> Iterable[list[str]]:

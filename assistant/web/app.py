@@ -125,8 +125,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             detail = "Diese Seite gibt es nicht."
         elif exc.status_code == 405 and detail == "Method Not Allowed":
             detail = "Diese Anfrageart ist hier nicht möglich."
-        elif exc.status_code == 400 and form_error(detail):
-            detail = form_error(detail) or detail
+        elif exc.status_code == 400 and (german := form_error(detail)):
+            detail = german
         elif exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8 (a UnicodeDecodeError): the same mistake as
             # invalid JSON, which gets 422 with a German message, so it gets the same here.

@@ -403,25 +403,17 @@ def test_the_feedback_csv_shows_formulas_as_text(
     store = SQLiteUserStore(database)
     hostile = ['=HYPERLINK("http://evil.example","Klick")', "+49 30 1234", "-2+3", "@SUMME(A1)", "\tTab"]
     try:
-        for text in hostile:
+        rated = [(True, text, text) for text in hostile] + [(False, "Wer?", "gut – aber kurz")]
+        for helpful, question, comment in rated:
             store.add_feedback(
-                helpful=True,
-                comment=text,
-                question=text,
+                helpful=helpful,
+                comment=comment,
+                question=question,
                 passages=[],
                 build_id="b",
                 conversation=None,
                 turn=None,
             )
-        store.add_feedback(
-            helpful=False,
-            comment="gut – aber kurz",
-            question="Wer?",
-            passages=[],
-            build_id="b",
-            conversation=None,
-            turn=None,
-        )
     finally:
         store.close()
     monkeypatch.setenv("ASSISTANT_DATABASE", str(database))
