@@ -260,7 +260,11 @@ def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(header)
-        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
+        # Only the visitor's words (question, comment) can carry a formula; the other cells are the
+        # app's own values (a conversation id may start with "-") and must stay usable as written.
+        writer.writerows(
+            [[*row[:2], spreadsheet_safe(row[2]), spreadsheet_safe(row[3]), *row[4:]] for row in rows]
+        )
         return 0
     if not rows:
         print(f"Noch keine Rückmeldungen in {store.where}.", file=sys.stderr)

@@ -410,7 +410,7 @@ def test_the_feedback_csv_shows_formulas_as_text(
                 comment=comment,
                 question=question,
                 passages=[],
-                build_id="b",
+                build_id="-b7",  # the app's own values stay as they are (a conversation id may start so)
                 conversation=None,
                 turn=None,
             )
@@ -423,3 +423,4 @@ def test_the_feedback_csv_shows_formulas_as_text(
     assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in cells)
     assert {f"'{text}" for text in hostile} <= set(cells)
     assert ["Wer?", "gut – aber kurz"] in [row[2:4] for row in rows]  # ordinary text unchanged
+    assert all(row[6] == "-b7" for row in rows)
