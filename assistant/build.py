@@ -30,6 +30,7 @@ from .index.served import releases_for
 from .ingest.chunking import chunk_document
 from .ingest.documents import DocumentError
 from .ingest.readers import discover, read_document
+from .progress import Progress, no_progress
 from .records import Passage
 from .retrieval.nomatch import calibrate
 from .text import split_sentences
@@ -39,6 +40,7 @@ __all__ = [
     "BuildReport",
     "Collection",
     "build_index",
+    "build_sources",
     "collect_passages",
     "sentences_of",
 ]
@@ -74,7 +76,9 @@ class Collection:
     skipped: list[str]
 
 
-def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> Collection:
+def collect_passages(
+    sources: list[Path], warn: Callable[[str], None], progress: Progress = no_progress
+) -> Collection:
     """Read and chunk every supported file; unreadable files are reported and skipped."""
     passages: list[Passage] = []
     files: dict[str, Path] = {}
@@ -88,7 +92,8 @@ def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> Collec
         found = list(discover(sources, left_out))
     except DocumentError as exc:
         raise BuildError(str(exc)) from exc
-    for file, root in found:
+    for done, (file, root) in enumerate(found):
+        progress("reading", done, len(found))
         # The source key is the path below its folder; the same name in two folders keeps the
         # folder's name too, so every citation names exactly one file.
         anchor = root if file.relative_to(root).as_posix() not in files else root.parent
@@ -104,6 +109,7 @@ def collect_passages(sources: list[Path], warn: Callable[[str], None]) -> Collec
             continue
         files[document.source] = file.resolve()
         passages.extend(chunk_document(document))
+    progress("reading", len(found), len(found))
     return Collection(passages=passages, files=files, skipped=skipped)
 
 
@@ -112,18 +118,19 @@ def build_index(
     *,
     warn: Callable[[str], None] = log.warning,
     say: Callable[[str], None] = log.info,
-    progress: bool = False,
+    progress: Progress = no_progress,
     full: bool = False,
 ) -> BuildReport:
     """Build and publish a new release; the served release changes only once the new one is verified.
 
+    It reads the corpus, the further sources and the operators' upload folder (when there is one).
     Vectors of unchanged passages come from the embedding cache; ``full=True`` ignores the cache and,
     for the fallback model, trains it anew. ``say`` receives news such as a first offline conversion
-    of the model; ``progress`` shows a bar while passages are embedded.
+    of the model; ``progress`` hears how far each phase has come (``progress.PHASES``).
     """
     started = time.perf_counter()
-    sources = [settings.corpus_dir, *settings.extra_sources]
-    collection = collect_passages(sources, warn)
+    sources = build_sources(settings)
+    collection = collect_passages(sources, warn, progress)
     if not collection.passages:
         raise BuildError("keine Passagen gefunden: alle Quellen leer oder unlesbar; nichts veröffentlicht")
     texts = [p.embedding_text for p in collection.passages]
@@ -143,7 +150,7 @@ def _build(
     texts: list[str],
     started: float,
     *,
-    progress: bool,
+    progress: Progress,
     full: bool,
     warn: Callable[[str], None],
     say: Callable[[str], None],
@@ -160,7 +167,9 @@ def _build(
             raise BuildError(f"Modell nicht verfügbar: {exc}") from exc
         model_dir = MODEL_DIR if fallback else None
         with EmbeddingCache(settings.index_dir / "cache" / "embeddings.sqlite") as cache:
-            vectors, reused = cached_vectors(embedder, texts, cache, progress=progress, use_cache=not full)
+            vectors, reused = cached_vectors(
+                embedder, texts, cache, use_cache=not full, progress=lambda d, t: progress("embedding", d, t)
+            )
             # The short answer ranks each top passage's sentences by meaning; encoded here, not per question
             # (up to a size: beyond it they take more disk than the index, and are encoded when asked for).
             sentences, offsets = (
@@ -168,16 +177,18 @@ def _build(
             )
             if offsets is not None:
                 sentence_vectors, _ = cached_vectors(
-                    embedder, sentences, cache, progress=progress, use_cache=not full
+                    embedder,
+                    sentences,
+                    cache,
+                    use_cache=not full,
+                    progress=lambda d, t: progress("sentences", d, t),
                 )
                 write_sentence_vectors(staging, sentence_vectors, offsets)
             examples: list[str] = []  # the scope model's example questions, cached like the passages
 
             def encode_examples(questions: list[str]) -> np.ndarray:
                 examples.extend(questions)
-                return cached_vectors(
-                    embedder, questions, cache, progress=False, use_cache=not full, queries=True
-                )[0]
+                return cached_vectors(embedder, questions, cache, use_cache=not full, queries=True)[0]
 
             calibration = calibrate(
                 embedder,
@@ -185,6 +196,7 @@ def _build(
                 headings=[p.citation.section for p in passages],
                 encode_examples=encode_examples,
             )
+            progress("publishing", 0, 1)
             lexical = LexicalIndex.build(texts)
             facts = BuildFacts(
                 documents=documents,
@@ -193,6 +205,7 @@ def _build(
                 no_match=calibration.to_dict(),
                 reused_vectors=reused,
                 build_seconds=round(time.perf_counter() - started, 3),
+                sources=source_facts(passages, collection.files),
             )
             if settings.uses_postgres_search:
                 from .index.postgres import PostgresReleases  # psycopg and pgvector only when configured
@@ -233,6 +246,7 @@ def _build(
                 where = str(path)
             kept = [*(text_key(t) for t in [*texts, *sentences]), *(query_key(q) for q in examples)]
             cache.keep_only(embedder.fingerprint, kept)
+            progress("publishing", 1, 1)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -248,6 +262,43 @@ def _build(
         seconds=time.perf_counter() - started,
         embedded=len(passages) - reused,
     )
+
+
+def build_sources(settings: Settings) -> list[Path]:
+    """What a build reads: the corpus, the further sources, and the upload folder when it exists."""
+    sources = [settings.corpus_dir, *settings.extra_sources]
+    if settings.upload_dir.is_dir():
+        sources.append(settings.upload_dir)
+    return sources
+
+
+def source_facts(passages: list[Passage], files: dict[str, Path]) -> list[dict[str, object]]:
+    """Per source file: its format, title, pages cited, passages and passages read by text recognition."""
+    facts: dict[str, dict[str, object]] = {}
+    pages: dict[str, set[int]] = {}
+    ocr: dict[str, set[int]] = {}
+    for passage in passages:
+        citation = passage.citation
+        entry = facts.setdefault(
+            citation.source,
+            {
+                "source": citation.source,
+                "format": files[citation.source].suffix.lower().lstrip(".")
+                if citation.source in files
+                else "",
+                "title": citation.document,
+                "passages": 0,
+            },
+        )
+        entry["passages"] = int(entry["passages"]) + 1  # type: ignore[call-overload]
+        if citation.page is not None:
+            pages.setdefault(citation.source, set()).add(citation.page)
+            if getattr(citation, "ocr", False):
+                ocr.setdefault(citation.source, set()).add(citation.page)
+    for source, entry in facts.items():
+        entry["pages"] = len(pages[source]) if source in pages else None  # pages with text
+        entry["ocr_pages"] = len(ocr.get(source, ()))
+    return sorted(facts.values(), key=lambda e: str(e["source"]))
 
 
 def sentences_of(passages: list[Passage]) -> tuple[list[str], np.ndarray]:

@@ -54,19 +54,62 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def cmd_build(settings: Settings, *, full: bool = False) -> int:
+def cmd_build(settings: Settings, *, full: bool = False, progress_json: bool = False) -> int:
+    """Build and publish a release. On a terminal each phase shows a progress bar; with
+    ``progress_json`` (how the operator area runs a build) every step, warning and the outcome is one
+    JSON line on stdout instead."""
     from .build import BuildError, build_index
+    from .progress import TerminalProgress, no_progress
 
+    if progress_json:
+        return _build_reporting_json(settings, full=full)
+    bar = TerminalProgress() if sys.stderr.isatty() else None
     try:
-        report = build_index(settings, warn=_warn, say=_say, progress=sys.stderr.isatty(), full=full)
+        report = build_index(settings, warn=_warn, say=_say, progress=bar or no_progress, full=full)
     except BuildError as exc:
         print(f"Fehler: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if bar is not None:
+            bar.close()
     note = " (Ersatzmodell)" if report.fallback else ""
     print(
         f"Index {report.build_id}: {report.passages} Passagen aus {report.documents} Dokumenten "
         f"({report.embedded} neu eingebettet), Modell {report.model}{note}, "
         f"{report.seconds:.1f} s → {report.where}"
+    )
+    return 0
+
+
+def _build_reporting_json(settings: Settings, *, full: bool) -> int:
+    from .build import BuildError, build_index
+    from .errors import AssistantError
+    from .progress import JsonProgress
+
+    out = JsonProgress()
+    try:
+        report = build_index(
+            settings,
+            warn=lambda message: out.emit({"warning": message}),
+            say=lambda message: out.emit({"note": message}),
+            progress=out,
+            full=full,
+        )
+    except (BuildError, AssistantError) as exc:
+        out.emit({"error": str(exc)})
+        return 1
+    out.emit(
+        {
+            "result": {
+                "build_id": report.build_id,
+                "passages": report.passages,
+                "documents": report.documents,
+                "embedded": report.embedded,
+                "model": report.model,
+                "skipped": list(report.skipped),
+                "seconds": round(report.seconds, 1),
+            }
+        }
     )
     return 0
 
@@ -378,6 +421,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--full", action="store_true", help="ignore the embedding cache and re-embed everything"
     )
+    build.add_argument(
+        "--progress-json",
+        action="store_true",
+        help="report progress, warnings and the outcome as JSON lines on stdout (for the operator area)",
+    )
 
     serve = sub.add_parser("serve", help="serve the web chat and the API (builds the index first if needed)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -476,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "build":
-        return cmd_build(settings, full=args.full)
+        return cmd_build(settings, full=args.full, progress_json=args.progress_json)
     if args.command == "eval":
         return cmd_eval(settings, args.xquad, args.sets, fit=args.fit_no_match)
     if args.command == "feedback":

@@ -264,6 +264,55 @@ class Settings(BaseSettings):
             "unset means the feedback can be read only with 'assistant feedback' on the server."
         ),
     )
+    upload_dir: Path = Field(
+        default=Path("var/uploads"),
+        description=(
+            "Folder of the documents operators upload in the browser (/verwaltung) or over "
+            "/api/admin/documents; every build reads it next to the corpus. Keep it outside the code tree."
+        ),
+    )
+    max_upload_mb: int = Field(
+        default=50,
+        ge=1,
+        le=4096,
+        description="Largest accepted upload in MB (1 MB = 1,048,576 bytes), per file and per request.",
+    )
+    max_pdf_pages: int = Field(
+        default=2000,
+        ge=1,
+        le=100_000,
+        description="Most pages an uploaded PDF may have; a longer one is refused.",
+    )
+    read_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        le=7200,
+        description=(
+            "Seconds an upload may take to be read (text recognition of scans included); the file is read "
+            "in a separate process with bounded memory, so a hostile file cannot stall the server."
+        ),
+    )
+    read_memory_mb: int = Field(
+        default=3072,
+        ge=256,
+        le=65536,
+        description="Memory in MB the process that reads an upload may use; beyond it the file is refused.",
+    )
+    session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours an operator's login at /verwaltung lasts before they must log in again.",
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description=(
+            "Days the audit log of operator actions (logins, uploads, deletions, builds) is kept; it "
+            "holds operator names only, never visitors' data."
+        ),
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description=(

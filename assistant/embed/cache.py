@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -84,18 +84,22 @@ class EmbeddingCache:
         return cursor.rowcount
 
 
+#: Texts encoded between two progress reports.
+PROGRESS_BATCH = 256
+
+
 def cached_vectors(
     embedder: Embedder,
     texts: list[str],
     cache: EmbeddingCache,
     *,
-    progress: bool,
     use_cache: bool,
     queries: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for all texts, in order: cached ones reused, the rest encoded and cached. With
     ``queries`` the texts are encoded as questions (a model may prefix them differently), under keys
-    of their own."""
+    of their own. ``progress(done, total)`` hears of every batch of ``PROGRESS_BATCH`` encoded."""
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32), 0
     keys = [query_key(t) if queries else text_key(t) for t in texts]
@@ -104,11 +108,17 @@ def cached_vectors(
     fresh = None
     if missing:
         wanted = [texts[i] for i in missing]
-        fresh = (
-            embedder.encode_queries(wanted)
-            if queries
-            else embedder.encode_documents(wanted, progress=progress)
-        )
+        if queries:
+            fresh = embedder.encode_queries(wanted)
+        else:
+            parts = []
+            for start in range(0, len(wanted), PROGRESS_BATCH):
+                if progress is not None:
+                    progress(start, len(wanted))
+                parts.append(embedder.encode_documents(wanted[start : start + PROGRESS_BATCH]))
+            fresh = np.concatenate(parts)
+    if progress is not None:
+        progress(len(missing), len(missing))
     if fresh is not None:
         cache.put(embedder.fingerprint, [keys[i] for i in missing], fresh)
         dimension = fresh.shape[1]

@@ -41,6 +41,9 @@ class BuildFacts:
     no_match: dict[str, Any] | None = None  # the no-match rule's calibration (retrieval.nomatch)
     reused_vectors: int = 0  # passages whose vectors came from the embedding cache
     build_seconds: float = 0.0
+    # Per source file: {"source", "format", "title", "pages", "passages", "ocr_pages"} (the operator
+    # area's list of documents); empty for releases built before it was recorded.
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,85 @@
+"""Reading one uploaded file in a process of its own: ``python -m assistant.operators.sandbox FILE NAME
+MAX_PAGES``.
+
+The parent (``uploads.read_in_sandbox``) sets this process's limits before it starts (address
+space, CPU time, file size) and kills it after its wall-clock limit, so a decompression bomb, a
+pathological PDF or a parser bug costs this process and never the server. It prints one JSON object:
+``{"report": {...}}`` with the format, title, pages, passages, warnings and the lines of
+``assistant inspect``, or ``{"error": "<German reason>"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+MAX_LINES = 4000  # lines of the "So wurde gelesen" view kept
+MAX_LINE = 400
+
+
+def report(file: Path, name: str, max_pages: int) -> dict[str, Any]:
+    """How ``file`` (shown as ``name``) reads: DocumentError with a German reason when it cannot be used."""
+    from ..ingest.chunking import chunk_document
+    from ..ingest.documents import DocumentError
+    from ..ingest.inspect import inspect_lines
+    from ..ingest.readers import read_document
+
+    suffix = Path(name).suffix.lower()
+    pages = None
+    if suffix == ".pdf":
+        import pypdfium2 as pdfium
+
+        try:
+            pdf = pdfium.PdfDocument(file)
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise DocumentError(f"{name}: verschlüsselt – bitte ohne Passwortschutz speichern") from exc
+            raise DocumentError(f"{name}: keine lesbare PDF-Datei (beschädigt?)") from exc
+        try:
+            pages = len(pdf)
+        finally:
+            pdf.close()
+        if pages > max_pages:
+            raise DocumentError(f"{name}: {pages} Seiten – höchstens {max_pages} Seiten sind erlaubt")
+        if pages == 0:
+            raise DocumentError(f"{name}: die PDF-Datei hat keine Seiten")
+    # The inspect view reads the file once for its blocks; the passages are cut as a build cuts them.
+    copy = file.with_name(name) if file.name != name else file
+    lines = [line[:MAX_LINE] for line in inspect_lines(copy)][:MAX_LINES]
+    document = read_document(copy)
+    passages = chunk_document(document)
+    ocr_pages = {p.citation.page for p in passages if getattr(p.citation, "ocr", False)}
+    warnings = []
+    if ocr_pages:
+        warnings.append(f"gescannt: {len(ocr_pages)} Seite(n) per Texterkennung gelesen")
+    return {
+        "format": suffix.lstrip(".").upper(),
+        "title": document.title,
+        "pages": pages,
+        "passages": len(passages),
+        "ocr_pages": len(ocr_pages),
+        "warnings": warnings,
+        "lines": lines,
+    }
+
+
+def main(argv: list[str]) -> int:
+    from ..errors import AssistantError
+
+    file, name, max_pages = Path(argv[0]), argv[1], int(argv[2])
+    try:
+        result: dict[str, Any] = {"report": report(file, name, max_pages)}
+    except AssistantError as exc:
+        result = {"error": str(exc)}
+    except MemoryError:
+        result = {"error": f"{name}: braucht beim Lesen zu viel Speicher (eine Dekompressionsbombe?)"}
+    except RecursionError:
+        result = {"error": f"{name}: zu tief verschachtelt, nicht lesbar"}
+    sys.stdout.write(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
