@@ -1,5 +1,5 @@
-"""Command line: ``assistant build``, ``serve`` (the default), ``ask``, ``eval``, ``feedback`` and
-``inspect``."""
+"""Command line: ``assistant build``, ``serve`` (the default), ``ask``, ``eval``, ``feedback``,
+``privacy``, ``inspect`` and ``admin``."""
 
 from __future__ import annotations
 
@@ -493,6 +493,9 @@ def _parser() -> argparse.ArgumentParser:
             metavar="ID",
             help="the conversation's id or address (/gespraech/ID)",
         )
+    from .operators.commands import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
     inspect = sub.add_parser(
         "inspect", help="show how a file is read: blocks per page (PDF) and the passages with citations"
     )
@@ -543,6 +546,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.command == "ask":
         return cmd_ask(settings, args.question, args.k, args.json)
+    if args.command == "admin":
+        from .operators.commands import run as cmd_admin
+
+        return cmd_admin(settings, args)
     return cmd_serve(settings)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "check_type",
     "read_in_sandbox",
     "remove_upload",
+    "shown_name",
     "store_upload",
 ]
 
@@ -70,7 +71,7 @@ def check_name(raw: str) -> str:
         raise UploadRefused(422, "Die Datei hat keinen Namen.")
     if "/" in name or "\\" in name or name in (".", "..") or ".." in name.split("/"):
         raise UploadRefused(
-            422, f"Der Dateiname „{_shown(name)}“ enthält Ordnerangaben; bitte nur den Namen."
+            422, f"Der Dateiname „{shown_name(name)}“ enthält Ordnerangaben; bitte nur den Namen."
         )
     bad = [
         c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") or c in _FORBIDDEN
@@ -87,14 +88,14 @@ def check_name(raw: str) -> str:
     stem, suffix = os.path.splitext(name)
     if suffix.lower() not in SUPPORTED_SUFFIXES:
         raise UploadRefused(
-            415, f"„{_shown(name)}“: dieser Dateityp wird nicht unterstützt (möglich sind {_SUFFIXES})."
+            415, f"„{shown_name(name)}“: dieser Dateityp wird nicht unterstützt (möglich sind {_SUFFIXES})."
         )
     if stem.rstrip(" .").lower() in _DEVICES or name != name.rstrip(" ."):
-        raise UploadRefused(422, f"„{_shown(name)}“ ist als Dateiname nicht möglich; bitte umbenennen.")
+        raise UploadRefused(422, f"„{shown_name(name)}“ ist als Dateiname nicht möglich; bitte umbenennen.")
     return name
 
 
-def _shown(name: str) -> str:
+def shown_name(name: str) -> str:
     """A name as quoted back: printable characters only, shortened."""
     visible = "".join(c if c.isprintable() else "�" for c in name)
     return visible if len(visible) <= 80 else visible[:79] + "…"
@@ -108,7 +109,9 @@ def check_type(file: Path, name: str, limit: int) -> None:
         head = handle.read(1024)
     if suffix == ".pdf":
         if b"%PDF-" not in head:
-            raise UploadRefused(415, f"„{_shown(name)}“ ist keine PDF-Datei, obwohl der Name auf .pdf endet.")
+            raise UploadRefused(
+                415, f"„{shown_name(name)}“ ist keine PDF-Datei, obwohl der Name auf .pdf endet."
+            )
     elif suffix == ".docx":
         _check_docx(file, name, limit)
     else:
@@ -118,14 +121,14 @@ def check_type(file: Path, name: str, limit: int) -> None:
             kind = {".md": "Markdown", ".markdown": "Markdown", ".txt": "Text"}.get(suffix, "HTML")
             raise UploadRefused(
                 415,
-                f"„{_shown(name)}“ ist keine {kind}-Datei, sondern binär, "
+                f"„{shown_name(name)}“ ist keine {kind}-Datei, sondern binär, "
                 f"obwohl der Name auf {suffix} endet.",
             )
 
 
 def _check_docx(file: Path, name: str, limit: int) -> None:
     not_docx = UploadRefused(
-        415, f"„{_shown(name)}“ ist keine Word-Datei (DOCX), obwohl der Name auf .docx endet."
+        415, f"„{shown_name(name)}“ ist keine Word-Datei (DOCX), obwohl der Name auf .docx endet."
     )
     if not zipfile.is_zipfile(file):
         raise not_docx
@@ -133,13 +136,15 @@ def _check_docx(file: Path, name: str, limit: int) -> None:
         with zipfile.ZipFile(file) as archive:
             entries = archive.infolist()
             if len(entries) > ZIP_ENTRIES:
-                raise UploadRefused(415, f"„{_shown(name)}“ besteht aus zu vielen Teilen ({len(entries)}).")
+                raise UploadRefused(
+                    415, f"„{shown_name(name)}“ besteht aus zu vielen Teilen ({len(entries)})."
+                )
             names = {entry.filename for entry in entries}
             if "[Content_Types].xml" not in names or "word/document.xml" not in names:
                 raise not_docx
             if any(entry.flag_bits & 0x1 for entry in entries):
                 raise UploadRefused(
-                    422, f"„{_shown(name)}“ ist verschlüsselt – bitte ohne Kennwort speichern."
+                    422, f"„{shown_name(name)}“ ist verschlüsselt – bitte ohne Kennwort speichern."
                 )
             unpacked = sum(entry.file_size for entry in entries)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -147,7 +152,7 @@ def _check_docx(file: Path, name: str, limit: int) -> None:
     if unpacked > ZIP_EXPANSION * limit:
         raise UploadRefused(
             413,
-            f"„{_shown(name)}“ entpackt sich auf {unpacked // 2**20} MB – mehr als erlaubt "
+            f"„{shown_name(name)}“ entpackt sich auf {unpacked // 2**20} MB – mehr als erlaubt "
             "(eine Dekompressionsbombe?).",
         )
 
@@ -187,7 +192,7 @@ def read_in_sandbox(file: Path, settings: Settings) -> dict[str, Any]:
     except subprocess.TimeoutExpired as exc:
         raise UploadRefused(
             422,
-            f"„{_shown(file.name)}“ ließ sich nicht in {settings.read_timeout:.0f} s lesen "
+            f"„{shown_name(file.name)}“ ließ sich nicht in {settings.read_timeout:.0f} s lesen "
             "und wurde abgelehnt.",
         ) from exc
     output = done.stdout[:MAX_SANDBOX_OUTPUT]
@@ -198,14 +203,14 @@ def read_in_sandbox(file: Path, settings: Settings) -> dict[str, Any]:
     if not isinstance(result, dict) or not ("report" in result or "error" in result):
         raise UploadRefused(
             422,
-            f"„{_shown(file.name)}“ ließ sich nicht lesen: Das Lesen brauchte zu viel Speicher oder brach ab "
-            "(beschädigte Datei oder Dekompressionsbombe?).",
+            f"„{shown_name(file.name)}“ ließ sich nicht lesen: Das Lesen brauchte zu viel Speicher oder "
+            "brach ab (beschädigte Datei oder Dekompressionsbombe?).",
         )
     if "error" in result:
         raise UploadRefused(422, str(result["error"]))
     report: dict[str, Any] = result["report"]
     if not report.get("passages"):
-        raise UploadRefused(422, f"„{_shown(file.name)}“ enthält keinen lesbaren Text.")
+        raise UploadRefused(422, f"„{shown_name(file.name)}“ enthält keinen lesbaren Text.")
     return report
 
 
@@ -228,9 +233,9 @@ def store_upload(
     limit = settings.max_upload_mb * 2**20
     size = incoming.path.stat().st_size
     if size == 0:
-        raise UploadRefused(422, f"„{_shown(name)}“ ist leer.")
+        raise UploadRefused(422, f"„{shown_name(name)}“ ist leer.")
     if size > limit:
-        raise UploadRefused(413, f"„{_shown(name)}“ ist größer als {settings.max_upload_mb} MB.")
+        raise UploadRefused(413, f"„{shown_name(name)}“ ist größer als {settings.max_upload_mb} MB.")
     folded = fold_name(name)
     target_dir = settings.upload_dir
     if folded in taken or any(fold_name(u.name) == folded for u in store.uploads()):
@@ -261,7 +266,7 @@ def store_upload(
 
 def _duplicate(name: str) -> str:
     return (
-        f"„{_shown(name)}“ gibt es schon (Groß-/Kleinschreibung zählt nicht). Bitte die vorhandene Datei "
+        f"„{shown_name(name)}“ gibt es schon (Groß-/Kleinschreibung zählt nicht). Bitte die vorhandene Datei "
         "erst löschen oder die neue umbenennen."
     )
 

@@ -22,9 +22,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from .. import __version__
 from ..config import Settings
 from ..errors import SearchUnavailable
+from ..operators import OperatorStore, open_operator_store
+from ..operators.builds import BuildRunner
 from ..reload import ReleaseWatcher, watch_releases
 from ..service import Assistant, open_assistant
 from ..userdata import UserStore, UserStoreError, open_user_store, purge_periodically
+from .admin import make_router as make_admin_router
+from .admin_api import ADMIN_DOCUMENTS
+from .admin_api import router as admin_api_router
 from .api import router as api_router
 from .chat import NOT_LOADED, make_router, relevance, render_error
 from .logs import private_path
@@ -33,7 +38,15 @@ from .middleware import BodyLimit, CrossSiteGuard, SecurityHeaders, security_hea
 from .privacy import make_router as make_privacy_router
 from .ratelimit import RateLimit, TokenBuckets
 from .sources import make_router as make_sources_router
-from .urls import passage_url, reading_url, source_file_url
+from .urls import (
+    ADMIN_DOCUMENT,
+    admin_delete_url,
+    admin_document_url,
+    passage_url,
+    reading_url,
+    source_file_url,
+    source_view_url,
+)
 
 __all__ = ["INTERNAL_ERROR", "SEARCH_UNAVAILABLE", "create_app", "create_app_from_env"]
 
@@ -66,10 +79,14 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             tasks.start_soon(
                 purge_periodically, app.state.userdata, settings.retention_days, settings.retention_check
             )
+            tasks.start_soon(purge_audit_periodically, app.state.operators, settings)
             yield
             tasks.cancel_scope.cancel()
+        app.state.builds.stop()
         store: UserStore = app.state.userdata
         store.close()
+        operators: OperatorStore = app.state.operators
+        operators.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -82,6 +99,16 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.state.settings = settings
     app.state.assistant = assistant or open_assistant(settings)
     app.state.userdata = open_user_store(settings)
+    app.state.operators = open_operator_store(settings)
+    watcher = ReleaseWatcher(settings)
+
+    def load_published() -> None:
+        """A build started here has published: swap it in now, not at the next reload check."""
+        fresh = watcher.check(app.state.assistant)
+        if fresh is not None:
+            app.state.assistant = fresh
+
+    app.state.builds = BuildRunner(settings, app.state.operators, load_published)
 
     def served_release(request: Request) -> dict[str, str]:
         # The footer of every page names the release and model answering now (a reload may swap them).
@@ -94,12 +121,20 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     templates.env.undefined = StrictUndefined  # a missing template variable is a bug, not an empty string
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
+    app.include_router(admin_api_router)
     templates.env.globals.update(
-        relevance=relevance, passage_url=passage_url, reading_url=reading_url, source_file_url=source_file_url
+        relevance=relevance,
+        passage_url=passage_url,
+        reading_url=reading_url,
+        source_file_url=source_file_url,
+        source_view_url=source_view_url,
+        admin_document_url=admin_document_url,
+        admin_delete_url=admin_delete_url,
     )
     app.include_router(make_router(templates))
     app.include_router(make_sources_router(templates))
     app.include_router(make_privacy_router(templates))
+    app.include_router(make_admin_router(templates))
 
     @app.get("/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:
@@ -172,7 +207,13 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
             log.exception("the error page failed too")
             return PlainTextResponse(INTERNAL_ERROR, status_code=500, headers=headers)
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Uploads may be larger than questions: up to the upload limit, plus room for the form around them.
+    upload_limit = settings.max_upload_mb * 2**20 + 256 * 1024
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={ADMIN_DOCUMENTS: upload_limit, ADMIN_DOCUMENT: upload_limit},
+    )
     if settings.rate_limit_per_minute > 0:
 
         async def too_many(scope: Scope, message: str, headers: dict[str, str]) -> Response:
@@ -199,6 +240,26 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         )
     app.add_middleware(SecurityHeaders)  # added last, so it runs first: the 413 gets the headers too
     return app
+
+
+async def purge_audit_periodically(store: OperatorStore, settings: Settings) -> None:
+    """The audit log's retention: entries older than ``audit_retention_days`` are deleted at start and
+    every ``retention_check`` seconds."""
+    import time
+
+    while True:
+        try:
+            before = time.time() - settings.audit_retention_days * 86400
+            deleted = await anyio.to_thread.run_sync(store.purge_audit, before)
+            if deleted:
+                log.info(
+                    "audit log retention (%d days): %d entries deleted",
+                    settings.audit_retention_days,
+                    deleted,
+                )
+        except UserStoreError as exc:
+            log.warning("audit log retention failed now (%s); trying again later", exc)
+        await anyio.sleep(settings.retention_check)
 
 
 def is_api(request: Request) -> bool:

@@ -7,7 +7,7 @@ request.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio
 from fastapi.responses import JSONResponse
@@ -88,15 +88,17 @@ class BodyLimit:
     discarded (``discard``, bounded), so that the client, still sending, gets to read its 413.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})  # path → its own limit (the upload routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = _BodyTooLarge(self.max_bytes)
+        max_bytes = self.larger.get(scope["path"].rstrip("/"), self.max_bytes)
+        too_large = _BodyTooLarge(max_bytes)
         declared = next(
             (int(value) for name, value in scope["headers"] if name == b"content-length" and value.isdigit()),
             0,
@@ -106,14 +108,14 @@ class BodyLimit:
 
         async def counting_receive() -> Message:
             nonlocal received
-            if declared > self.max_bytes:
+            if declared > max_bytes:
                 if declared <= DRAIN_BYTES:
                     await discard(receive, DRAIN_BYTES)
                 raise too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     if message.get("more_body", False):
                         await discard(receive, DRAIN_BYTES - received)
                     raise too_large
@@ -136,7 +138,8 @@ class BodyLimit:
 
 class _BodyTooLarge(StarletteHTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Die Anfrage ist zu groß (höchstens {limit} Bytes).")
+        shown = f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit} Bytes"
+        super().__init__(413, f"Die Anfrage ist zu groß (höchstens {shown}).")
 
 
 async def discard(receive: Receive, limit: int) -> None:

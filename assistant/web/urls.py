@@ -8,6 +8,15 @@ from urllib.parse import quote
 from ..records import Citation, Passage
 
 __all__ = [
+    "ADMIN",
+    "ADMIN_AUDIT",
+    "ADMIN_BUILD",
+    "ADMIN_DOCUMENT",
+    "ADMIN_LOGIN",
+    "ADMIN_LOGOUT",
+    "admin_build_url",
+    "admin_delete_url",
+    "admin_document_url",
     "SOURCE_FILES",
     "SOURCE_VIEW",
     "passage_url",
@@ -21,6 +30,29 @@ __all__ = [
 SOURCE_FILES = "/quellen"
 #: A source rendered as a page, the passage named by ``?stelle=`` highlighted and scrolled to.
 SOURCE_VIEW = "/ansicht"
+
+
+#: The operator area: documents (its start page), log in and out, one document, builds, audit log.
+ADMIN = "/verwaltung"
+ADMIN_LOGIN = f"{ADMIN}/anmelden"
+ADMIN_LOGOUT = f"{ADMIN}/abmelden"
+ADMIN_DOCUMENT = f"{ADMIN}/dokumente"
+ADMIN_BUILD = f"{ADMIN}/neubau"
+ADMIN_AUDIT = f"{ADMIN}/protokoll"
+
+
+def admin_document_url(name: str) -> str:
+    """How an uploaded document was read ("So wurde gelesen")."""
+    return f"{ADMIN_DOCUMENT}/{quote(name, safe='')}"
+
+
+def admin_delete_url(name: str) -> str:
+    return f"{admin_document_url(name)}/loeschen"
+
+
+def admin_build_url(build_id: str) -> str:
+    """A build's progress page."""
+    return f"{ADMIN_BUILD}/{quote(build_id, safe='')}"
 
 
 def source_file_url(source: str, page: int | None = None) -> str:

@@ -272,4 +272,49 @@
     article.focus({ preventScroll: true });
     if (status) announce(status, "Beleg in " + link.getAttribute("aria-label").replace("Beleg in ", "") + ": " + range.toString());
   });
+  // --- Operator area: drop files on the upload form; follow a build's progress live ----------
+  const dropzone = document.querySelector("[data-dropzone]");
+  if (dropzone) {
+    const upload = dropzone.closest("form");
+    const input = dropzone.querySelector("input[type=file]");
+    ["dragenter", "dragover"].forEach(function (name) {
+      dropzone.addEventListener(name, function (event) {
+        event.preventDefault();
+        dropzone.classList.add("dragging");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      dropzone.addEventListener(name, function () { dropzone.classList.remove("dragging"); });
+    });
+    dropzone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      input.files = event.dataTransfer.files;
+      upload.requestSubmit();
+    });
+  }
+
+  const build = document.querySelector("[data-build][data-running=true]");
+  if (build && window.EventSource) {
+    const hint = build.querySelector("[data-noscript-hint]");
+    if (hint) hint.textContent = "Der Fortschritt wird laufend angezeigt.";
+    const bar = document.getElementById("balken");
+    const events = new EventSource("/api/admin/builds/" + encodeURIComponent(build.dataset.build) + "/events");
+    const states = { running: "Läuft", done: "Fertig", failed: "Fehlgeschlagen" };
+    events.addEventListener("progress", function (event) {
+      const state = JSON.parse(event.data);
+      build.querySelector("[data-state]").textContent = states[state.state] || state.state;
+      build.querySelector("[data-phase]").textContent = state.phase_label;
+      build.querySelector("[data-count]").textContent = state.total ? state.done + " von " + state.total : "";
+      build.querySelector("[data-message]").textContent = state.message;
+      bar.max = state.total || 1;
+      bar.value = state.total ? state.done : (state.state === "running" ? 0 : 1);
+    });
+    events.addEventListener("end", function () {
+      events.close();
+      // The page as the server renders a finished build: its result and warnings.
+      window.setTimeout(function () { window.location.reload(); }, 500);
+    });
+    events.onerror = function () { events.close(); window.setTimeout(function () { window.location.reload(); }, 3000); };
+  }
 })();
