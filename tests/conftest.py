@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -22,6 +23,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # A PostgreSQL server for the store tests (tests/data/start-postgres.sh starts one). Read here, before
 # clean_env removes every ASSISTANT_* variable from the tests' environment.
+# Builds read the operators' upload folder: the tests' builds read an empty one of their own, never the
+# checkout's var/uploads (also the session-wide releases, built before any test's clean_env).
+_UPLOADS = tempfile.mkdtemp(prefix="qm-test-uploads-")
+os.environ["ASSISTANT_UPLOAD_DIR"] = _UPLOADS
 POSTGRES_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL", "")
 # Its streaming replica ('start-postgres.sh replica'), for the search engine's replica tests.
 POSTGRES_REPLICA_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_REPLICA_URL", "")
@@ -40,6 +45,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, offline_models_dir: Path) -> None
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(offline_models_dir))
+    monkeypatch.setenv("ASSISTANT_UPLOAD_DIR", _UPLOADS)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from huggingface_hub import constants
 

@@ -46,6 +46,7 @@ MAX_DELAY = 15 * 60.0
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "qmv_"
+INTERRUPTED = "Der Neubau wurde unterbrochen (Server neu gestartet?); der bisherige Stand bleibt in Betrieb."
 
 
 def _digest(secret: str) -> str:
@@ -345,11 +346,10 @@ class OperatorStore:
         "running" build not heard from for ``stale_after`` seconds (its server died) counts as failed."""
         now = time.time()
         with self.db.transaction() as db:
-            db.execute(
-                "UPDATE builds SET state = 'failed', finished = ?, "
-                "message = 'Der Neubau wurde unterbrochen (Server neu gestartet?).' "
+            db.execute(  # no literal text in the SQL: "?" is rewritten for psycopg
+                "UPDATE builds SET state = 'failed', finished = ?, message = ? "
                 "WHERE state = 'running' AND COALESCE(finished, started) < ?",
-                (now, now - stale_after),
+                (now, INTERRUPTED, now - stale_after),
             )
             running = db.execute("SELECT id FROM builds WHERE state = 'running'")
             if running:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
 from ..operators import BuildState, Operator, OperatorStore
@@ -135,7 +136,7 @@ async def receive_uploads(
     is stored (the page's form token) and raises to refuse the whole upload."""
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=10, max_part_size=64 * 1024)
-    except HTTPException:
+    except StarletteHTTPException:  # the body limit's 413, or the parser's own German-translated 400
         raise
     except Exception as exc:  # noqa: BLE001 - a malformed multipart body, in the caller's terms
         raise HTTPException(400, "Die hochgeladenen Daten sind unvollständig oder beschädigt.") from exc
