@@ -205,7 +205,7 @@ def _build(
                 no_match=calibration.to_dict(),
                 reused_vectors=reused,
                 build_seconds=round(time.perf_counter() - started, 3),
-                sources=source_facts(passages, collection.files),
+                sources=source_facts(passages, collection.files, settings.upload_dir),
             )
             if settings.uses_postgres_search:
                 from .index.postgres import PostgresReleases  # psycopg and pgvector only when configured
@@ -272,8 +272,12 @@ def build_sources(settings: Settings) -> list[Path]:
     return sources
 
 
-def source_facts(passages: list[Passage], files: dict[str, Path]) -> list[dict[str, object]]:
-    """Per source file: its format, title, pages cited, passages and passages read by text recognition."""
+def source_facts(
+    passages: list[Passage], files: dict[str, Path], upload_dir: Path | None = None
+) -> list[dict[str, object]]:
+    """Per source file: its format, title, pages with text, passages, pages read by text recognition,
+    and whether it came from the operators' upload folder."""
+    uploads = upload_dir.resolve() if upload_dir is not None else None
     facts: dict[str, dict[str, object]] = {}
     pages: dict[str, set[int]] = {}
     ocr: dict[str, set[int]] = {}
@@ -288,6 +292,9 @@ def source_facts(passages: list[Passage], files: dict[str, Path]) -> list[dict[s
                 else "",
                 "title": citation.document,
                 "passages": 0,
+                "uploaded": bool(
+                    uploads and citation.source in files and files[citation.source].is_relative_to(uploads)
+                ),
             },
         )
         entry["passages"] = int(entry["passages"]) + 1  # type: ignore[call-overload]

@@ -61,7 +61,8 @@ class DocumentRow:
     """One source as the operator area lists it."""
 
     name: str
-    origin: str  # "upload" (can be deleted here) or "corpus" (shipped or configured)
+    origin: str  # "upload" (can be deleted here), "corpus" (shipped or configured), or "removed" (an
+    # upload deleted since the served release was built: it leaves with the next build)
     format: str
     title: str
     pages: int | None
@@ -101,10 +102,11 @@ def document_rows(assistant: Assistant, store: OperatorStore, settings: Settings
             )
         )
     for key, facts in sorted(served.items()):
+        removed = bool(facts.get("uploaded"))  # an upload deleted since the served release was built
         rows.append(
             DocumentRow(
                 name=key,
-                origin="corpus",
+                origin="removed" if removed else "corpus",
                 format=str(facts.get("format", "")).upper(),
                 title=str(facts.get("title", key)),
                 pages=facts.get("pages"),
@@ -184,7 +186,10 @@ def _spool(upload: UploadFile, target: Path) -> None:
 
 class DocumentOut(BaseModel):
     name: str
-    origin: str = Field(description="'upload' (can be deleted over this API) or 'corpus'")
+    origin: str = Field(
+        description="'upload' (can be deleted over this API), 'corpus', or 'removed' (deleted, still served "
+        "until the next build)"
+    )
     format: str
     title: str
     pages: int | None
