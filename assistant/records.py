@@ -23,7 +23,8 @@ class Citation:
     """Where a passage stands: document title, chapter, section and, for paged sources, the page.
 
     ``page`` is the 1-based physical page number; ``page_label`` the label printed on the page
-    (e.g. "iv" or "12") where the PDF defines one.
+    (e.g. "iv" or "12") where the PDF defines one. ``ocr`` marks text read by text recognition from
+    a scanned page, which may hold misread characters.
     """
 
     document: str
@@ -32,14 +33,25 @@ class Citation:
     page: int | None = None
     page_label: str | None = None
     source: str = ""  # the source file, relative to the folder it was read from
+    ocr: bool = False
 
     @property
     def label(self) -> str:
-        """Human-readable form: "Aufgabenspektrum › Aktivierung, S. 12"."""
+        """Human-readable form: "Aufgabenspektrum › Aktivierung, S. 12", for recognised text
+        "Aufgabenspektrum › Aktivierung, S. 12 (Texterkennung)"."""
         parts = [p for p in (self.chapter, self.section) if p]
         text = " › ".join(parts) if parts else self.document
         shown_page = self.page_label or (str(self.page) if self.page is not None else None)
-        return f"{text}, S. {shown_page}" if shown_page else text
+        where = f"{text}, S. {shown_page}" if shown_page else text
+        return f"{where} (Texterkennung)" if self.ocr else where
+
+    def to_record(self) -> dict[str, Any]:
+        """The stored form; ``ocr`` only where set, so a release of text sources is stored as before
+        (and an older version of the assistant can still load it)."""
+        record = asdict(self)
+        if not self.ocr:
+            del record["ocr"]
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +89,11 @@ class Passage:
         return f"„{text}“ ({citation.document}{', ' + where if where else ''})"
 
     def to_record(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "citation": asdict(self.citation)}
+        return {"id": self.id, "text": self.text, "citation": self.citation.to_record()}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Passage:
+        # A record without "ocr" (every release before text recognition) reads as ocr=False.
         return cls(id=record["id"], text=record["text"], citation=Citation(**record["citation"]))
 
 

@@ -36,10 +36,10 @@ def locate_passages(
     passages: list[tuple[Passage, tuple[Block, ...]]] = []
     seen: dict[str, int] = {}
 
-    def place(block: Block) -> tuple[str, str, int | None, str | None]:
-        return (block.chapter, block.section, block.page, block.page_label)
+    def place(block: Block) -> tuple[str, str, int | None, str | None, bool]:
+        return (block.chapter, block.section, block.page, block.page_label, block.ocr)
 
-    for (chapter, section, page, page_label), group in groupby(document.blocks, key=place):
+    for (chapter, section, page, page_label, ocr), group in groupby(document.blocks, key=place):
         blocks = list(group)
         citation = Citation(
             document=document.title,
@@ -48,6 +48,7 @@ def locate_passages(
             page=page,
             page_label=page_label,
             source=document.source,
+            ocr=ocr,
         )
         for piece in _pack_units([b.text for b in blocks], min_words=min_words, max_words=max_words):
             text = _join(piece)

@@ -42,6 +42,7 @@ class Block:
     page: int | None = None
     page_label: str | None = None
     lines: tuple[int, int] | None = None  # first and last source line (1-based), where the format has lines
+    ocr: bool = False  # read by text recognition from a scanned page
 
 
 @dataclass(frozen=True, slots=True)

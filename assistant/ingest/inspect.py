@@ -70,6 +70,10 @@ def inspect_lines(file: Path, *, pages: set[int] | None = None, full: bool = Fal
                 continue
             label = layout.labels[page.number - 1]
             printed = f" (gedruckt: {label})" if label and label != str(page.number) else ""
+            if page.number in layout.recognised:
+                printed += " (Texterkennung)"
+            elif page.number in layout.scanned:
+                printed += " (gescannt, ohne Texterkennung)"
             yield ""
             yield f"Seite {page.number}{printed}"
             # The paragraphs as the build reads them, the left-out kinds included.

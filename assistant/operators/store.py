@@ -88,9 +88,10 @@ class Operator:
 class LoginRefused(Exception):
     """A login that was refused: wrong name or password, or ``wait`` seconds still to wait."""
 
-    def __init__(self, wait: float = 0.0) -> None:
+    def __init__(self, wait: float = 0.0, *, checked: bool = True) -> None:
         super().__init__("login refused")
         self.wait = wait
+        self.checked = checked  # False: refused unchecked, during a slow-down
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ class OperatorStore:
         keys = (f"name:{fold_name(name)[:200]}", f"client:{client}")
         wait = self._wait(keys, now)
         if wait > 0:
-            raise LoginRefused(wait)
+            raise LoginRefused(wait, checked=False)
         with self.db.transaction() as db:
             rows = db.execute("SELECT name, password_hash FROM operators WHERE name = ?", (name[:200],))
         stored = rows[0][1] if rows else _DUMMY_HASH

@@ -77,7 +77,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         try:
             secret, operator = store.login(name, password, client)  # slow on purpose: a worker thread
         except LoginRefused as refused:
-            store.audit(name.strip()[:64] or "(leer)", "Anmeldung fehlgeschlagen")
+            if refused.checked:  # attempts refused unchecked during a slow-down are not logged one by one
+                store.audit(name.strip()[:64] or "(leer)", "Anmeldung fehlgeschlagen")
             if refused.wait > 0:
                 seconds = int(refused.wait) + 1
                 message = (

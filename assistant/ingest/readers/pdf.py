@@ -6,7 +6,8 @@ them; pypdf still supplies the printed page labels. ``pdflayout`` turns each pag
 (body, headings, margin notes, boxes, footnotes, captions; running heads, footers and contents set
 apart); here the kept blocks become paragraphs with chapter and section from the PDF's bookmarks,
 or from its printed table of contents where it has none, and line-break hyphenation is joined while
-real hyphens stay.
+real hyphens stay. Pages without a text layer but with something on them (a scan) are read by text
+recognition where the engine is installed (``ocr``); their blocks say so.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from ...text import normalise
 from ..documents import Block, Document, DocumentError, title_from_name
+from . import ocr
 from .pdflayout import KEPT_KINDS, PageLayout, analyse
 from .pdflines import LINE_END_HYPHEN, Run
 
@@ -47,6 +49,8 @@ class PdfLayout:
     lexicon: frozenset[str]
     outline: list[tuple[int, float, str, str]]  # (page index, top y, chapter, section)
     pages: list[PageLayout]
+    scanned: frozenset[int] = frozenset()  # pages (1-based) with marks but no text layer
+    recognised: frozenset[int] = frozenset()  # those of them whose text came from text recognition
 
 
 def read_layout(file: Path, source: str) -> PdfLayout:
@@ -65,13 +69,17 @@ def read_layout(file: Path, source: str) -> PdfLayout:
     try:
         labels = _page_labels(file, len(pdf))
         outline = _outline(pdf)
-        pages = analyse(_page_content(pdf[i]) for i in range(len(pdf)))
+        contents = [_page_content(pdf[i]) for i in range(len(pdf))]
+        scanned = [i + 1 for i, content in enumerate(contents) if not content[2] and _has_marks(pdf[i])]
         title = normalise(pdf.get_metadata_dict().get("Title", "") or "")
     finally:
         pdf.close()
+    # Only the scanned pages go to the engine: a page with a text layer keeps its own text.
+    read = ocr.read_pages(file, source, scanned, _recognised_content) if scanned and ocr.engine() else {}
+    pages = analyse(read.get(i + 1, content) for i, content in enumerate(contents))
     if not outline:
         outline = _outline_from_contents(pages, labels)
-    return PdfLayout(title, labels, lexicon(pages), outline, pages)
+    return PdfLayout(title, labels, lexicon(pages), outline, pages, frozenset(scanned), frozenset(read))
 
 
 def read_pdf(file: Path, source: str) -> Document:
@@ -96,10 +104,14 @@ def layout_document(layout: PdfLayout, file: Path, source: str) -> Document:
                     section=section,
                     page=page.number,
                     page_label=label if label and label != str(page.number) else None,
+                    ocr=page.number in layout.recognised,
                 )
             )
+    if not blocks and layout.recognised:
+        raise DocumentError(f"{source}: keine Textebene, und die Texterkennung fand keinen Text")
     if not blocks:
-        raise DocumentError(f"{source}: keine Textebene (gescannt?)")
+        hint = f"; {ocr.INSTALL_HINT}" if layout.scanned else ""
+        raise DocumentError(f"{source}: keine Textebene (gescannt?){hint}")
     return Document(title=layout.title or title_from_name(file), source=source, blocks=tuple(blocks))
 
 
@@ -225,6 +237,20 @@ def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[flo
             break  # a drawing, not a page of text boxes
         rects.append(tuple(obj.get_bounds()))
     return width, height, runs, rects
+
+
+_Content = tuple[float, float, list[Run], list[tuple[float, float, float, float]]]
+
+
+def _recognised_content(page: object) -> _Content:
+    """A page's content as recognised text: one size for its body text (see ``ocr.steady_sizes``)."""
+    width, height, runs, rects = _page_content(page)
+    return width, height, ocr.steady_sizes(runs), rects
+
+
+def _has_marks(page: object) -> bool:
+    """Whether anything is drawn on a page (an image, paths, a form): a blank page has nothing to read."""
+    return next(iter(page.get_objects(max_depth=2)), None) is not None  # type: ignore[attr-defined]
 
 
 def _runs(textpage: object) -> list[Run]:

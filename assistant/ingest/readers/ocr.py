@@ -1,0 +1,202 @@
+"""Text recognition for scanned PDF pages: OCRmyPDF with Tesseract's German model, run as a subprocess.
+
+The engine is optional (Debian: ``apt-get install ocrmypdf tesseract-ocr-deu``); ``engine()`` finds
+it once per ``PATH``. ``recognised`` hands OCRmyPDF the pages without a text layer and yields a copy of
+the PDF in which those pages carry Tesseract's invisible text over their image; the PDF reader lays
+that text out like any other (``readers.pdf``). The run is bounded: a time limit that grows with the
+page count up to a hard cap (the whole process group is killed past it), a per-page limit for
+Tesseract, and only the tail of OCRmyPDF's messages is kept. Every failure is a one-line German
+``DocumentError``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..documents import DocumentError
+from .pdflines import Run
+
+__all__ = [
+    "INSTALL_HINT",
+    "LANGUAGE",
+    "MAX_SECONDS",
+    "engine",
+    "read_pages",
+    "recognised",
+    "steady_sizes",
+    "time_limit",
+]
+
+_Page = TypeVar("_Page")
+
+LANGUAGE = "deu"
+INSTALL_HINT = "Texterkennung: Pakete ocrmypdf und tesseract-ocr-deu installieren"
+# Measured with bench/ocr_quality.py: 2–5 s a page at 300 dpi (up to 9 s on a busy machine). The limit
+# leaves several times that and stops a pathological file from holding a build for long.
+START_SECONDS = 60
+SECONDS_PER_PAGE = 30
+MAX_SECONDS = 1800
+PAGE_SECONDS = 120  # Tesseract's limit on one page; past it the page stays without text
+JOBS = 4  # pages OCR'd at once: a build machine's other work goes on beside it
+_TAIL = 4096  # bytes of OCRmyPDF's messages kept for the error line
+
+
+def time_limit(pages: int) -> int:
+    """Seconds an OCR run over ``pages`` pages may take."""
+    return min(MAX_SECONDS, START_SECONDS + SECONDS_PER_PAGE * pages)
+
+
+def engine() -> str | None:
+    """The ``ocrmypdf`` executable when it and Tesseract's German model are installed, else None."""
+    # Looked up per PATH (which is also what finds the executables), each PATH asked once.
+    return _detect(os.environ.get("PATH", os.defpath))
+
+
+@lru_cache(maxsize=8)
+def _detect(path: str) -> str | None:
+    ocrmypdf, tesseract = shutil.which("ocrmypdf", path=path), shutil.which("tesseract", path=path)
+    if not ocrmypdf or not tesseract:
+        return None
+    try:
+        listed = subprocess.run(
+            [tesseract, "--list-langs"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    # Tesseract 4 prints the list to stderr, 5 to stdout; the first line names the folder.
+    languages = {line.strip() for line in (listed.stdout + "\n" + listed.stderr).splitlines()}
+    return ocrmypdf if LANGUAGE in languages else None
+
+
+def read_pages(
+    file: Path, source: str, pages: Sequence[int], read: Callable[[Any], _Page]
+) -> dict[int, _Page]:
+    """``read`` applied to each of ``pages`` (1-based) of the OCR'd copy of ``file``, by page number."""
+    import pypdfium2 as pdfium
+
+    with recognised(file, source, pages) as copy:
+        try:
+            pdf = pdfium.PdfDocument(copy)
+        except pdfium.PdfiumError as exc:
+            raise DocumentError(f"{source}: Texterkennung fehlgeschlagen (Ergebnis nicht lesbar)") from exc
+        try:
+            if max(pages) > len(pdf):
+                raise DocumentError(f"{source}: Texterkennung fehlgeschlagen (Seiten fehlen im Ergebnis)")
+            return {number: read(pdf[number - 1]) for number in pages}
+        finally:
+            pdf.close()
+
+
+def steady_sizes(runs: list[Run]) -> list[Run]:
+    """Recognised text with one font size for the body of the page.
+
+    Tesseract gives each line a whole-point size from the line's height, so one paragraph's lines
+    come out at 10, 11 and 12 pt (capitals with umlauts stand taller) and the layout would split it
+    into blocks, some taken for headings. Sizes within 13 % of the page's median (by characters) are
+    set to it; larger type (headings) and small print (footnotes) keep theirs."""
+    sized = sorted((run.size, len(run.text)) for run in runs if run.size > 0)
+    if not sized:
+        return runs
+    half, seen = sum(n for _, n in sized) / 2, 0
+    median = sized[-1][0]
+    for size, n in sized:
+        seen += n
+        if seen >= half:
+            median = size
+            break
+    for run in runs:
+        if run.size > 0 and 1 / 1.13 <= run.size / median <= 1.13:
+            run.size = median
+            run.y0, run.y1 = run.base - 0.22 * median, run.base + 0.72 * median  # as pdf._runs places them
+    return runs
+
+
+@contextmanager
+def recognised(file: Path, source: str, pages: Sequence[int]) -> Iterator[Path]:
+    """A temporary copy of ``file`` whose ``pages`` (1-based) carry recognised text; the other pages
+    are left as they are. DocumentError when the engine fails, is missing or runs out of time."""
+    executable = engine()
+    if executable is None:
+        raise DocumentError(f"{source}: keine Textebene (gescannt?); {INSTALL_HINT}")
+    limit = time_limit(len(pages))
+    with tempfile.TemporaryDirectory(prefix="qm-ocr-") as folder:
+        work = Path(folder)
+        output, log = work / "ocr.pdf", work / "ocrmypdf.log"
+        args = [
+            executable,
+            "--skip-text",  # a page with text keeps it, should the page choice ever include one
+            # A skewed scan puts one line's words on different baselines, which the layout cannot
+            # join into lines: measured on a 0.8° skew, CER 49 % without, 8 % with (bench/ocr_quality.py).
+            "--deskew",
+            "--pages", ",".join(str(p) for p in sorted(set(pages))),
+            "-l", LANGUAGE,
+            "--jobs", str(max(1, min(JOBS, os.cpu_count() or 1))),
+            "--output-type", "pdf",  # no PDF/A conversion: the copy is read once and thrown away
+            "--optimize", "0",
+            "--tesseract-timeout", str(PAGE_SECONDS),
+            "--quiet",
+            "--", str(file), str(output),
+        ]  # fmt: skip
+        # OCRmyPDF and Tesseract keep their scratch files under TMPDIR: here, so none outlive the run.
+        environment = {**os.environ, "TMPDIR": folder}
+        with open(log, "wb") as messages:
+            process = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=messages,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+                env=environment,
+                start_new_session=True,  # its own process group: a timeout ends Tesseract and Ghostscript too
+            )
+            try:
+                code = process.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                raise DocumentError(
+                    f"{source}: Texterkennung nach {limit} s abgebrochen ({len(pages)} Seiten)"
+                ) from None
+            except BaseException:
+                _kill_group(process)
+                raise
+        if code != 0 or not output.is_file():
+            raise DocumentError(f"{source}: Texterkennung fehlgeschlagen ({_reason(code, log)})")
+        yield output
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
+
+
+# OCRmyPDF's exit codes (ocrmypdf.exceptions.ExitCode) a user can act on.
+_EXIT_REASONS = {
+    3: "fehlendes Hilfsprogramm",
+    5: "Datei nicht lesbar",
+    8: "verschlüsselt",
+}
+
+
+def _reason(code: int, log: Path) -> str:
+    """One line on why OCRmyPDF failed: its exit code's meaning or its last message."""
+    with open(log, "rb") as handle:
+        handle.seek(max(0, log.stat().st_size - _TAIL))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
+    last = re.sub(r"\s+", " ", lines[-1])[:160] if lines else ""
+    known = _EXIT_REASONS.get(code)
+    parts = [p for p in (known, last) if p]
+    return f"ocrmypdf {code}" + (f": {'; '.join(parts)}" if parts else "")

@@ -1,0 +1,195 @@
+"""Scanned PDFs read by text recognition (OCRmyPDF + Tesseract's German model), and marked as such.
+
+Pages without a text layer are OCR'd, pages with one keep their own text; without the engine the
+file is skipped with the hint what to install; a failing or hanging engine is one German line. The
+tests that run the real engine are skipped where it is not installed, except under CI=true, where
+they fail (``.ci/run`` installs ``ocrmypdf tesseract-ocr-deu``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.documents import DocumentError
+from assistant.ingest.readers import ocr, read_document
+from assistant.ingest.readers import pdf as pdf_reader
+from bench.ocr_quality import TARGET_CLEAN, TARGET_NOISY, measure, scan
+from tests.pdfs import write_pdf
+
+FAQ = Path(__file__).resolve().parents[3] / ".cache" / "testdata" / "debian-faq.de.pdf"
+
+FIRST_PAGE = [
+    "Der Verfügungsfonds des Quartiers wird vom Stadtteilbeirat vergeben.",
+    "Größere Beträge prüft das Amt für Stadterneuerung vor der Auszahlung.",
+    "Über Anträge entscheidet der Beirat in öffentlicher Sitzung.",
+]
+SECOND_PAGE = [
+    "Das Quartiersmanagement berichtet jährlich über die geförderten Projekte.",
+    "Die Bewohnerinnen und Bewohner können Vorschläge einreichen.",
+]
+
+
+@pytest.fixture
+def engine() -> str:
+    found = ocr.engine()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("ocrmypdf or tesseract-ocr-deu missing: .ci/run should have installed them")
+        pytest.skip("no OCR engine: apt-get install ocrmypdf tesseract-ocr-deu")
+    return found
+
+
+@pytest.fixture
+def text_pdf(tmp_path: Path) -> Path:
+    return write_pdf(tmp_path / "text.pdf", [FIRST_PAGE, SECOND_PAGE], title="Merkblatt Verfügungsfonds")
+
+
+@pytest.fixture
+def scanned_pdf(tmp_path: Path, text_pdf: Path) -> Path:
+    folder = tmp_path / "quellen"
+    folder.mkdir()
+    return scan(text_pdf, [1, 2], folder / "scan.pdf", dpi=300)
+
+
+def _merge(parts: list[tuple[Path, int]], target: Path) -> Path:
+    """One PDF of the given (file, 1-based page) in order."""
+    import pypdfium2 as pdfium
+
+    out = pdfium.PdfDocument.new()
+    try:
+        for file, page in parts:
+            source = pdfium.PdfDocument(file)
+            out.import_pages(source, [page - 1])
+            source.close()
+        out.save(target)
+    finally:
+        out.close()
+    return target
+
+
+def fake_engine(folder: Path, ocrmypdf: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH whose ``ocrmypdf`` runs the given shell script and whose Tesseract has German."""
+    folder.mkdir()
+    for name, body in (("tesseract", 'echo "List of available languages (2):"; echo deu; echo eng'),
+                       ("ocrmypdf", ocrmypdf)):  # fmt: skip
+        script = folder / name
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+
+def test_a_scanned_pdf_is_read_by_text_recognition_and_its_passages_say_so(
+    engine: str, scanned_pdf: Path
+) -> None:
+    document = read_document(scanned_pdf, scanned_pdf.parent)
+    text = " ".join(b.text for b in document.blocks)
+    for sentence in (*FIRST_PAGE, *SECOND_PAGE):
+        assert sentence in text, sentence
+    assert {b.page for b in document.blocks} == {1, 2} and all(b.ocr for b in document.blocks)
+    passages = chunk_document(document)
+    assert passages and all(p.citation.ocr for p in passages)
+    assert passages[0].citation.label.endswith(", S. 1 (Texterkennung)")
+    assert "(Texterkennung)" in passages[0].quotation
+
+
+def test_a_mixed_pdf_keeps_its_text_layer_and_recognises_only_the_scanned_page(
+    engine: str, tmp_path: Path, text_pdf: Path, scanned_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mixed = _merge([(text_pdf, 1), (scanned_pdf, 2)], tmp_path / "gemischt.pdf")
+    asked: list[list[int]] = []
+    read_pages = ocr.read_pages
+
+    def spy(file: Path, source: str, pages: list[int], read):  # type: ignore[no-untyped-def]
+        asked.append(list(pages))
+        return read_pages(file, source, pages, read)
+
+    monkeypatch.setattr(ocr, "read_pages", spy)
+    document = read_document(mixed, tmp_path)
+    assert asked == [[2]]
+    first = [b for b in document.blocks if b.page == 1]
+    second = [b for b in document.blocks if b.page == 2]
+    assert " ".join(b.text for b in first) == " ".join(FIRST_PAGE)  # the text layer, untouched
+    assert not any(b.ocr for b in first) and second and all(b.ocr for b in second)
+    assert "Vorschläge einreichen" in " ".join(b.text for b in second)
+    labels = {p.citation.page: p.citation.label for p in chunk_document(document, min_words=1)}
+    assert labels[1].endswith("S. 1") and labels[2].endswith("S. 2 (Texterkennung)")
+    layout = pdf_reader.read_layout(mixed, "gemischt.pdf")
+    assert layout.scanned == layout.recognised == {2}
+
+
+def test_without_the_engine_a_scan_is_skipped_with_the_install_hint(
+    tmp_path: Path, text_pdf: Path, scanned_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "leer"))  # no ocrmypdf, no tesseract
+    assert ocr.engine() is None
+    with pytest.raises(DocumentError) as caught:
+        read_document(scanned_pdf, scanned_pdf.parent)
+    assert str(caught.value) == (
+        "scan.pdf: keine Textebene (gescannt?); "
+        "Texterkennung: Pakete ocrmypdf und tesseract-ocr-deu installieren"
+    )
+    # A mixed file still gives its text pages, unmarked.
+    mixed = _merge([(text_pdf, 1), (scanned_pdf, 2)], tmp_path / "gemischt.pdf")
+    document = read_document(mixed, tmp_path)
+    assert {b.page for b in document.blocks} == {1} and not any(b.ocr for b in document.blocks)
+
+
+def test_blank_pages_are_not_sent_to_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_engine(tmp_path / "bin", "echo called >&2; exit 1", monkeypatch)
+    blank = write_pdf(tmp_path / "leer.pdf", [[], []])
+    with pytest.raises(DocumentError, match=r"^leer.pdf: keine Textebene \(gescannt\?\)$"):
+        read_document(blank, tmp_path)
+
+
+def test_a_failing_engine_is_one_german_line(
+    tmp_path: Path, scanned_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = 'echo "   File x, line 1" >&2; echo "ERROR: Tesseract brach ab" >&2; exit 7'
+    fake_engine(tmp_path / "bin", failing, monkeypatch)
+    with pytest.raises(DocumentError) as caught:
+        read_document(scanned_pdf, scanned_pdf.parent)
+    message = str(caught.value)
+    assert message == "scan.pdf: Texterkennung fehlgeschlagen (ocrmypdf 7: ERROR: Tesseract brach ab)"
+
+
+def test_an_unreadable_result_is_one_german_line(
+    tmp_path: Path, scanned_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The output file is the last argument: write something that is no PDF there.
+    fake_engine(tmp_path / "bin", 'for last; do :; done; echo "kein PDF" > "$last"', monkeypatch)
+    unreadable = r"^scan.pdf: Texterkennung fehlgeschlagen \(Ergebnis nicht lesbar\)$"
+    with pytest.raises(DocumentError, match=unreadable):
+        read_document(scanned_pdf, scanned_pdf.parent)
+
+
+def test_a_hanging_engine_is_stopped_at_the_time_limit(
+    tmp_path: Path, scanned_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_engine(tmp_path / "bin", "sleep 60 & wait", monkeypatch)  # a child, as Tesseract is one
+    monkeypatch.setattr(ocr, "time_limit", lambda pages: 1)
+    started = time.monotonic()
+    with pytest.raises(DocumentError, match=r"^scan.pdf: Texterkennung nach 1 s abgebrochen \(2 Seiten\)$"):
+        read_document(scanned_pdf, scanned_pdf.parent)
+    assert time.monotonic() - started < 10
+
+
+def test_the_time_limit_grows_with_the_pages_up_to_a_cap() -> None:
+    assert ocr.time_limit(1) < ocr.time_limit(10) < ocr.time_limit(1000) == ocr.MAX_SECONDS
+
+
+def test_recognised_text_of_real_pages_meets_the_error_rate_targets(engine: str, tmp_path: Path) -> None:
+    """Two pages of Debian's German FAQ rendered at 300 dpi, clean and as a poor scan (noise, specks,
+    a 0.8° skew, JPEG), read back and compared with their text layer (bench/ocr_quality.py)."""
+    if not FAQ.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{FAQ} missing: tests/data/fetch-real-documents.sh should have fetched it")
+        pytest.skip("real PDF not fetched: run tests/data/fetch-real-documents.sh")
+    result = measure(FAQ, [10, 11], tmp_path)
+    assert result.chars > 3000 and result.all_marked
+    assert result.rate(result.clean) <= TARGET_CLEAN, result
+    assert result.rate(result.noisy) <= TARGET_NOISY, result
