@@ -207,8 +207,13 @@ class DocumentList(BaseModel):
 
 
 class UploadOutcome(BaseModel):
-    stored: list[str]
-    refused: list[dict[str, Any]]
+    """What happened to an upload; a request refused as a whole (no files, a body over the limit)
+    carries only ``detail``."""
+
+    stored: list[str] = Field(default_factory=list, description="Names of the files stored")
+    refused: list[dict[str, Any]] = Field(
+        default_factory=list, description="Each refused file: name, status and the German reason"
+    )
     detail: str
 
 
@@ -257,6 +262,7 @@ def list_documents(
     status_code=201,
     summary="Upload documents (multipart, field 'files', one or more); used from the next build on",
     responses={
+        400: {"model": Problem, "description": "A malformed multipart body"},
         409: {"model": UploadOutcome, "description": "A file of that name exists"},
         413: {"model": UploadOutcome, "description": "Larger than ASSISTANT_MAX_UPLOAD_MB"},
         415: {"model": UploadOutcome, "description": "Not the type its name says, or not supported"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 
 from assistant.config import Settings
+from assistant.operators import open_operator_store
+from assistant.web.admin_api import router as admin_api_router
 from assistant.web.api import router as api_router
 from assistant.web.app import create_app
 
-TOKEN = "fuzz-token-123"
+TOKEN = ""  # the operator token api_schema makes
 
 
 def _api_operations() -> list[tuple[str, str, bool]]:
@@ -23,6 +26,7 @@ def _api_operations() -> list[tuple[str, str, bool]]:
     collection time: a new endpoint is fuzzed without touching this file."""
     bare = FastAPI()
     bare.include_router(api_router)
+    bare.include_router(admin_api_router)
     return [
         (method.upper(), path, bool(spec.get("parameters") or spec.get("requestBody")))
         for path, item in bare.openapi()["paths"].items()
@@ -55,15 +59,26 @@ CHECKS = [
 def api_schema(
     fixture_release: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> schemathesis.BaseSchema:
-    # An admin token, so that the authenticated GET /api/feedback answers with data, not just 403;
-    # a private database, so that fuzzed feedback lands in a temp dir; no rate limit, so that every
-    # generated request reaches the app instead of a 429 (tests/web/test_ratelimit.py tests the limit).
-    database: Path = tmp_path_factory.mktemp("fuzz") / "assistant.sqlite3"
-    app = create_app(
-        fixture_release.model_copy(
-            update={"admin_token": SecretStr(TOKEN), "database": database, "rate_limit_per_minute": 0}
-        )
+    # An operator's token, also set as the admin token, so that the authenticated routes (GET
+    # /api/feedback, /api/admin/…) answer with data, not just 401/403; a private database, index copy and
+    # upload folder, so that fuzzed feedback, uploads and builds land in a temp dir; no rate limit, so that
+    # every generated request reaches the app instead of a 429 (tests/web/test_ratelimit.py tests it).
+    folder = tmp_path_factory.mktemp("fuzz")
+    database: Path = folder / "assistant.sqlite3"
+    shutil.copytree(fixture_release.index_dir, folder / "index")
+    settings = fixture_release.model_copy(
+        update={
+            "database": database,
+            "rate_limit_per_minute": 0,
+            "index_dir": folder / "index",
+            "upload_dir": folder / "uploads",
+        }
     )
+    operators = open_operator_store(settings)
+    operators.add_operator("fuzz", "fuzz-passwort-1234")
+    global TOKEN
+    TOKEN = operators.new_token("fuzz")
+    app = create_app(settings.model_copy(update={"admin_token": SecretStr(TOKEN)}))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
