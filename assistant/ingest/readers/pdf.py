@@ -270,6 +270,8 @@ def _runs(textpage: object) -> list[Run]:
     text = textpage.get_text_range(0, count) if count > 0 else ""  # type: ignore[attr-defined]
     if len(text) != count:  # characters outside the BMP: keep the indices in step with PDFium's
         text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
+    if _ACCENT_CHARS.search(text):
+        text = _compose_accents(raw, text)
     char_box, font_size, origin = (
         pdfium_c.FPDFText_GetCharBox,
         pdfium_c.FPDFText_GetFontSize,
@@ -308,6 +310,9 @@ def _runs(textpage: object) -> list[Run]:
             continue  # a character PDFium generated, with no place on the page
         word_size = float(font_size(raw, start + (stop - start) // 2)) or (top.value - word_bottom)
         word_base = float(oy.value) if origin(raw, start, ox, oy) else word_bottom
+        word = match.group().replace(_MERGED, "")
+        if not word:
+            continue  # an accent that joined its letter
         if words:
             em = max(size, word_size, 1.0)
             gap = word_left - last_right
@@ -319,10 +324,84 @@ def _runs(textpage: object) -> list[Run]:
         if not words:
             x0, base, size = word_left, word_base, word_size
         x1 = max(x1, word_right) if words else word_right
-        words.append(match.group())
+        words.append(word)
         last_left, last_right = word_left, word_right
     flush()
     return runs
+
+
+#: Accents some producers (dvips, older Ghostscript) draw as glyphs of their own over or under a
+#: letter ("erkl¨art"), with the combining mark each stands for.
+_SPACING_ACCENTS = {
+    "\u00a8": "\u0308",  # diaeresis
+    "\u00b4": "\u0301",  # acute
+    "`": "\u0300",  # grave
+    "\u02c6": "\u0302",  # circumflex
+    "^": "\u0302",
+    "\u02dc": "\u0303",  # tilde
+    "~": "\u0303",
+    "\u02da": "\u030a",  # ring
+    "\u02c7": "\u030c",  # caron
+    "\u02d8": "\u0306",  # breve
+    "\u02d9": "\u0307",  # dot above
+    "\u00af": "\u0304",  # macron
+    "\u02dd": "\u030b",  # double acute
+    "\u00b8": "\u0327",  # cedilla (under the letter)
+    "\u02db": "\u0328",  # ogonek (under the letter)
+}
+_BELOW = {"\u0327", "\u0328"}
+_ACCENT_CHARS = re.compile("[" + re.escape("".join(_SPACING_ACCENTS)) + "]")
+_MERGED = "\u200b"  # stands where an accent was, until the word is assembled without it
+_ACCENT_REACH = 40  # characters either side searched for the letter an accent stands on
+
+
+def _compose_accents(raw: object, text: str) -> str:
+    """``text`` with every accent glyph that stands on a letter joined to it, by position: the letter
+    whose box holds the accent's horizontal centre, on the same line, with the accent above it (under
+    it for a cedilla or ogonek). The joined letter becomes the composed character ("a" + "¨" = "ä") and
+    the accent becomes ``_MERGED``, so the text keeps PDFium's indices. An accent over nothing (a
+    tilde in "~/foo", a caret in code) stays as it is."""
+    import ctypes
+    import unicodedata
+
+    import pypdfium2.raw as pdfium_c
+
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+
+    def box(i: int) -> tuple[float, float, float, float]:
+        pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
+        return left.value, right.value, bottom.value, top.value
+
+    chars = list(text)
+    for match in _ACCENT_CHARS.finditer(text):
+        i = match.start()
+        mark = _SPACING_ACCENTS[text[i]]
+        al, ar, ab, at = box(i)
+        if ar <= al:
+            continue
+        centre = (al + ar) / 2
+        best: tuple[float, int] | None = None
+        for j in range(max(0, i - _ACCENT_REACH), min(len(text), i + _ACCENT_REACH + 1)):
+            if j == i or not chars[j].isalpha():
+                continue
+            ll, lr, lb, lt = box(j)
+            width, height = lr - ll, lt - lb
+            if width <= 0 or height <= 0 or not ll - 0.1 * width <= centre <= lr + 0.1 * width:
+                continue
+            if mark in _BELOW:
+                placed = at <= lb + 0.5 * height and ab >= lb - 1.5 * height
+            else:
+                placed = ab >= lb + 0.35 * height and ab <= lt + 1.0 * height
+            if placed:
+                distance = abs(centre - (ll + lr) / 2)
+                if best is None or distance < best[0]:
+                    best = (distance, j)
+        if best is None:
+            continue
+        composed = unicodedata.normalize("NFC", chars[best[1]] + mark)
+        if len(composed) == 1:  # a letter that takes this accent
+            chars[best[1]], chars[i] = composed, _MERGED
+    return "".join(chars)
 
 
 def _outline_from_contents(
