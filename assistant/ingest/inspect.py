@@ -25,6 +25,7 @@ KIND_NAMES = {
     "caption": "Bildunterschrift",
     "furniture": "Kopf-/Fußzeile, entfällt",
     "contents": "Inhaltsverzeichnis, entfällt",
+    "index": "Register, entfällt",
     "mark": "Fußnotenzeichen allein, entfällt",
 }
 

@@ -439,7 +439,8 @@ def _heading_top(page: PageLayout, title: str) -> float:
     words = re.sub(r"^[\dIVX.]+\s+", "", title).lower()
     for region in page.regions:
         for line in region.lines:
-            if region.kind not in ("contents", "furniture") and words and words[:40] in line.text.lower():
+            left_out = region.kind in ("contents", "furniture", "index")
+            if not left_out and words and words[:40] in line.text.lower():
                 return line.y1
     return float("inf")
 

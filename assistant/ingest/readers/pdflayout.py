@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from .pdflines import Line, PageLines, Rect, Run, page_lines
-from .pdfmarks import TocEntry, body_frames, body_size, mark_contents, mark_furniture
+from .pdfmarks import TocEntry, body_frames, body_size, mark_contents, mark_furniture, mark_index
 
 __all__ = ["KEPT_KINDS", "PageLayout", "Region", "analyse"]
 
-# Kinds of blocks; these become passages. "furniture", "contents" and "mark" are only shown by inspect.
+# Kinds of blocks; these become passages. "furniture", "contents", "index" and "mark" are only shown by
+# inspect.
 KEPT_KINDS = ("body", "heading", "margin", "box", "footnote", "caption")
 
 _CAPTION = re.compile(r"^(?:Abbildung|Abb\.|Tabelle|Tab\.|Grafik|Übersicht|Figure|Fig\.|Table)\s*\d", re.I)
@@ -86,6 +87,8 @@ def analyse(pages: Iterable[tuple[float, float, list[Run], list[Rect]]]) -> list
     out: list[PageLayout] = []
     for number, page in enumerate(laid, start=1):
         toc = mark_contents(page.lines, len(laid))
+        if not toc:
+            mark_index(page.lines)
         regions = _regions(page, frame[number % 2], body_height)
         out.append(PageLayout(number, page.width, page.height, _reading_order(regions, page), toc))
     return out
@@ -140,7 +143,7 @@ def _regions(page: PageLines, frame: tuple[float, float], body_height: float) ->
 
 
 def _kind(zone: str, region: Region, body_height: float) -> str:
-    if zone in ("furniture", "contents"):
+    if zone in ("furniture", "contents", "index"):
         return zone
     first = region.lines[0].text
     if len(region.lines) == 1 and _MARK.match(first.strip()) and region.size < 0.85 * body_height:

@@ -8,6 +8,8 @@
   number.
 - **Contents**: four or more table-of-contents entries ("Titel . . . 12", "Titel     12") whose
   page numbers rise down each column; their entries can name chapters where the PDF has no outline.
+- **Index** (Register): a page whose lines are mostly entries "Begriff, 12, 45–47" (or with leaders)
+  whose terms run in alphabetical order, with letter headings ("A", "B") between them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from .pdflines import LINE_END_HYPHEN, Line, PageLines, Rect, Run, row_groups, segments
 
-__all__ = ["TocEntry", "body_frames", "body_size", "mark_contents", "mark_furniture"]
+__all__ = ["TocEntry", "body_frames", "body_size", "mark_contents", "mark_furniture", "mark_index"]
 
 _PAGE_NUMBER = re.compile(
     r"^(?:(?:seite|page|s\.)\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"
@@ -210,3 +212,67 @@ def mark_contents(lines: list[Line], page_count: int) -> list[TocEntry]:
         for line in row:
             line.kind = "contents"
     return [entry for entry, _ in entries]
+
+
+#: An index entry: a term, then page numbers ("12", "45–47", "12f.", "iv"), set off by a comma,
+#: leaders or a wide space (here: the line's own text, gaps already joined by one space).
+_INDEX_ENTRY = re.compile(
+    r"^(?P<term>[^\d\s].*?)(?:,\s*|\s*(?:[.·…_]\s*){2,}|\s+)"
+    r"(?P<pages>(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*[-–]\s*\d{1,4})?(?:\s*ff?\.?)?"
+    r"(?:\s*[,;]\s*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*[-–]\s*\d{1,4})?(?:\s*ff?\.?)?)*)$",
+    re.IGNORECASE,
+)
+_LETTER_HEADING = re.compile(r"^[A-ZÄÖÜ]$|^[A-ZÄÖÜ]\s*[-–]\s*[A-ZÄÖÜ]$")
+_INDEX_TITLE = re.compile(
+    r"^(?:index|register|stichwortverzeichnis|sachregister|schlagwortverzeichnis|stichwörter|"
+    r"namensregister|personenregister|ortsregister|sachverzeichnis)$",
+    re.IGNORECASE,
+)
+MIN_INDEX_ENTRIES = 8
+
+
+def _sort_key(term: str) -> str:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", term.casefold())
+    return "".join(c for c in folded if c.isalnum())[:3]
+
+
+def mark_index(lines: list[Line]) -> bool:
+    """Mark a back-of-book index page: at least ``MIN_INDEX_ENTRIES`` entries making up most of the
+    page's unmarked lines, their terms in alphabetical order down each column (an index is sorted by
+    term, a table or a contents list by something else). Returns whether the page was marked."""
+    free = [ln for ln in lines if not ln.kind]
+    if len(free) < MIN_INDEX_ENTRIES:
+        return False
+    entries: list[tuple[float, str]] = []  # (column position, term)
+    other = 0
+    for line in free:
+        text = line.text.replace(LINE_END_HYPHEN, "-").strip()
+        match = _INDEX_ENTRY.match(text)
+        if match and len(match["term"]) <= 80:
+            entries.append((line.x0, match["term"]))
+        elif not (_LETTER_HEADING.match(text) or _INDEX_TITLE.match(text)):
+            other += 1  # a wrapped entry or a subentry without numbers counts against, a little
+    if len(entries) < MIN_INDEX_ENTRIES or len(entries) < 0.6 * (len(entries) + other):
+        return False
+    # Alphabetical down each column: columns told apart by where their entries start.
+    columns: dict[int, list[str]] = {}
+    for x0, term in sorted(entries, key=lambda e: e[0]):
+        columns.setdefault(round(x0 / 60), []).append(term)
+    ordered = [line for line in sorted(free, key=lambda ln: (round(ln.x0 / 60), -ln.y1))]
+    terms_in_order: list[list[str]] = []
+    for column in sorted(columns):
+        in_column = [ln for ln in ordered if round(ln.x0 / 60) == column]
+        terms = []
+        for line in in_column:
+            match = _INDEX_ENTRY.match(line.text.replace(LINE_END_HYPHEN, "-").strip())
+            if match:
+                terms.append(_sort_key(match["term"]))
+        terms_in_order.append(terms)
+    pairs = [(a, b) for terms in terms_in_order for a, b in zip(terms, terms[1:], strict=False)]
+    if not pairs or sum(a <= b for a, b in pairs) < 0.8 * len(pairs):
+        return False
+    for line in free:
+        line.kind = "index"
+    return True
