@@ -58,6 +58,9 @@ class CitationOut(BaseModel):
     section: str
     page: str | None
     label: str
+    ocr: bool = Field(
+        default=False, description="Read by text recognition from a scanned page (may misread characters)"
+    )
     url: str | None = Field(
         description=(
             "Where to check the passage in this app: a PDF at its page, any other source as a rendered "
@@ -74,6 +77,7 @@ class CitationOut(BaseModel):
             section=citation.section,
             page=citation.page_label or (str(citation.page) if citation.page is not None else None),
             label=citation.label,
+            ocr=citation.ocr,
             url=passage_url(passage),
         )
 

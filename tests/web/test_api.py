@@ -37,6 +37,7 @@ def test_ask_returns_cited_passages(client: TestClient, tiny_model) -> None:
         "section": "Der Quartiersfonds",
         "page": None,
         "label": "Beteiligung › Der Quartiersfonds",
+        "ocr": False,
         "url": f"/ansicht/quartier.md?stelle={first['id']}#stelle",
     }
     assert body["model"] == tiny_model.name and body["build_id"]  # a local path by its folder's name
