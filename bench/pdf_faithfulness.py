@@ -17,18 +17,34 @@ several producers. For each the script reads the PDF as a build would and counts
 - **hyphens**: words broken at a line end whose right form is known (from the generated document's
   source text, or from the same word written elsewhere in the PDF unbroken) and that come out wrong:
   joined where the hyphen is real, or left broken;
+- **sentences lost**: running-text sentences sampled from an independent extractor, poppler's
+  ``pdftotext`` (``-bbox-layout``: sentences of 8 words or more ending in ``.``, ``!`` or ``?``, taken
+  from its text blocks of two lines or more, so running heads, footers and index lines are left out;
+  at most 60 per document, evenly spread) that are not in the passages the reader makes; both sides
+  are compared normalised (NFC, ligatures spelled out, line-end hyphenation joined; hyphens,
+  footnote marks and spaces are left out of the comparison: the **hyphens** and **notes** counts
+  judge those, and a space lost or added at a line end is no lost sentence); in a generated
+  document only sentences its truth holds are sampled (poppler, too, can run a box into the body);
+- **accents apart**: places in the passages where a diacritic stands apart from its letter: a
+  spacing diaeresis, acute, circumflex, tilde, cedilla, caron or ring (U+00A8, U+00B4, U+02C6,
+  U+02DC, U+00B8, U+02C7, U+02DA), a grave or caret (U+0060, U+005E) between a letter and a vowel,
+  or a combining mark after a space (what dvips and Texinfo PDFs with OT1 fonts give a naive
+  extractor: „erkl¨art“, „B ¨ urgern“);
 - **pages/s** of reading, for the speed figure.
 
-The truth is independent of the reader: the generator's source text, the PDF's outline, and
-PDFium's own text of the page. Nothing here is tuned per document.
+The truth is independent of the reader: the generator's source text, the PDF's outline,
+PDFium's own text of the page, and poppler's text of it. Nothing here is tuned per document.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +63,19 @@ _LEADERS = re.compile(r"(?:\.\s?){5,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b(?![.,]\d)")
 _BROKEN = re.compile(r"([A-Za-zÄÖÜäöüß]{2,})(?:\ufffe|\x02|[-\u2010\u00ad]\r?\n)([A-Za-zÄÖÜäöüß]{2,})")
 _SENTENCE_END = (".", ":", "!", "?", ")")
 _WORD = re.compile(r"[A-Za-zÄÖÜäöüß]+(?:-[A-Za-zÄÖÜäöüß]+)*")
+# The categories a document is measured in, in the order of the table.
+CATEGORIES = ("furniture", "contents", "sentences", "notes", "hyphens", "sentences lost", "accents apart")
+# A diacritic apart from its letter: a spacing accent anywhere, a grave or caret between a letter
+# and a vowel ("Cr`eme"), a combining mark after a space or at the start.
+_ACCENT_APART = re.compile(
+    r"[\u00a8\u00b4\u02c6\u02dc\u00b8\u02c7\u02da]"
+    r"|(?<=[^\W\d_])[`^](?=[aeiouAEIOU\u0131])"
+    r"|(?:^|(?<=\s))[\u0300-\u036f]"
+)
+# pdftotext's sentences: at most this many per document, evenly spread over its running text.
+LOST_SAMPLE = 60
+_POPPLER_SENTENCE = re.compile(r"(?<=[.!?])[\u201c\u201d\"')»«]*\s+(?=[„\"»«(A-ZÄÖÜ0-9])")
+_NS = "{http://www.w3.org/1999/xhtml}"
 
 
 def squash(text: str) -> str:
@@ -68,10 +97,31 @@ class Result:
     notes_total: int = 0
     hyphens: list[str] = field(default_factory=list)
     hyphens_total: int = 0
+    lost: list[str] = field(default_factory=list)
+    lost_total: int | None = 0  # None: pdftotext (poppler-utils) is not installed
+    accents: list[str] = field(default_factory=list)
+
+    def faults(self) -> dict[str, list[str]]:
+        """The faults found, by category (CATEGORIES)."""
+        return dict(
+            zip(
+                CATEGORIES,
+                (
+                    self.furniture,
+                    self.contents,
+                    self.sentences,
+                    self.notes,
+                    self.hyphens,
+                    self.lost,
+                    self.accents,
+                ),
+                strict=True,
+            )
+        )
 
     @property
     def clean(self) -> bool:
-        return not (self.furniture or self.contents or self.sentences or self.notes or self.hyphens)
+        return not any(self.faults().values())
 
 
 def entries(manifest: Path = MANIFEST) -> list[dict]:
@@ -142,6 +192,83 @@ def _known_breaks(raw_pages: list[str], truth_text: str | None) -> list[tuple[st
         elif truth_text is not None and hyphened in words and joined not in words:
             known.append((stem, rest, True))
     return known
+
+
+def _match_key(text: str) -> str:
+    """A text as compared for "sentences lost": normalised, without hyphens, footnote marks and spaces."""
+    text = squash(text.replace("\ufffe", "-").replace("\x02", "-"))
+    text = re.sub(r"[-\u2010\u2011]\s*", "", text)
+    # a footnote mark: one or two digits stuck to a word's or a sentence's end
+    text = re.sub(r"(?<=[^\W\d_]|[.,;:!?)\u201c])\d{1,2}(?=[\s.,;:!?]|$)", "", text)
+    # without spaces: a word split or joined at a line end ("/usr/ share", "L A TEX") is no loss
+    return "".join(text.split())
+
+
+def poppler_sentences(
+    file: Path, sample: int = LOST_SAMPLE, truth_text: str | None = None
+) -> list[str] | None:
+    """Running-text sentences as poppler's pdftotext reads them (None without pdftotext).
+
+    Only text blocks of two lines or more are used (running heads, footers, page numbers and most
+    index lines are one-line blocks), a line-end hyphen before a small letter is joined, and a
+    sentence must start with a capitalised word, hold 8 words or more and end in . ! or ?.
+    The sample is spread evenly over the document, in reading order, the same every run. Where the
+    document's text is known (``truth_text``), a sentence poppler got wrong (text of a box or a
+    margin note run into the body) is not sampled.
+    """
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        return None
+    xhtml = subprocess.run(
+        [exe, "-q", "-enc", "UTF-8", "-bbox-layout", str(file), "-"],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    # control characters (a PDF's odd glyph names) are no XML
+    xhtml = re.sub(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", b"", xhtml)
+    found: list[str] = []
+    for block in ET.fromstring(xhtml).iter(f"{_NS}block"):
+        lines = [" ".join(w.text or "" for w in line.iter(f"{_NS}word")) for line in block.iter(f"{_NS}line")]
+        lines = [line for line in lines if line.strip()]
+        if len(lines) < 2:
+            continue
+        text = lines[0]
+        for line in lines[1:]:
+            if re.search(r"[^\W\d_][-\u2010]$", text) and line[:1].islower():
+                text = text[:-1] + line
+            elif re.search(r"\w[\u2013/]$", text):  # "2014–" / "2020": no space after it
+                text += line
+            else:
+                text = f"{text} {line}"
+        for sentence in _POPPLER_SENTENCE.split(squash(text)):
+            sentence = sentence.strip()
+            if (
+                len(sentence.split()) >= 8
+                and sentence.endswith((".", "!", "?"))
+                and re.match(r"[„\"»«]?[A-ZÄÖÜ][^\W\d_]", sentence)  # not a footnote's or a section's number
+                and not re.search(r"(?:\.\s?){4}", sentence)  # dot leaders of a contents page
+            ):
+                found.append(sentence)
+    if truth_text is not None:
+        known = _match_key(truth_text)
+        found = [s for s in found if _match_key(s) in known]
+    if len(found) > sample:
+        found = [found[i * len(found) // sample] for i in range(sample)]
+    return found
+
+
+def _where_lost(sentence: str, haystack: str) -> str:
+    """A lost sentence, and what the passages hold where its longest readable opening ends."""
+    key = _match_key(sentence)
+    lo, hi = 0, len(key)  # the longest opening of the sentence that the passages hold
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if key[:mid] in haystack else (lo, mid - 1)
+    if lo < 12:
+        return f"{sentence[:100]} (gelesen: –)"
+    end = haystack.find(key[:lo]) + lo
+    return f"{sentence[:100]} (gelesen ohne Leerzeichen: …{haystack[max(0, end - 30) : end + 40]}…)"
 
 
 def measure(entry: dict, collection: Path = COLLECTION) -> Result:
@@ -251,6 +378,22 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
         found = next((w for w in wrong if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w])", text)), None)
         if found:
             result.hyphens.append(f"{hyphened if real else joined} (gelesen: {found})")
+
+    # Sentences lost: poppler's running text that is not in the passages.
+    sampled = poppler_sentences(file, truth_text=truth_text)
+    if sampled is None:
+        result.lost_total = None
+    else:
+        haystack = "".join(_match_key(p.text) for p in passages)
+        result.lost_total = len(sampled)
+        result.lost = [_where_lost(s, haystack) for s in sampled if _match_key(s) not in haystack]
+
+    # Accents apart from their letters.
+    for passage in passages:
+        text = normalise(passage.text)
+        for m in _ACCENT_APART.finditer(text):
+            context = " ".join(text[max(0, m.start() - 30) : m.end() + 30].split())
+            result.accents.append(f"S. {passage.citation.page}: „…{context}…“")
     return result
 
 
@@ -271,33 +414,38 @@ def main(argv: list[str]) -> int:
         results.append(measure(entry, collection))
     header = (
         f"{'document':34} {'producer':24} {'pages':>5} {'p/s':>5} {'furn':>4} {'toc':>4} "
-        f"{'sent':>9} {'notes':>7} {'hyph':>7}"
+        f"{'sent':>9} {'notes':>7} {'hyph':>7} {'lost':>7} {'acc':>4}"
     )
     print(header)
+
+    def lost(n: int, total: int | None) -> str:
+        return f"{n:3}/{total:<3}" if total is not None else f"{'–':>3}/{'–':<3}"
+
     for r in results:
         print(
             f"{r.name:34} {r.producer[:24]:24} {r.pages:5} {r.pages / r.seconds:5.0f} {len(r.furniture):4} "
             f"{len(r.contents):4} {len(r.sentences):4}/{r.sentences_total:<4} "
-            f"{len(r.notes):3}/{r.notes_total:<3} {len(r.hyphens):3}/{r.hyphens_total:<3}"
+            f"{len(r.notes):3}/{r.notes_total:<3} {len(r.hyphens):3}/{r.hyphens_total:<3} "
+            f"{lost(len(r.lost), r.lost_total)} {len(r.accents):4}"
         )
     pages = sum(r.pages for r in results)
     seconds = sum(r.seconds for r in results)
+    lost_total = (
+        None if any(r.lost_total is None for r in results) else sum(r.lost_total or 0 for r in results)
+    )
     print(
         f"{'total':34} {'':24} {pages:5} {pages / max(seconds, 1e-9):5.0f} "
         f"{sum(len(r.furniture) for r in results):4} {sum(len(r.contents) for r in results):4} "
         f"{sum(len(r.sentences) for r in results):4}/{sum(r.sentences_total for r in results):<4} "
         f"{sum(len(r.notes) for r in results):3}/{sum(r.notes_total for r in results):<3} "
-        f"{sum(len(r.hyphens) for r in results):3}/{sum(r.hyphens_total for r in results):<3}"
+        f"{sum(len(r.hyphens) for r in results):3}/{sum(r.hyphens_total for r in results):<3} "
+        f"{lost(sum(len(r.lost) for r in results), lost_total)} {sum(len(r.accents) for r in results):4}"
     )
+    if any(r.lost_total is None for r in results):
+        print("sentences lost: not measured, pdftotext fehlt (Debian-Paket poppler-utils)", file=sys.stderr)
     if "-v" in sys.argv:
         for r in results:
-            for kind, items in (
-                ("furniture", r.furniture),
-                ("contents", r.contents),
-                ("sentence", r.sentences),
-                ("note", r.notes),
-                ("hyphen", r.hyphens),
-            ):
+            for kind, items in r.faults().items():
                 for item in items[:8]:
                     print(f"  {r.name} {kind}: {item}")
     return 0 if all(r.clean for r in results) else 1

@@ -4,7 +4,8 @@
 # - German manuals from Debian's archive (apt-get download, no root): their PDFs and, next to each,
 #   the package's copyright file and a line in SOURCES naming package and version;
 # - German documents generated from the project's own corpus by tests/data/pdfcollection/generate.py
-#   with LibreOffice, Chromium and groff + Ghostscript (each must be installed; .ci/run installs them).
+#   with LibreOffice (Writer, Impress, Calc), Chromium, groff + Ghostscript and TeX (LaTeX + dvips,
+#   KOMA-Script, XeTeX, Texinfo) (each must be installed; .ci/run installs them).
 # Needs apt's package lists (run 'apt-get update' first on a fresh machine).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

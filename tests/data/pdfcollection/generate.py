@@ -3,8 +3,9 @@
 
     python tests/data/pdfcollection/generate.py OUTDIR
 
-Writes five PDFs made by three different producers (LibreOffice Writer,
-Chromium print-to-PDF, groff ms + Ghostscript) and next to each PDF a
+Writes twelve PDFs made by ten different producers (LibreOffice Writer,
+Chromium print-to-PDF, groff ms + Ghostscript, and in more_producers.py
+LaTeX + dvips, Texinfo, XeLaTeX, KOMA-Script, Impress, Calc, DOCX) and next to each PDF a
 ``<name>.truth.json`` that lists exactly which text the PDF holds: body
 paragraphs (before line breaking), headings, margin notes, boxes, footnotes,
 captions, table cells, running heads/footers ("furniture", page numbers as #)
@@ -1570,6 +1571,23 @@ def build_groff(corpus, out: Path, work: Path) -> dict:
 # --------------------------------------------------------------------------
 
 DOCUMENTS = ["lo-handreichung", "lo-rundbrief", "chromium-merkblatt", "chromium-spalten", "groff-bericht"]
+# Issue 27: more producers (TeX and office formats), built by more_producers.py.
+MORE_DOCUMENTS = [
+    "dvips-bericht",
+    "texinfo-handbuch",
+    "xetex-merkblatt",
+    "koma-handbuch",
+    "impress-folien",
+    "calc-glossar",
+    "docx-bericht",
+]
+DOCUMENTS += MORE_DOCUMENTS
+# LibreOffice's module of each office format (Debian packages libreoffice-*-nogui).
+LO_MODULES = {
+    "impress-folien": ("libsdlo.so", "libreoffice-impress-nogui"),
+    "calc-glossar": ("libsclo.so", "libreoffice-calc-nogui"),
+    "docx-bericht": ("libswlo.so", "libreoffice-writer-nogui"),
+}
 
 
 def pdf_info(pdf: Path) -> tuple[int, dict]:
@@ -1586,6 +1604,8 @@ def producer_string(template: str, meta: dict) -> str:
     creator = meta.get("Creator", "")
     m = re.search(r"HeadlessChrome/(\d+)", creator)
     g = re.search(r"groff version ([\d.]+)", creator)
+    if "{creator}" in template:
+        return template.format(producer=meta.get("Producer", "?"), creator=creator or "?")
     return template.format(
         producer=meta.get("Producer", "?"),
         chromium=m.group(1) if m else "?",
@@ -1613,6 +1633,28 @@ def preflight(todo: list[str]) -> None:
             missing.append(str(exc))
     if "groff-bericht" in todo:
         tools.update(["groff", "preconv", "grops", "ps2pdf", "gs"])
+    import more_producers
+
+    for n in todo:
+        tools.update(more_producers.TOOLS.get(n, []))
+        if n in LO_MODULES:
+            lib, package = LO_MODULES[n]
+            if not list(Path("/usr/lib/libreoffice/program").glob(lib)):
+                missing.append(f"LibreOffice module {lib} (Debian package {package})")
+    if any(n in ("dvips-bericht", "koma-handbuch", "xetex-merkblatt", "texinfo-handbuch") for n in todo):
+        kpsewhich = shutil.which("kpsewhich")
+        for needed, package in (
+            ("scrreprt.cls", "texlive-latex-recommended"),
+            ("hyph-de-1996.tex", "texlive-lang-german"),
+            ("fontspec.sty", "texlive-xetex"),
+        ):
+            if kpsewhich and not subprocess.run([kpsewhich, needed], capture_output=True).stdout:
+                missing.append(f"{needed} (Debian package {package})")
+    if "docx-bericht" in todo:
+        try:
+            import docx  # noqa: F401
+        except ImportError:
+            missing.append("Python package python-docx (run with the project's venv)")
     missing += [t for t in sorted(tools) if not shutil.which(t)]
     try:
         import pypdfium2  # noqa: F401
@@ -1662,8 +1704,12 @@ def main(argv: list[str] | None = None) -> int:
                 elif n == "chromium-spalten":
                     hy = hy or Hyphenator(find_groff_patterns())
                     truth = build_spalten(corpus, out, work, hy)
-                else:
+                elif n == "groff-bericht":
                     truth = build_groff(corpus, out, work)
+                else:
+                    import more_producers
+
+                    truth = more_producers.BUILDERS[n](corpus, out, work)
                 pdf = out / f"{n}.pdf"
                 normalise_pdf(pdf, n)
                 pages, meta = pdf_info(pdf)
@@ -1683,4 +1729,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as the module "generate", so that more_producers.py (which imports it) shares its classes.
+    sys.path.insert(0, str(HERE))
+    import generate
+
+    sys.exit(generate.main())
