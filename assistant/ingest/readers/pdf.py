@@ -221,14 +221,17 @@ def _place(outline: list[tuple[int, float, str, str]], page_index: int, top: flo
     return chapter, section
 
 
-def _page_content(page: object) -> tuple[float, float, list[Run], list[tuple[float, float, float, float]]]:
-    """A page's size, its text runs and the rectangles drawn on it (frames of boxes)."""
+def _page_content(
+    page: object, *, recognised: list[tuple[float, float, float, float]] | None = None
+) -> tuple[float, float, list[Run], list[tuple[float, float, float, float]]]:
+    """A page's size, its text runs and the rectangles drawn on it (frames of boxes); ``recognised``
+    for a page whose text layer Tesseract wrote: the frames seen in its image (see ``_runs``)."""
     import pypdfium2.raw as pdfium_c
 
     width, height = page.get_size()  # type: ignore[attr-defined]
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     try:
-        runs = _runs(textpage)
+        runs = _runs(textpage, recognised=recognised)
     finally:
         textpage.close()
     rects: list[tuple[float, float, float, float]] = []
@@ -243,9 +246,11 @@ _Content = tuple[float, float, list[Run], list[tuple[float, float, float, float]
 
 
 def _recognised_content(page: object) -> _Content:
-    """A page's content as recognised text: one size for its body text (see ``ocr.steady_sizes``)."""
-    width, height, runs, rects = _page_content(page)
-    return width, height, ocr.steady_sizes(runs), rects
+    """A page's content as recognised text: one size for its body text (see ``ocr.steady_sizes``), and
+    the frames of boxes found in its image (a scan has no drawn rectangles)."""
+    frames = ocr.frames(page)
+    width, height, runs, rects = _page_content(page, recognised=frames)
+    return width, height, ocr.steady_sizes(runs), rects + frames
 
 
 def _has_marks(page: object) -> bool:
@@ -253,14 +258,21 @@ def _has_marks(page: object) -> bool:
     return next(iter(page.get_objects(max_depth=2)), None) is not None  # type: ignore[attr-defined]
 
 
-def _runs(textpage: object) -> list[Run]:
+def _runs(
+    textpage: object, *, recognised: list[tuple[float, float, float, float]] | None = None
+) -> list[Run]:
     """Runs of text from PDFium's own text of the page (with the spaces and line breaks PDFium
     inferred), word by word: a run is cut where a line ends or the next word stands apart (another
     column, a margin note, a wide word space the layout decides about later).
 
     Words are placed by their first and last characters' boxes rather than by PDFium's text
     rectangles: some producers (Chromium's Skia) place every glyph on its own, which PDFium reports
-    as one rectangle per character, and looking at every character costs more than the words do."""
+    as one rectangle per character, and looking at every character costs more than the words do.
+
+    ``recognised`` (Tesseract's text layer; the frames in the page's image): Tesseract stretches a
+    word and the space after it over the word's box, so the word ends where that space glyph ends
+    (its letters alone stop short, and every word gap would look wide enough to cut the line); and
+    the words ``ocr.noise`` calls a frame's edge or a speck are left out."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -272,6 +284,8 @@ def _runs(textpage: object) -> list[Run]:
         text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
     if _ACCENT_CHARS.search(text):
         text = _compose_accents(raw, text)
+    if _HIGH_QUOTES.search(text):
+        text = _lower_quotes(raw, text)
     char_box, font_size, origin = (
         pdfium_c.FPDFText_GetCharBox,
         pdfium_c.FPDFText_GetFontSize,
@@ -306,10 +320,21 @@ def _runs(textpage: object) -> list[Run]:
         if stop - 1 > start:
             char_box(raw, stop - 1, left, right, bottom, top)
         word_right = max(right.value, word_left)
+        if recognised is not None:
+            if ocr.noise(match.group(), (word_left, word_bottom, word_right, top.value), recognised):
+                continue
+            if text[stop : stop + 1] == " ":
+                letters_top = top.value
+                char_box(raw, stop, left, right, bottom, top)
+                if right.value > left.value >= word_right - 0.5:  # a glyph right after the word
+                    word_right = right.value
+                top.value = letters_top
         if word_right <= word_left and top.value <= word_bottom:
             continue  # a character PDFium generated, with no place on the page
         word_size = float(font_size(raw, start + (stop - start) // 2)) or (top.value - word_bottom)
-        word_base = float(oy.value) if origin(raw, start, ox, oy) else word_bottom
+        # The baseline of the word's first letter: a mark before it (a low quote „) may sit lower.
+        anchor = start + next((k for k, ch in enumerate(match.group()) if ch.isalnum()), 0)
+        word_base = float(oy.value) if origin(raw, anchor, ox, oy) else word_bottom
         word = match.group().replace(_MERGED, "")
         if not word:
             continue  # an accent that joined its letter
@@ -352,15 +377,62 @@ _SPACING_ACCENTS = {
 _BELOW = {"\u0327", "\u0328"}
 _ACCENT_CHARS = re.compile("[" + re.escape("".join(_SPACING_ACCENTS)) + "]")
 _MERGED = "\u200b"  # stands where an accent was, until the word is assembled without it
-_ACCENT_REACH = 40  # characters either side searched for the letter an accent stands on
+_ACCENT_REACH = 250  # characters either side searched for the letter an accent stands on
+
+
+#: Quotation marks that fonts without a low opening quote (TeX's OT1, Texinfo) set at the baseline in
+#: its place, with the low mark each stands for there.
+_LOW_QUOTES = {"\u201d": "\u201e", '"': "\u201e", "\u2019": "\u201a", "'": "\u201a"}
+_HIGH_QUOTES = re.compile("[" + re.escape("".join(_LOW_QUOTES)) + "]")
+
+
+def _lower_quotes(raw: object, text: str) -> str:
+    """``text`` with each closing-quote glyph that stands at the baseline before a word read as the
+    low opening quote it stands for ("”Soziale Stadt“" as set by a font without „ → "„Soziale Stadt“");
+    the line break PDFium made up between the low mark and its word (it reads the mark as a line of its
+    own) becomes ``_MERGED``. A quote at the normal height stays as it is."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+
+    def box(i: int) -> tuple[float, float, float, float]:
+        pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
+        return left.value, right.value, bottom.value, top.value
+
+    chars = list(text)
+    for match in _HIGH_QUOTES.finditer(text):
+        i = match.start()
+        after = i + 1
+        while after < len(chars) and after - i <= 4 and chars[after] in " \r\n":
+            if not pdfium_c.FPDFText_IsGenerated(raw, after):
+                break
+            after += 1
+        if after >= len(chars) or not chars[after].isalnum():
+            continue
+        ql, qr, qb, qt = box(i)
+        nl, nr, nb, nt = box(after)
+        height = nt - nb
+        if qr <= ql or height <= 0 or not -0.3 * height <= nl - qr <= 0.6 * height:
+            continue
+        if qt <= nb + 0.45 * height and qb >= nb - 0.6 * height:
+            chars[i] = _LOW_QUOTES[text[i]]
+            for k in range(i + 1, after):
+                chars[k] = _MERGED
+    return "".join(chars)
 
 
 def _compose_accents(raw: object, text: str) -> str:
     """``text`` with every accent glyph that stands on a letter joined to it, by position: the letter
     whose box holds the accent's horizontal centre, on the same line, with the accent above it (under
     it for a cedilla or ogonek). The joined letter becomes the composed character ("a" + "¨" = "ä") and
-    the accent becomes ``_MERGED``, so the text keeps PDFium's indices. An accent over nothing (a
-    tilde in "~/foo", a caret in code) stays as it is."""
+    the accent becomes ``_MERGED``, so the text keeps PDFium's indices; so do the spaces PDFium made up
+    around an accent it had put inside another word ("d¨ en" → "den"). An accent over nothing (a tilde
+    in "~/foo", a caret in code) stays as it is.
+
+    The letter is searched among ``_ACCENT_REACH`` characters either side: some producers write a
+    line's accents after the whole line (dvips), far from their letters in PDFium's order."""
     import ctypes
     import unicodedata
 
@@ -371,6 +443,9 @@ def _compose_accents(raw: object, text: str) -> str:
     def box(i: int) -> tuple[float, float, float, float]:
         pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
         return left.value, right.value, bottom.value, top.value
+
+    def made_up_space(i: int) -> bool:
+        return chars[i] == _MERGED or (chars[i] == " " and bool(pdfium_c.FPDFText_IsGenerated(raw, i)))
 
     chars = list(text)
     for match in _ACCENT_CHARS.finditer(text):
@@ -391,16 +466,30 @@ def _compose_accents(raw: object, text: str) -> str:
             if mark in _BELOW:
                 placed = at <= lb + 0.5 * height and ab >= lb - 1.5 * height
             else:
-                placed = ab >= lb + 0.35 * height and ab <= lt + 1.0 * height
+                placed = lb + 0.35 * height <= ab <= lt + 1.0 * height
             if placed:
-                distance = abs(centre - (ll + lr) / 2)
+                distance = abs(centre - (ll + lr) / 2) + abs(ab - lt) / 4
                 if best is None or distance < best[0]:
                     best = (distance, j)
         if best is None:
             continue
         composed = unicodedata.normalize("NFC", chars[best[1]] + mark)
-        if len(composed) == 1:  # a letter that takes this accent
-            chars[best[1]], chars[i] = composed, _MERGED
+        if len(composed) != 1:  # not a letter that takes this accent
+            continue
+        chars[best[1]], chars[i] = composed, _MERGED
+        # Made-up spaces around the accent, where it stood between two letters set close together.
+        before, after = i - 1, i + 1
+        while before >= 0 and made_up_space(before):
+            before -= 1
+        while after < len(chars) and made_up_space(after):
+            after += 1
+        if 0 <= before and after < len(chars) and chars[before].isalnum() and not chars[after].isspace():
+            bl, br, bb, bt = box(before)
+            nl, nr, nb, nt = box(after)
+            size = max(bt - bb, nt - nb, 1.0)
+            if -0.3 * size <= nl - br <= 0.25 * size and abs(nb - bb) < 0.5 * size:
+                for k in range(before + 1, after):
+                    chars[k] = _MERGED
     return "".join(chars)
 
 

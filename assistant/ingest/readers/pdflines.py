@@ -165,8 +165,13 @@ class _Neighbours:
         if len(spans) < 3:
             return False
         # A gutter is bounded by a column's edge: other lines start where the text after the gap
-        # starts, or end where the text before it ends. Rivers of justified text are not.
-        starts = sum(r.opens and abs(r.x0 - b) <= 1.5 for r in near)
+        # starts (or up to three ems left of it, where the text after the gap is a paragraph's
+        # indented first line), or end where the text before it ends. Rivers of justified text are not.
+        indent = 3.0 * reach / 12
+        # (the edge must lie right of where the text before the gap ends: a margin note beside it)
+        openers = [r.x0 for r in near if r.opens and max(b - indent, a + 0.5) <= r.x0 <= b + 1.5]
+        # the most lines starting at one x there (a column's edge, not scattered word spaces)
+        starts = max((sum(abs(x - y) <= 1.5 for y in openers) for x in openers), default=0)
         ends = sum(r.closes and abs(r.x1 - a) <= 1.5 for r in near)
         if starts < 3 and ends < 3:
             return False
