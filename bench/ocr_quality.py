@@ -1,6 +1,7 @@
 """How well scanned PDFs are read: character error rate (CER) of text recognition on real PDF pages.
 
-    .venv/bin/python bench/ocr_quality.py [--dpi 300] [--pages 2] [COLLECTION_DIR]
+    .venv/bin/python bench/ocr_quality.py [--dpi 300] [--pages 2] [--page-offset 0] [--dump DIR]
+        [COLLECTION_DIR]
 
 For each PDF of the real-PDF collection (``tests/data/pdf-collection.json``, fetched and made by
 ``tests/data/fetch-pdf-collection.sh`` into ``.cache/pdf-collection/``) a few body pages (at 30 %,
@@ -72,12 +73,18 @@ def located_errors(blocks: list[str], hypothesis: str) -> int:
     return total
 
 
-def pick_pages(count: int, per_document: int) -> list[int]:
-    """``per_document`` pages (1-based) spread over the body of a ``count``-page document."""
+def pick_pages(count: int, per_document: int, offset: int = 0) -> list[int]:
+    """``per_document`` pages (1-based) spread over the body of a ``count``-page document, each moved
+    on by ``offset`` pages (wrapping round at the end): offset 0 gives the tuning pages, offset 1 the
+    report pages, which for ``per_document`` 2 share none with them (the 4-page documents included)."""
     if count <= per_document:
-        return list(range(1, count + 1))
-    spread = [0.3 + 0.4 * i / (per_document - 1) for i in range(per_document)] if per_document > 1 else [0.5]
-    return sorted({min(count, max(1, round(f * count))) for f in spread})
+        chosen = list(range(1, count + 1))
+    else:
+        spread = (
+            [0.3 + 0.4 * i / (per_document - 1) for i in range(per_document)] if per_document > 1 else [0.5]
+        )
+        chosen = sorted({min(count, max(1, round(f * count))) for f in spread})
+    return sorted({(page - 1 + offset) % count + 1 for page in chosen})
 
 
 def text_subset(source: Path, pages: list[int], target: Path) -> Path:
@@ -156,8 +163,11 @@ class Measured:
         return distance / self.chars if self.chars else 0.0
 
 
-def measure(source: Path, pages: list[int], work: Path, *, dpi: int = 300) -> Measured:
-    """Clean and noisy CER of text recognition on ``pages`` of ``source``."""
+def measure(
+    source: Path, pages: list[int], work: Path, *, dpi: int = 300, dump: Path | None = None
+) -> Measured:
+    """Clean and noisy CER of text recognition on ``pages`` of ``source``; with ``dump`` the reference
+    and recognised text of each page are written there (one paragraph a line) for diffing."""
     name = source.name
     reference = page_blocks(read_pdf(text_subset(source, pages, work / f"{name}.text.pdf"), name))
     started = time.perf_counter()
@@ -177,6 +187,12 @@ def measure(source: Path, pages: list[int], work: Path, *, dpi: int = 300) -> Me
             ordered[noisy] += cer(" ".join(truth), text)[0]
             located[noisy] += located_errors(truth, text)
         chars += len(squash(" ".join(truth)))
+        if dump is not None:
+            stem = f"{name}.p{pages[number - 1]}"
+            (dump / f"{stem}.ref.txt").write_text("\n".join(truth) + "\n", encoding="utf-8")
+            for noisy, document in read.items():
+                text = "\n".join(page_blocks(document).get(number, [])) + "\n"
+                (dump / f"{stem}.{'noisy' if noisy else 'clean'}.txt").write_text(text, encoding="utf-8")
     marked = all(b.ocr for document in read.values() for b in document.blocks)
     return Measured(
         name, len(pages), chars, ordered[False], ordered[True], located[False], located[True],
@@ -189,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("collection", nargs="?", type=Path, default=COLLECTION)
     parser.add_argument("--dpi", type=int, default=300)
     parser.add_argument("--pages", type=int, default=2, help="pages per document")
+    parser.add_argument(
+        "--page-offset", type=int, default=0,
+        help="move each chosen page on by this many: 0 = tuning pages, 1 = report pages",
+    )  # fmt: skip
+    parser.add_argument("--dump", type=Path, help="write each page's reference and recognised text here")
     args = parser.parse_args(argv)
     if ocr.engine() is None:
         print("ocrmypdf und tesseract-ocr-deu fehlen: apt-get install ocrmypdf tesseract-ocr-deu")
@@ -197,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Measured] = []
     import pypdfium2 as pdfium
 
+    print(f"page offset {args.page_offset} ({'tuning' if args.page_offset == 0 else 'report'} pages)")
     print(f"| document ({args.dpi} dpi) | pages | characters | CER clean | CER noisy | located clean "
           "| located noisy | s/page |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -207,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {entry['file']} | fehlt: tests/data/fetch-pdf-collection.sh | | | | | | |")
                 continue
             count = len(pdfium.PdfDocument(source))
-            result = measure(source, pick_pages(count, args.pages), Path(folder), dpi=args.dpi)
+            chosen = pick_pages(count, args.pages, args.page_offset)
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+            result = measure(source, chosen, Path(folder), dpi=args.dpi, dump=args.dump)
             results.append(result)
             print(
                 f"| {result.name} | {result.pages} | {result.chars} | {result.rate(result.clean):.2%} "

@@ -31,6 +31,8 @@ __all__ = [
     "LANGUAGE",
     "MAX_SECONDS",
     "engine",
+    "frames",
+    "noise",
     "read_pages",
     "recognised",
     "steady_sizes",
@@ -95,6 +97,67 @@ def read_pages(
             return {number: read(pdf[number - 1]) for number in pages}
         finally:
             pdf.close()
+
+
+Rect = tuple[float, float, float, float]  # left, bottom, right, top in PDF points
+
+# A word of nothing but dots is what Tesseract makes of specks or a box's shaded edge (". . ."); a bar
+# on a frame's side is that side. Elsewhere a bar stays: tables and command output use it.
+_DOTS = re.compile(r"[.·]+")
+_BARS = re.compile(r"[|¦!lI\[\]]+")
+FRAME_DPI = 150  # the page image is looked at this fine for frames: a hairline stays one dark pixel
+_DARK = 170  # grey levels below this are ink (a box's light fill is about 235)
+_MIN_SIDE = 0.4  # inches: shorter lines are letters or rules, not a frame's sides
+
+
+def noise(word: str, box: Rect, frames: Sequence[Rect]) -> bool:
+    """Whether a recognised word (``box`` as ``frames``: left, bottom, right, top) is a speck or a
+    frame's side rather than text: a word of dots, a bar on a frame's left or right side, or any
+    word that a frame's top or bottom side runs through (text stands inside a box or outside it)."""
+    if _DOTS.fullmatch(word):
+        return True
+    x0, y0, x1, y1 = box
+    margin = 0.25 * (y1 - y0)
+    for left, bottom, right, top in frames:
+        if x1 < left - 4 or x0 > right + 4 or y1 < bottom - 2 or y0 > top + 2:
+            continue
+        if _BARS.fullmatch(word) and any(x0 - 4 <= side <= x1 + 4 for side in (left, right)):
+            return True
+        if any(y0 + margin < side < y1 - margin for side in (bottom, top)):
+            return True
+    return False
+
+
+def frames(page: Any) -> list[Rect]:
+    """Rectangles ruled round boxes (or tables) in a scanned page's image, in PDF points: a scan has
+    no drawn rectangles for the layout to see, and without them a box beside the text is read into
+    its lines. Found as long straight dark lines whose four sides close round an area."""
+    import numpy as np
+    from scipy import ndimage
+
+    width, height = page.get_size()
+    scale = FRAME_DPI / 72
+    image = np.asarray(page.render(scale=scale, grayscale=True).to_pil().convert("L"))
+    dark = image < _DARK
+    side = int(_MIN_SIDE * FRAME_DPI)
+    across = ndimage.binary_opening(dark, structure=np.ones((1, side), bool))
+    down = ndimage.binary_opening(dark, structure=np.ones((side, 1), bool))
+    labels, _ = ndimage.label(ndimage.binary_dilation(across | down), structure=np.ones((3, 3), bool))
+    found: list[Rect] = []
+    for rows, cols in ndimage.find_objects(labels):
+        r0, r1, c0, c1 = rows.start, rows.stop, cols.start, cols.stop
+        if r1 - r0 < side or c1 - c0 < side:
+            continue
+        edge = 3  # pixels: a side may stand a little in from the outline's box
+        closed = min(
+            across[r0 : r0 + edge, c0:c1].any(axis=0).mean(),
+            across[r1 - edge : r1, c0:c1].any(axis=0).mean(),
+            down[r0:r1, c0 : c0 + edge].any(axis=1).mean(),
+            down[r0:r1, c1 - edge : c1].any(axis=1).mean(),
+        )
+        if closed > 0.8:
+            found.append((c0 / scale, height - r1 / scale, c1 / scale, height - r0 / scale))
+    return found
 
 
 def steady_sizes(runs: list[Run]) -> list[Run]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -193,3 +195,49 @@ def test_recognised_text_of_real_pages_meets_the_error_rate_targets(engine: str,
     assert result.chars > 3000 and result.all_marked
     assert result.rate(result.clean) <= TARGET_CLEAN, result
     assert result.rate(result.noisy) <= TARGET_NOISY, result
+
+
+def _image_pdf(target: Path, draw: Callable[[Any], None]) -> Path:
+    """A one-page image-only PDF (A4 at 150 dpi) of what ``draw`` puts on a white page."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (1240, 1754), 255)
+    draw(ImageDraw.Draw(image))
+    image.save(target, "PDF", resolution=150.0)
+    return target
+
+
+def test_a_box_ruled_round_in_a_scan_is_found_as_a_frame(tmp_path: Path) -> None:
+    """A scan has no drawn rectangles: the frame of a box (light fill, dark hairline) is found in the
+    image, in PDF points; a lone rule, a text-like pattern and an open bracket make none."""
+    import pypdfium2 as pdfium
+
+    def draw(page: Any) -> None:
+        page.rectangle((700, 300, 1150, 600), fill=235, outline=60, width=2)
+        page.line((100, 900, 1100, 900), fill=0, width=2)  # a rule
+        page.line((100, 1000, 100, 1300), fill=0, width=2)  # two sides of a bracket, open
+        page.line((100, 1000, 600, 1000), fill=0, width=2)
+        for y in range(1400, 1600, 20):
+            page.rectangle((100, y, 600, y + 8), fill=0)  # lines of "text"
+
+    pdf = pdfium.PdfDocument(_image_pdf(tmp_path / "box.pdf", draw))
+    try:
+        found = ocr.frames(pdf[0])
+    finally:
+        pdf.close()
+    assert len(found) == 1
+    left, bottom, right, top = found[0]
+    # 150 dpi: 700 px = 336 pt from the left; 300 px = 144 pt from the top of an 842 pt page.
+    assert abs(left - 336) < 3 and abs(right - 552) < 3
+    assert abs(top - (842 - 144)) < 3 and abs(bottom - (842 - 288)) < 3
+
+
+def test_specks_and_frame_sides_read_as_words_are_noise() -> None:
+    frame = [(350.0, 580.0, 545.0, 684.0)]
+    assert ocr.noise(".", (90, 668, 91, 676), frame)
+    assert ocr.noise("|", (347.8, 646, 350.4, 655), frame)  # the box's left side, beside the body
+    assert ocr.noise("or", (382, 678, 396, 690), frame)  # the top side read as letters
+    assert not ocr.noise("Praxistipp:", (360, 667, 410, 676), frame)  # text inside the box
+    assert not ocr.noise("|", (200, 646, 202, 655), frame)  # a table's bar, away from any frame
+    assert not ocr.noise("Quartier", (51, 646, 90, 655), frame)  # text beside the box
+    assert not ocr.noise("z.B.", (51, 646, 70, 655), [])
