@@ -29,7 +29,7 @@ from .index.releases import (
 from .index.served import releases_for
 from .ingest.chunking import chunk_document
 from .ingest.documents import DocumentError
-from .ingest.readers import discover, read_document
+from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
 from .records import Passage
 from .retrieval.nomatch import calibrate
@@ -130,7 +130,8 @@ def build_index(
     """
     started = time.perf_counter()
     sources = build_sources(settings)
-    collection = collect_passages(sources, warn, progress)
+    with ocr.options(settings.ocr_cache_dir):  # scanned pages' recognised copies kept for the source view
+        collection = collect_passages(sources, warn, progress)
     if not collection.passages:
         raise BuildError("keine Passagen gefunden: alle Quellen leer oder unlesbar; nichts veröffentlicht")
     texts = [p.embedding_text for p in collection.passages]

@@ -457,6 +457,11 @@ class Settings(BaseSettings):
         return self.models_dir or self.index_dir / "cache" / "models"
 
     @property
+    def ocr_cache_dir(self) -> Path:
+        """Where builds keep the recognised copies of scanned PDFs (the source view reads them)."""
+        return self.index_dir / "cache" / "ocr"
+
+    @property
     def export_dir(self) -> Path:
         """Where models exported for the ONNX and OpenVINO backends are kept between runs."""
         return self.index_dir / "cache" / "onnx"

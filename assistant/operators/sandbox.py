@@ -1,5 +1,5 @@
 """Reading one uploaded file in a process of its own: ``python -m assistant.operators.sandbox FILE NAME
-MAX_PAGES``.
+MAX_PAGES [OCR_CACHE]``.
 
 The parent (``uploads.read_in_sandbox``) sets this process's limits before it starts (address
 space, CPU time, file size) and kills it after its wall-clock limit, so a decompression bomb, a
@@ -67,10 +67,13 @@ def report(file: Path, name: str, max_pages: int) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     from ..errors import AssistantError
+    from ..ingest.readers import ocr
 
     file, name, max_pages = Path(argv[0]), argv[1], int(argv[2])
+    cache = Path(argv[3]) if len(argv) > 3 else None  # recognised copies, for the next build to reuse
     try:
-        result: dict[str, Any] = {"report": report(file, name, max_pages)}
+        with ocr.options(cache):
+            result: dict[str, Any] = {"report": report(file, name, max_pages)}
     except AssistantError as exc:
         result = {"error": str(exc)}
     except MemoryError:

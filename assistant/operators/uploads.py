@@ -176,6 +176,7 @@ def read_in_sandbox(file: Path, settings: Settings) -> dict[str, Any]:
         str(file),
         file.name,
         str(settings.max_pdf_pages),
+        str(settings.ocr_cache_dir.resolve()),  # a scan's recognised copy, for the next build to reuse
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env["OMP_NUM_THREADS"] = "1"

@@ -25,9 +25,10 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
+from ..config import Settings
 from ..ingest.chunking import locate_passages
 from ..ingest.documents import Block, Document, DocumentError, read_text_file
-from ..ingest.readers import FORMATS, read_as
+from ..ingest.readers import FORMATS, ocr, read_as
 from ..ingest.readers.markdown import FRONT_MATTER
 from ..service import Assistant
 from .api import get_assistant
@@ -84,7 +85,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         if fmt is None or (suffix == ".pdf" and not stelle):
             return RedirectResponse(source_file_url(key), status_code=303)
         try:
-            document = _read_cached(fmt.read, path, key)
+            settings: Settings = request.app.state.settings
+            document = _read_cached(fmt.read, path, key, settings.ocr_cache_dir)
             blocks = _passage_blocks(document, stelle[:64])
             if suffix == ".pdf":
                 return _pdf_page(page, key, document, blocks)
@@ -126,16 +128,18 @@ def _pdf_page(
 
 @lru_cache(maxsize=4)
 def _read_cached_at(
-    reader: Callable[[Path, str], Document], path: Path, key: str, stamp: tuple[int, int]
+    reader: Callable[[Path, str], Document], path: Path, key: str, stamp: tuple[int, int], cache: Path
 ) -> Document:
     del stamp  # part of the cache key only: a changed file is read again
-    return read_as(reader, path, key)
+    # Scanned pages: the copy the build's text recognition made, never a new run in the server.
+    with ocr.options(cache, recognise=False):
+        return read_as(reader, path, key)
 
 
-def _read_cached(reader: Callable[[Path, str], Document], path: Path, key: str) -> Document:
+def _read_cached(reader: Callable[[Path, str], Document], path: Path, key: str, cache: Path) -> Document:
     """A source read once per version of the file (a long PDF takes a second or two to read)."""
     stat = path.stat()
-    return _read_cached_at(reader, path, key, (stat.st_mtime_ns, stat.st_size))
+    return _read_cached_at(reader, path, key, (stat.st_mtime_ns, stat.st_size), cache)
 
 
 def _passage_blocks(document: Document, passage: str) -> tuple[Block, ...]:

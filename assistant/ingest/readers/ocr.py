@@ -11,6 +11,7 @@ Tesseract, and only the tail of OCRmyPDF's messages is kept. Every failure is a 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +35,7 @@ __all__ = [
     "engine",
     "frames",
     "noise",
+    "options",
     "read_pages",
     "recognised",
     "steady_sizes",
@@ -80,23 +83,85 @@ def _detect(path: str) -> str | None:
     return ocrmypdf if LANGUAGE in languages else None
 
 
+#: Where recognised copies are kept (a build sets it: ``<index_dir>/cache/ocr``), and whether the engine
+#: may run here. The web app's source view reads scanned PDFs with ``recognise=False``: a visitor's
+#: click reads the copy the build made, and never starts minutes of recognition in the server.
+_CACHE: ContextVar[Path | None] = ContextVar("ocr_cache", default=None)
+_RECOGNISE: ContextVar[bool] = ContextVar("ocr_recognise", default=True)
+CACHE_KEEP = 200  # recognised copies kept, newest first
+
+
+@contextmanager
+def options(cache: Path | None, *, recognise: bool = True) -> Iterator[None]:
+    """Within the block, recognised copies are kept in (and read from) ``cache``; with
+    ``recognise=False`` the engine is not run, and scanned pages without a kept copy stay unread."""
+    cache_token, recognise_token = _CACHE.set(cache), _RECOGNISE.set(recognise)
+    try:
+        yield
+    finally:
+        _CACHE.reset(cache_token)
+        _RECOGNISE.reset(recognise_token)
+
+
+def _cached_copy(file: Path, pages: Sequence[int]) -> Path | None:
+    folder = _CACHE.get()
+    if folder is None:
+        return None
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(f"|{LANGUAGE}|{','.join(str(p) for p in sorted(set(pages)))}".encode())
+    return folder / f"{digest.hexdigest()}.pdf"
+
+
+def _keep(copy: Path, kept: Path) -> None:
+    """Keep a recognised copy for later reads; a cache that cannot be written is only a lost saving."""
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_suffix(".part")
+        shutil.copyfile(copy, partial)
+        os.replace(partial, kept)
+        older = sorted(kept.parent.glob("*.pdf"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for stale in older[CACHE_KEEP:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def read_pages(
     file: Path, source: str, pages: Sequence[int], read: Callable[[Any], _Page]
 ) -> dict[int, _Page]:
-    """``read`` applied to each of ``pages`` (1-based) of the OCR'd copy of ``file``, by page number."""
+    """``read`` applied to each of ``pages`` (1-based) of the OCR'd copy of ``file``, by page number:
+    a kept copy where there is one (see ``options``), else one the engine makes now (when it may run
+    and is installed; else nothing)."""
+    kept = _cached_copy(file, pages)
+    if kept is not None and kept.is_file():
+        os.utime(kept)  # recently used: pruned last
+        return _read_copy(kept, source, pages, read)
+    if not _RECOGNISE.get() or engine() is None:
+        return {}
+    with recognised(file, source, pages) as copy:
+        if kept is not None:
+            _keep(copy, kept)
+        return _read_copy(copy, source, pages, read)
+
+
+def _read_copy(
+    copy: Path, source: str, pages: Sequence[int], read: Callable[[Any], _Page]
+) -> dict[int, _Page]:
     import pypdfium2 as pdfium
 
-    with recognised(file, source, pages) as copy:
-        try:
-            pdf = pdfium.PdfDocument(copy)
-        except pdfium.PdfiumError as exc:
-            raise DocumentError(f"{source}: Texterkennung fehlgeschlagen (Ergebnis nicht lesbar)") from exc
-        try:
-            if max(pages) > len(pdf):
-                raise DocumentError(f"{source}: Texterkennung fehlgeschlagen (Seiten fehlen im Ergebnis)")
-            return {number: read(pdf[number - 1]) for number in pages}
-        finally:
-            pdf.close()
+    try:
+        pdf = pdfium.PdfDocument(copy)
+    except pdfium.PdfiumError as exc:
+        raise DocumentError(f"{source}: Texterkennung fehlgeschlagen (Ergebnis nicht lesbar)") from exc
+    try:
+        if max(pages) > len(pdf):
+            raise DocumentError(f"{source}: Texterkennung fehlgeschlagen (Seiten fehlen im Ergebnis)")
+        return {number: read(pdf[number - 1]) for number in pages}
+    finally:
+        pdf.close()
 
 
 Rect = tuple[float, float, float, float]  # left, bottom, right, top in PDF points

@@ -241,3 +241,46 @@ def test_specks_and_frame_sides_read_as_words_are_noise() -> None:
     assert not ocr.noise("|", (200, 646, 202, 655), frame)  # a table's bar, away from any frame
     assert not ocr.noise("Quartier", (51, 646, 90, 655), frame)  # text beside the box
     assert not ocr.noise("z.B.", (51, 646, 70, 655), [])
+
+
+def test_the_source_view_reads_the_builds_recognised_copy_and_never_runs_the_engine(
+    engine: str, scanned_pdf: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from assistant.build import build_index
+    from assistant.config import Settings
+    from assistant.web import sources
+    from assistant.web.app import create_app
+
+    settings = Settings(
+        corpus_dir=scanned_pdf.parent,
+        index_dir=tmp_path / "index",
+        model=str(tiny_model),
+        database=tmp_path / "store.sqlite3",
+        upload_dir=tmp_path / "uploads",
+    )
+    build_index(settings)
+    assert len(list(settings.ocr_cache_dir.glob("*.pdf"))) == 1, "the build keeps its recognised copy"
+
+    started: list[object] = []
+
+    def no_engine(*args: object, **__: object) -> None:
+        started.append(args)  # read_as would turn an exception into a DocumentError: count instead
+        raise AssertionError("text recognition ran in the server")
+
+    monkeypatch.setattr(ocr, "recognised", no_engine)
+    sources._read_cached_at.cache_clear()
+    with TestClient(create_app(settings)) as http:
+        engine = http.app.state.assistant.release.engine  # type: ignore[attr-defined]
+        hit = next(p for p in engine.passages(list(range(engine.size))) if "Stadtteilbeirat" in p.text)
+        assert hit.citation.ocr
+        view = http.get(f"/ansicht/scan.pdf?stelle={hit.id}")
+        assert view.status_code == 200 and "Stadtteilbeirat" in view.text
+        # Without the kept copy the view shows less, but still starts no recognition.
+        for copy in settings.ocr_cache_dir.glob("*.pdf"):
+            copy.unlink()
+        sources._read_cached_at.cache_clear()
+        again = http.get(f"/ansicht/scan.pdf?stelle={hit.id}")
+        assert again.status_code in (200, 422) and "Stadtteilbeirat" not in again.text
+    assert started == [], "the server never starts text recognition"
