@@ -1,8 +1,9 @@
 """Reading one uploaded file in a process of its own: ``python -m assistant.operators.sandbox FILE NAME
 MAX_PAGES [OCR_CACHE]``.
 
-The parent (``uploads.read_in_sandbox``) sets this process's limits before it starts (address
-space, CPU time, file size) and kills it after its wall-clock limit, so a decompression bomb, a
+This process limits itself first (``limit``: address space and CPU time from the environment the
+parent (``uploads.read_in_sandbox``) set, file size, no core dumps), and the parent kills it after its
+wall-clock limit, so a decompression bomb, a
 pathological PDF or a parser bug costs this process and never the server. It prints one JSON object:
 ``{"report": {...}}`` with the format, title, pages, passages, warnings and the lines of
 ``assistant inspect``, or ``{"error": "<German reason>"}``.
@@ -65,7 +66,21 @@ def report(file: Path, name: str, max_pages: int) -> dict[str, Any]:
     }
 
 
+def limit() -> None:
+    """Bound this process before it reads the file: ``QM_SANDBOX_MEMORY`` bytes of address space,
+    ``QM_SANDBOX_CPU`` seconds of CPU, 4 GiB a written file (text recognition's scratch), no core."""
+    import os
+    import resource
+
+    memory, cpu = int(os.environ["QM_SANDBOX_MEMORY"]), int(os.environ["QM_SANDBOX_CPU"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 2**30, 4 * 2**30))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str]) -> int:
+    limit()
     from ..errors import AssistantError
     from ..ingest.readers import ocr
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -160,15 +159,6 @@ def _check_docx(file: Path, name: str, limit: int) -> None:
 def read_in_sandbox(file: Path, settings: Settings) -> dict[str, Any]:
     """How the file reads, from a child process with bounded memory, CPU time and output (see module
     doc); UploadRefused with the reader's German reason when it cannot be used."""
-    memory = settings.read_memory_mb * 2**20
-    cpu = int(settings.read_timeout) + 5
-
-    def limit() -> None:  # runs in the child before it executes Python
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 2**30, 4 * 2**30))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
     command = [
         sys.executable,
         "-m",
@@ -180,12 +170,15 @@ def read_in_sandbox(file: Path, settings: Settings) -> dict[str, Any]:
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env["OMP_NUM_THREADS"] = "1"
+    # The child limits itself before it reads anything (``sandbox.limit``): a preexec_fn could
+    # deadlock in a server with threads.
+    env["QM_SANDBOX_MEMORY"] = str(settings.read_memory_mb * 2**20)
+    env["QM_SANDBOX_CPU"] = str(int(settings.read_timeout) + 5)
     try:
         done = subprocess.run(  # noqa: S603 - our own module, arguments are not a shell line
             command,
             capture_output=True,
             timeout=settings.read_timeout,
-            preexec_fn=limit,  # noqa: PLW1509 - limits must be set in the child before it runs
             env=env,
             cwd=file.parent,
             check=False,

@@ -192,6 +192,7 @@ def test_a_pdf_decompression_bomb_is_refused_without_harm(
     started = time.monotonic()
     refusal = refused(limited, tmp_path, "bombe.pdf", bomb)
     assert refusal.status == 422 and "bombe.pdf" in refusal.message
+    assert "zu viel Speicher" in refusal.message, "refused by the reading process's memory limit"
     assert time.monotonic() - started < settings.read_timeout
 
 
