@@ -14,8 +14,7 @@ import numpy as np
 from .config import Settings
 from .embed.cache import EmbeddingCache, cached_vectors, query_key, text_key
 from .embed.choice import embedder_for_corpus
-from .embed.models import ModelUnavailable
-from .errors import BuildError, ReleaseError, SearchUnavailable
+from .errors import BuildError, DocumentError, ModelUnavailable, ReleaseError, SearchUnavailable
 from .index.lexical import LexicalIndex
 from .index.manifest import BuildFacts
 from .index.releases import (
@@ -28,7 +27,6 @@ from .index.releases import (
 )
 from .index.served import releases_for
 from .ingest.chunking import chunk_document
-from .ingest.documents import DocumentError
 from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
 from .records import Passage
@@ -36,7 +34,6 @@ from .retrieval.nomatch import calibrate
 from .text import split_sentences
 
 __all__ = [
-    "BuildError",
     "BuildReport",
     "Collection",
     "build_index",

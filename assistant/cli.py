@@ -58,7 +58,8 @@ def cmd_build(settings: Settings, *, full: bool = False, progress_json: bool = F
     """Build and publish a release. On a terminal each phase shows a progress bar; with
     ``progress_json`` (how the operator area runs a build) every step, warning and the outcome is one
     JSON line on stdout instead."""
-    from .build import BuildError, build_index
+    from .build import build_index
+    from .errors import BuildError
     from .progress import TerminalProgress, no_progress
 
     if progress_json:
@@ -82,8 +83,8 @@ def cmd_build(settings: Settings, *, full: bool = False, progress_json: bool = F
 
 
 def _build_reporting_json(settings: Settings, *, full: bool) -> int:
-    from .build import BuildError, build_index
-    from .errors import AssistantError
+    from .build import build_index
+    from .errors import AssistantError, BuildError
     from .progress import JsonProgress
 
     out = JsonProgress()
@@ -183,8 +184,7 @@ def cmd_serve(settings: Settings) -> int:
 
 
 def cmd_ask(settings: Settings, question: str, k: int | None, as_json: bool) -> int:
-    from .errors import InvalidInput
-    from .index.releases import ReleaseError
+    from .errors import InvalidInput, ReleaseError
     from .service import open_assistant
     from .validation import validate_question
 
@@ -275,7 +275,7 @@ def spreadsheet_safe(cell: str) -> str:
 def cmd_feedback(settings: Settings, *, as_csv: bool, limit: int | None) -> int:
     import csv
 
-    from .userdata import UserStoreError
+    from .errors import UserStoreError
 
     store = _open_store(settings)
     if store is None:
@@ -328,7 +328,8 @@ def cmd_privacy(
     Each says what it did; the export is JSON on stdout (for an access request)."""
     import json
 
-    from .userdata import Deleted, UserStoreError, is_conversation_id, purge_expired
+    from .errors import UserStoreError
+    from .userdata import Deleted, is_conversation_id, purge_expired
 
     if conversation is not None and not is_conversation_id(conversation.rsplit("/", 1)[-1]):
         print(
@@ -372,7 +373,8 @@ def cmd_privacy(
 
 def _open_store(settings: Settings) -> UserStore | None:
     """The configured store for a command, or None after saying why it cannot be opened."""
-    from .userdata import UserStoreError, open_user_store
+    from .errors import UserStoreError
+    from .userdata import open_user_store
 
     try:
         return open_user_store(settings)
@@ -388,7 +390,7 @@ def _clip(text: str, width: int) -> str:
 
 def cmd_inspect(file: str, pages: str | None, full: bool) -> int:
     """Print how a file is read: per PDF page its blocks by kind, then the passages with citations."""
-    from .ingest.documents import DocumentError
+    from .errors import DocumentError
     from .ingest.inspect import inspect_lines, parse_pages
 
     path = Path(file)

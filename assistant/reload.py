@@ -14,8 +14,7 @@ import anyio
 import anyio.to_thread
 
 from .config import Settings
-from .errors import ModelMismatch
-from .index.releases import ReleaseError
+from .errors import ModelMismatch, ReleaseError
 from .index.served import releases_for
 from .service import Assistant, open_assistant
 

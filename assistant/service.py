@@ -11,7 +11,8 @@ import anyio.to_thread
 from .answer import SentenceScorer, make_answer
 from .config import Settings
 from .embed.choice import embedder_for
-from .generation.client import ChatClient, GenerationFailed, GenerationTimedOut, GenerationTooLong
+from .errors import GenerationFailed, GenerationTimedOut, GenerationTooLong, ReleaseError
+from .generation.client import ChatClient
 from .generation.evidence import EvidenceChecker
 from .generation.grounding import (
     MAX_PASSAGES,
@@ -21,7 +22,7 @@ from .generation.grounding import (
     grounding_checker,
     is_usable,
 )
-from .index.releases import Release, ReleaseError
+from .index.releases import Release
 from .index.served import ServedRelease, releases_for
 from .records import Answer
 from .retrieval.followup import contextual_query

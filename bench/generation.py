@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from grounding import old_check  # noqa: E402
 from latency import free_port, release_for  # noqa: E402
 
-from assistant.generation.client import ChatClient, GenerationFailed  # noqa: E402
+from assistant.errors import GenerationFailed  # noqa: E402
+from assistant.generation.client import ChatClient  # noqa: E402
 from assistant.generation.grounding import (  # noqa: E402
     MAX_PASSAGES,
     NOT_ANSWERED,

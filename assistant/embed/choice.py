@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import DEFAULT_MODEL, Settings
-from ..errors import ModelMismatch
+from ..errors import ConversionError, ModelMismatch, ModelUnavailable
 from ..index.served import ServedRelease
-from .e5 import OFFLINE_E5_NAME, ConversionError, find_converted
-from .models import Embedder, ModelUnavailable, folder_fingerprint, load_embedder, load_offline_embedder
+from .e5 import OFFLINE_E5_NAME, find_converted
+from .models import Embedder, folder_fingerprint, load_embedder, load_offline_embedder
 from .static import build_static_model, load_static_embedder, still_fits
 
 __all__ = ["STATIC_MODEL_NAME", "embedder_for", "embedder_for_corpus", "static_embedder"]

@@ -37,7 +37,6 @@ from ..errors import ConversionError
 
 __all__ = [
     "OFFLINE_E5_NAME",
-    "ConversionError",
     "ModelFile",
     "convert",
     "ensure_offline_e5",

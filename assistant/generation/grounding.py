@@ -10,7 +10,7 @@ half of the sentences, or none, are verified, the generated answer is not used a
 Kurzantwort stands.
 
 What the check cannot see: a sentence recombined from a passage's own words into a different claim
-passes it. Small models do that; the README says which models to run.
+passes it. Small models do that; docs/language-model.md says which models to run.
 """
 
 from __future__ import annotations

@@ -46,11 +46,9 @@ from .vectors import DEFAULT_EXACT_LIMIT, IndexKind, build_vector_index, read_ve
 __all__ = [
     "MODEL_DIR",
     "current_bundled_model",
-    "BuildLocked",
     "PassageFile",
     "Release",
     "ReleaseNames",
-    "ReleaseError",
     "SentenceVectors",
     "current_build_id",
     "build_lock",

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 #: Exact search over 200,000 vectors of 256 dimensions takes about 9 ms on one core, over 1 M 45 ms;
-#: above the limit the int8 scan reads a quarter of the bytes (see the README's scale table).
+#: above the limit the int8 scan reads a quarter of the bytes (see the scale table in docs/performance.md).
 DEFAULT_EXACT_LIMIT = 200_000
 _REFINE_FACTOR = 4
 _TRAIN_SAMPLE = 200_000

@@ -22,7 +22,6 @@ from ..text import normalise
 __all__ = [
     "Block",
     "Document",
-    "DocumentError",
     "Heading",
     "Paragraph",
     "assemble",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .db import PostgresDatabase, SQLiteDatabase
-from .store import AuditEntry, BuildState, LoginRefused, Operator, OperatorStore, UploadRecord
+from .store import AuditEntry, BuildState, Operator, OperatorStore, UploadRecord
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditEntry",
     "BuildState",
-    "LoginRefused",
     "Operator",
     "OperatorStore",
     "UploadRecord",

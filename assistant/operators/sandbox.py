@@ -22,8 +22,8 @@ MAX_LINE = 400
 
 def report(file: Path, name: str, max_pages: int) -> dict[str, Any]:
     """How ``file`` (shown as ``name``) reads: DocumentError with a German reason when it cannot be used."""
+    from ..errors import DocumentError
     from ..ingest.chunking import chunk_document
-    from ..ingest.documents import DocumentError
     from ..ingest.inspect import inspect_lines
     from ..ingest.readers import read_document
 

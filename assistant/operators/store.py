@@ -22,13 +22,12 @@ from typing import Any, Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, LoginRefused
 from .db import Database
 
 __all__ = [
     "AuditEntry",
     "BuildState",
-    "LoginRefused",
     "Operator",
     "OperatorStore",
     "UploadRecord",
@@ -83,15 +82,6 @@ class Operator:
     name: str
     via: Literal["session", "token"]
     csrf: str = ""
-
-
-class LoginRefused(Exception):
-    """A login that was refused: wrong name or password, or ``wait`` seconds still to wait."""
-
-    def __init__(self, wait: float = 0.0, *, checked: bool = True) -> None:
-        super().__init__("login refused")
-        self.wait = wait
-        self.checked = checked  # False: refused unchecked, during a slow-down
 
 
 @dataclass(frozen=True)

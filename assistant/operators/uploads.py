@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..errors import UploadRefused
 from ..ingest.readers import SUPPORTED_SUFFIXES
 from .store import Operator, OperatorStore, UploadRecord, fold_name
 
 __all__ = [
-    "UploadRefused",
     "check_name",
     "check_type",
     "read_in_sandbox",
@@ -50,15 +50,6 @@ _BINARY_MAGIC = (
     *(b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"MZ"),
     *(b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"\xd0\xcf\x11\xe0"),
 )
-
-
-class UploadRefused(Exception):
-    """An upload that is not stored: ``status`` for HTTP, ``message`` in German for the operator."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def check_name(raw: str) -> str:

@@ -12,9 +12,9 @@ A question's word adds the other words of its groups as extra BM25 terms, weight
 own terms, and only those the index knows (a synonym no passage uses cannot change a ranking). Words
 are matched by their stem, so inflected forms ("im Kiez", "Vierteln") find their group too.
 
-Measured by ``bench/expansion.py`` (README, "Everyday words"): on the held-out sets neither the search
-nor the no-match judgement gains from it, so the service does not use it and the word lists stay
-with the bench.
+Measured by ``bench/expansion.py`` (docs/evaluation.md, "Everyday words"): on the held-out sets
+neither the search nor the no-match judgement gains from it, so the service does not use it and the
+word lists stay with the bench.
 """
 
 from __future__ import annotations

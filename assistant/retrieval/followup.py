@@ -47,7 +47,7 @@ class SearchQuery:
     @property
     def dense_text(self) -> str:
         """What the model embeds: a follow-up after the questions before it whose meaning it takes up (see
-        ``contextual_query`` and, for the measurement, the README)."""
+        ``contextual_query`` and, for the measurement, docs/evaluation.md)."""
         return " ".join([*self.context, self.question]) if self.borrowed else self.question
 
     @property

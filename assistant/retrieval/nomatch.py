@@ -131,7 +131,7 @@ def calibrate(
 #: At most this many of a corpus's section headings join the scope model's examples of answerable
 #: questions (spread evenly over the corpus).
 SCOPE_HEADINGS = 300
-#: L2 penalty of the scope model (chosen by cross-validation on the fitting sets, README).
+#: L2 penalty of the scope model (chosen by cross-validation on the fitting sets, docs/evaluation.md).
 SCOPE_L2 = 0.1
 # The shipped sets the scope model learns from: (file in eval/, answerable). Only fitting sets and
 # fitting halves: the held-out sets stay unseen.
@@ -237,7 +237,7 @@ class NoMatchRule:
 # Fitted by ``assistant eval --fit-no-match`` on the team's sets and the fitting halves of the second
 # blind set (answerable: Praxisfragen, Alltagsfragen, Folgefragen and both halves' fitting parts;
 # unanswerable: Fremdfragen, Fremdfragen (nah), Fremdfragen 2 (fitting half)); checked on the held-out
-# sets (README).
+# sets (docs/evaluation.md).
 NO_MATCH_RULES = {
     "transformer": NoMatchRule(weights=(-0.018, 1.794, -1.494, 5.196, 2.396), bias=-4.623, cutoff=-0.5),
     "static": NoMatchRule(weights=(0.213, -0.252, 3.644, 4.224, 1.191), bias=-3.684, cutoff=-1.0),

@@ -12,12 +12,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..errors import UserStoreError
 from .base import (
     Deleted,
     Feedback,
     StoredTurn,
     UserStore,
-    UserStoreError,
     is_conversation_id,
     new_conversation_id,
 )
@@ -34,7 +34,6 @@ __all__ = [
     "SQLiteUserStore",
     "StoredTurn",
     "UserStore",
-    "UserStoreError",
     "is_conversation_id",
     "new_conversation_id",
     "open_user_store",

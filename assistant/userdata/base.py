@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..errors import UserStoreError
 from ..records import Answer
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "Feedback",
     "StoredTurn",
     "UserStore",
-    "UserStoreError",
     "export_record",
     "is_conversation_id",
     "new_conversation_id",

@@ -27,8 +27,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
+from ..errors import UserStoreError
 from ..records import Answer
-from .base import Deleted, Feedback, StoredTurn, UserStoreError, export_record, new_conversation_id
+from .base import Deleted, Feedback, StoredTurn, export_record, new_conversation_id
 
 __all__ = ["PostgresUserStore"]
 
@@ -312,7 +313,7 @@ class PostgresUserStore:
 
     def _vacuum(self, deleted: Deleted) -> None:
         """VACUUM after a deletion, so the deleted rows' space is reclaimed rather than left as dead
-        rows (the bytes stay in free space and in the server's WAL until reused; see the README)."""
+        rows (the bytes stay in free space and in the server's WAL until reused; see docs/operations.md)."""
         if deleted == Deleted():
             return
         try:

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserStoreError
 from ..records import Answer
-from .base import Deleted, Feedback, StoredTurn, UserStoreError, export_record, new_conversation_id
+from .base import Deleted, Feedback, StoredTurn, export_record, new_conversation_id
 
 __all__ = ["SQLiteUserStore"]
 

@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..config import Settings
-from ..operators import LoginRefused, Operator, OperatorStore
+from ..errors import LoginRefused
+from ..operators import Operator, OperatorStore
 from ..operators.builds import BuildRunner
 from ..progress import PHASES
 from ..service import Assistant

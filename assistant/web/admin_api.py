@@ -22,10 +22,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
+from ..errors import UploadRefused
 from ..operators import BuildState, Operator, OperatorStore
 from ..operators.builds import BuildRunner
 from ..operators.store import fold_name
-from ..operators.uploads import Incoming, UploadRefused, remove_upload, shown_name, store_upload
+from ..operators.uploads import Incoming, remove_upload, shown_name, store_upload
 from ..progress import PHASES
 from ..service import Assistant
 from .api import TOO_MANY, Problem, get_assistant, get_settings

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
-from ..errors import InvalidInput
+from ..errors import InvalidInput, UserStoreError
 from ..records import Answer, Passage
 from ..service import Assistant
-from ..userdata import UserStore, UserStoreError
+from ..userdata import UserStore
 from ..validation import has_control_characters, validate_comment, validate_question
 from .urls import passage_url
 

@@ -21,17 +21,17 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
 from ..config import Settings
-from ..errors import SearchUnavailable
+from ..errors import CallerError, OperatorError, SearchUnavailable, Unavailable, UserStoreError
 from ..operators import OperatorStore, open_operator_store
 from ..operators.builds import BuildRunner
 from ..reload import ReleaseWatcher, watch_releases
 from ..service import Assistant, open_assistant
-from ..userdata import UserStore, UserStoreError, open_user_store, purge_periodically
+from ..userdata import UserStore, open_user_store, purge_periodically
 from .admin import make_router as make_admin_router
 from .admin_api import ADMIN_DOCUMENTS
 from .admin_api import router as admin_api_router
 from .api import router as api_router
-from .chat import NOT_LOADED, make_router, relevance, render_error
+from .chat import make_router, relevance, render_error
 from .logs import private_path
 from .messages import form_error, validation_problem
 from .middleware import BodyLimit, CrossSiteGuard, SecurityHeaders, security_headers
@@ -52,7 +52,7 @@ __all__ = ["INTERNAL_ERROR", "SEARCH_UNAVAILABLE", "create_app", "create_app_fro
 
 log = logging.getLogger(__name__)
 
-SEARCH_UNAVAILABLE = "Die Suche ist gerade nicht erreichbar. Bitte in einigen Sekunden erneut versuchen."
+SEARCH_UNAVAILABLE = SearchUnavailable.public
 INTERNAL_ERROR = (
     "Interner Fehler – die Anfrage konnte nicht beantwortet werden. Bitte später erneut versuchen."
 )
@@ -175,19 +175,26 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         detail = validation_problem(list(exc.errors()))
         return await http_problem(request, StarletteHTTPException(422, detail))
 
-    @app.exception_handler(SearchUnavailable)
-    async def search_unavailable(request: Request, exc: SearchUnavailable) -> Response:
-        # The search engine's database (a replica, say) down, or without the served release: a 503 to
-        # try again, never a 500 and never an answer from another release.
-        log.error("search unavailable for %s: %s", private_path(request.url.path), exc)
-        refusal = StarletteHTTPException(503, SEARCH_UNAVAILABLE, {"Retry-After": "5"})
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> Response:
+        # The search engine's database (a replica, say) down or without the served release, the store
+        # of conversations unreachable: a 503 to try again, never a 500 and never an answer from
+        # another release. The error's own message (it may name a server) goes to the log only.
+        log.error("%s for %s: %s", type(exc).__name__, private_path(request.url.path), exc)
+        refusal = StarletteHTTPException(503, exc.public, {"Retry-After": str(exc.retry_after)})
         return await http_problem(request, refusal)
 
-    @app.exception_handler(UserStoreError)
-    async def store_unavailable(request: Request, exc: UserStoreError) -> Response:
-        # Reading a conversation or the feedback while the store (a PostgreSQL server elsewhere, say)
-        # is down: a 503 to try again later, never a 500. Writes are answered where they happen.
-        return await http_problem(request, StarletteHTTPException(503, NOT_LOADED))
+    @app.exception_handler(CallerError)
+    async def caller_error(request: Request, exc: CallerError) -> Response:
+        return await http_problem(request, StarletteHTTPException(exc.status, str(exc)))
+
+    @app.exception_handler(OperatorError)
+    async def operator_error(request: Request, exc: OperatorError) -> Response:
+        # A file, model or release the operator must put right: the log says what, the visitor gets
+        # the page of an internal error (the message may name paths).
+        log.error("%s answering %s: %s", type(exc).__name__, private_path(request.url.path), exc)
+        headers = dict(security_headers(request.url.path))
+        return problem(request, INTERNAL_ERROR, 500, headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:

@@ -29,11 +29,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
-from ..errors import InvalidInput
-from ..generation.client import GenerationFailed
+from ..errors import GenerationFailed, InvalidInput, UserStoreError
 from ..records import Answer
 from ..service import STOPPED, Assistant
-from ..userdata import StoredTurn, UserStore, UserStoreError, is_conversation_id
+from ..userdata import StoredTurn, UserStore, is_conversation_id
 from ..validation import validate_comment, validate_question
 
 __all__ = [
@@ -487,7 +486,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
 
 GONE = "Dieses Gespräch gibt es nicht (mehr). Bitte ein neues Gespräch beginnen."
 NOT_SAVED = "Die Eingabe konnte gerade nicht gespeichert werden. Bitte später erneut versuchen."
-NOT_LOADED = "Gespräche und Rückmeldungen sind gerade nicht erreichbar. Bitte später erneut versuchen."
+NOT_LOADED = UserStoreError.public
 NOT_KEPT = "Dieser Dienst speichert keine Rückmeldungen."
 NOT_DELETED = "Das Gespräch konnte gerade nicht gelöscht werden. Bitte später erneut versuchen."
 INTERRUPTED = (

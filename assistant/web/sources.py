@@ -26,8 +26,9 @@ from markdown_it.token import Token
 from markupsafe import Markup, escape
 
 from ..config import Settings
+from ..errors import DocumentError
 from ..ingest.chunking import locate_passages
-from ..ingest.documents import Block, Document, DocumentError, read_text_file
+from ..ingest.documents import Block, Document, read_text_file
 from ..ingest.readers import FORMATS, ocr, read_as
 from ..ingest.readers.markdown import FRONT_MATTER
 from ..service import Assistant

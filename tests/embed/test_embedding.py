@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embed.models import ModelUnavailable, hub_reachable, load_embedder
+from assistant.embed.models import hub_reachable, load_embedder
+from assistant.errors import ModelUnavailable
 
 
 def test_local_model_loads_through_sentence_transformers_and_normalises(tiny_model: Path) -> None:

@@ -20,7 +20,6 @@ from assistant.embed.choice import STATIC_MODEL_NAME
 from assistant.embed.e5 import (
     MIN_COSINE,
     OFFLINE_E5_NAME,
-    ConversionError,
     convert,
     dequantize_q4_0,
     engine_reference,
@@ -30,6 +29,7 @@ from assistant.embed.e5 import (
     read_model_file,
 )
 from assistant.embed.models import resolve_prompts
+from assistant.errors import ConversionError
 
 TINY = {"hidden": 64, "layers": 2, "heads": 2, "intermediate": 128, "max_positions": 64}
 WORDS = (

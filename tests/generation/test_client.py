@@ -10,13 +10,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from assistant.generation.client import (
-    MAX_LINE_CHARS,
-    ChatClient,
-    GenerationFailed,
-    GenerationTimedOut,
-    GenerationTooLong,
-)
+from assistant.errors import GenerationFailed, GenerationTimedOut, GenerationTooLong
+from assistant.generation.client import MAX_LINE_CHARS, ChatClient
 
 from ..fake_llm import FakeModel, chunk
 

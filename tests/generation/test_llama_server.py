@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.config import Settings
-from assistant.generation.client import ChatClient, GenerationTooLong
+from assistant.errors import GenerationTooLong
+from assistant.generation.client import ChatClient
 from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED
 from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, open_assistant
 from assistant.userdata.sqlite import SQLiteUserStore

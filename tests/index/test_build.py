@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.build import BuildError, build_index
+from assistant.build import build_index
 from assistant.config import Settings, bundled_dir
 from assistant.embed.choice import STATIC_MODEL_NAME
-from assistant.index.releases import ReleaseError, current_build_id, load_release
+from assistant.errors import BuildError, ReleaseError
+from assistant.index.releases import current_build_id, load_release
 from assistant.service import open_assistant
 
 

@@ -213,7 +213,7 @@ build_index(Settings(), full=True)
 
 
 def test_a_build_against_the_replica_says_it_needs_the_primary(cluster: tuple[Settings, Settings]) -> None:
-    from assistant.build import BuildError
+    from assistant.errors import BuildError
 
     _, on_replica = cluster
     with pytest.raises(BuildError, match="Lesereplikat.*Primärserver"):

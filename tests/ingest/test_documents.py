@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest.documents import DocumentError
+from assistant.errors import DocumentError
 from assistant.ingest.readers import discover, read_document
 
 

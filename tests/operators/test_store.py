@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from assistant.errors import InvalidInput
-from assistant.operators import LoginRefused, OperatorStore
+from assistant.errors import InvalidInput, LoginRefused
+from assistant.operators import OperatorStore
 from assistant.operators.db import PostgresDatabase, SQLiteDatabase, tables
 from assistant.operators.store import FREE_FAILURES, MAX_DELAY
 

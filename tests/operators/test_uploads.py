@@ -15,9 +15,10 @@ import pytest
 from pypdf import PdfWriter
 
 from assistant.config import Settings
+from assistant.errors import UploadRefused
 from assistant.operators import Operator, OperatorStore
 from assistant.operators.db import SQLiteDatabase
-from assistant.operators.uploads import Incoming, UploadRefused, store_upload
+from assistant.operators.uploads import Incoming, store_upload
 from tests.pdfs import write_pdf
 
 TEXT = (

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embed.models import ModelUnavailable
+from assistant.errors import ModelUnavailable
 from assistant.retrieval.rerank import load_reranker
 from assistant.service import open_assistant
 

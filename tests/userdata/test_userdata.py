@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.errors import UserStoreError
 from assistant.records import Answer, AnswerSentence, Citation, GeneratedSentence, Hit, Passage
-from assistant.userdata import SQLiteUserStore, UserStore, UserStoreError, is_conversation_id
+from assistant.userdata import SQLiteUserStore, UserStore, is_conversation_id
 from assistant.userdata.base import Deleted
 
 StoreFactory = Callable[[], UserStore]

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from assistant.cli import main
 from assistant.config import Settings
-from assistant.userdata import UserStoreError
+from assistant.errors import UserStoreError
 from assistant.userdata.postgres import PostgresUserStore
 from assistant.web.app import create_app
 from tests.serving import free_port

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from ..documents import Document, DocumentError
+from ...errors import DocumentError
+from ..documents import Document
 from .html import read_html
 from .markdown import read_markdown
 from .office import read_docx

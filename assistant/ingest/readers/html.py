@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..documents import Document, DocumentError, Heading, assemble, read_text_file, title_from_name
+from ...errors import DocumentError
+from ..documents import Document, Heading, assemble, read_text_file, title_from_name
 
 __all__ = ["read_html"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..documents import Document, DocumentError, Heading, Paragraph, assemble, read_text_file, title_from_name
+from ...errors import DocumentError
+from ..documents import Document, Heading, Paragraph, assemble, read_text_file, title_from_name
 
 __all__ = ["FRONT_MATTER", "read_markdown"]
 

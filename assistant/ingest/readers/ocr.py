@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..documents import DocumentError
+from ...errors import DocumentError
 from .pdflines import Run
 
 __all__ = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ...errors import DocumentError
 from ...text import normalise
-from ..documents import Document, DocumentError, Heading, assemble, title_from_name
+from ..documents import Document, Heading, assemble, title_from_name
 
 __all__ = ["read_docx"]
 

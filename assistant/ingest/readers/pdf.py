@@ -17,8 +17,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...errors import DocumentError
 from ...text import normalise
-from ..documents import Block, Document, DocumentError, title_from_name
+from ..documents import Block, Document, title_from_name
 from . import ocr
 from .pdflayout import KEPT_KINDS, PageLayout, analyse
 from .pdflines import LINE_END_HYPHEN, Run
@@ -75,7 +76,7 @@ def read_layout(file: Path, source: str) -> PdfLayout:
     finally:
         pdf.close()
     # Only the scanned pages go to the engine: a page with a text layer keeps its own text.
-    read = ocr.read_pages(file, source, scanned, _recognised_content) if scanned and ocr.engine() else {}
+    read = ocr.read_pages(file, source, scanned, _recognised_content) if scanned else {}
     pages = analyse(read.get(i + 1, content) for i, content in enumerate(contents))
     if not outline:
         outline = _outline_from_contents(pages, labels)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..documents import Block, Document, DocumentError, read_text_file, title_from_name
+from ...errors import DocumentError
+from ..documents import Block, Document, read_text_file, title_from_name
 
 __all__ = ["read_plain"]
 

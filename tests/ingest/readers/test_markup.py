@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest.documents import DocumentError
+from assistant.errors import DocumentError
 from assistant.ingest.readers import read_document
 
 

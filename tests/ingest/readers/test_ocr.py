@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from assistant.errors import DocumentError
 from assistant.ingest.chunking import chunk_document
-from assistant.ingest.documents import DocumentError
 from assistant.ingest.readers import ocr, read_document
 from assistant.ingest.readers import pdf as pdf_reader
 from bench.ocr_quality import TARGET_CLEAN, TARGET_NOISY, measure, scan

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.errors import DocumentError
 from assistant.ingest.chunking import chunk_document
-from assistant.ingest.documents import DocumentError
 from assistant.ingest.readers import read_document
 from assistant.ingest.readers.pdf import join_lines
 from tests.pdfs import write_pdf
