@@ -355,7 +355,12 @@ def write_until_killed(backend: str, target: str, run: int, records: int, extra_
         lines.append(line)
     time.sleep(extra_ms / 1000)
     process.send_signal(signal.SIGKILL)
-    rest, _ = process.communicate(timeout=30)
+    # Read on through the same stream: readline() may have read ahead into its buffer, which
+    # communicate() (reading the pipe itself) would miss, losing lines the writer did report.
+    rest = process.stdout.read()
+    process.wait(timeout=30)
+    if process.stderr is not None:
+        process.stderr.close()
     assert process.returncode == -signal.SIGKILL
     lines.extend(rest.splitlines(keepends=True))
     return [line.split() for line in lines if line.endswith("\n")]  # a line cut short was not reported
