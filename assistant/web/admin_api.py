@@ -31,6 +31,7 @@ from ..progress import PHASES
 from ..service import Assistant
 from .api import TOO_MANY, Problem, get_assistant, get_settings
 from .operator_auth import api_operator, get_operators
+from .urls import ADMIN_API, ADMIN_API_BUILDS, ADMIN_API_DOCUMENTS, build_status_url
 
 __all__ = [
     "ADMIN_BUILDS",
@@ -42,14 +43,14 @@ __all__ = [
     "router",
 ]
 
-ADMIN_DOCUMENTS = "/api/admin/documents"
-ADMIN_BUILDS = "/api/admin/builds"
+ADMIN_DOCUMENTS = ADMIN_API_DOCUMENTS
+ADMIN_BUILDS = ADMIN_API_BUILDS
 MAX_FILES = 20
 #: Seconds between two looks at a build's state while streaming its progress, and the longest stream.
 EVENT_INTERVAL = 0.5
 EVENT_STREAM_SECONDS = 3 * 3600
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix=ADMIN_API, tags=["admin"])
 
 _UNAUTHORISED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid operator token or login"},
@@ -237,7 +238,7 @@ class BuildOut(BaseModel):
         return cls(
             **state.to_dict(),
             phase_label=PHASES.get(state.phase, state.phase),
-            status_url=f"{ADMIN_BUILDS}/{state.id}",
+            status_url=build_status_url(state.id),
         )
 
 

@@ -27,6 +27,7 @@ from ..operators.builds import BuildRunner
 from ..reload import ReleaseWatcher, watch_releases
 from ..service import Assistant, open_assistant
 from ..userdata import UserStore, open_user_store, purge_periodically
+from . import urls
 from .admin import make_router as make_admin_router
 from .admin_api import ADMIN_DOCUMENTS
 from .admin_api import router as admin_api_router
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.include_router(api_router)
     app.include_router(admin_api_router)
     templates.env.globals.update(
+        urls=urls,  # every address a template writes, from the one module that declares them
         relevance=relevance,
         passage_url=passage_url,
         reading_url=reading_url,
@@ -136,7 +138,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.include_router(make_privacy_router(templates))
     app.include_router(make_admin_router(templates))
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get(urls.DOCS, include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "docs.html", {})
 

@@ -34,6 +34,7 @@ from ..records import Answer
 from ..service import STOPPED, Assistant
 from ..userdata import StoredTurn, UserStore, is_conversation_id
 from ..validation import validate_comment, validate_question
+from .urls import ANSWER_STREAM, CONVERSATION, HOME, answer_url, conversation_url, delete_url
 
 __all__ = [
     "EXAMPLE_QUESTIONS",
@@ -212,17 +213,17 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                 return problem(request, NOT_SAVED, 503, fragment=fragment)
             except KeyError:  # the conversation vanished between reading and writing
                 return problem(request, GONE, 404, fragment=fragment)
-            url = f"/gespraech/{stored}"
+            url = conversation_url(stored)
             if fragment:
                 streams = streamed and assistant.generates_for(answer)
                 return turn_fragment(
                     request,
                     StoredTurn(number, answer),
                     stored,
-                    stream_url=f"{url}/{number}/antwort" if streams else None,
-                    headers={"X-Gespraech": url},
+                    stream_url=answer_url(stored, number) if streams else None,
+                    headers={"X-Gespraech": url, "X-Gespraech-Loeschen": delete_url(stored)},
                 )
-            return RedirectResponse(f"{url}#frage{number}", status_code=303)
+            return RedirectResponse(conversation_url(stored, f"frage{number}"), status_code=303)
 
         if not streamed and assistant.generates_for(answer):
             return _Pending(answer, history, finish)
@@ -254,7 +255,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
                     request,
                     entry,
                     None,
-                    stream_url="/gespraech/antwort" if streams else None,
+                    stream_url=ANSWER_STREAM if streams else None,
                     stream_question=question,
                 )
             return page(request, [entry], earlier=[*earlier, question])
@@ -263,7 +264,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return _Pending(answer, earlier, finish)
         return finish(answer)
 
-    @router.post("/gespraech/antwort")
+    @router.post(ANSWER_STREAM)
     async def stream_unstored(
         request: Request,
         question: Annotated[str, Form(max_length=100_000)] = "",
@@ -283,7 +284,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         )
         return answer_stream(request, assistant, answer, number, keep=None)
 
-    @router.get("/", response_class=HTMLResponse)
+    @router.get(HOME, response_class=HTMLResponse)
     def chat(request: Request) -> HTMLResponse:
         return page(request, [])
 
@@ -296,8 +297,8 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return await run_in_threadpool(turn.finish, written)
         return turn
 
-    @router.post("/", response_class=HTMLResponse)
-    @router.post("/gespraech", response_class=HTMLResponse)
+    @router.post(HOME, response_class=HTMLResponse)
+    @router.post(CONVERSATION, response_class=HTMLResponse)
     async def start_conversation(
         request: Request,
         question: Annotated[str, Form(max_length=100_000)] = "",
@@ -314,14 +315,14 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             pending = await run_in_threadpool(ask, request, None, question, bool(fragment), bool(stream))
         return await answered(request, pending)
 
-    @router.get("/gespraech/{conversation}", response_class=HTMLResponse)
+    @router.get(CONVERSATION + "/{conversation}", response_class=HTMLResponse)
     def show_conversation(request: Request, conversation: str) -> HTMLResponse:
         turns = _load(request.app.state.userdata, conversation)
         if turns is None:
             return problem(request, GONE, 404, fragment=False)
         return page(request, turns, conversation=conversation)
 
-    @router.post("/gespraech/{conversation}", response_class=HTMLResponse)
+    @router.post(CONVERSATION + "/{conversation}", response_class=HTMLResponse)
     async def continue_conversation(
         request: Request,
         conversation: str,
@@ -332,7 +333,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
         pending = await run_in_threadpool(ask, request, conversation, question, bool(fragment), bool(stream))
         return await answered(request, pending)
 
-    @router.post("/gespraech/{conversation}/{number}/antwort")
+    @router.post(CONVERSATION + "/{conversation}/{number}/antwort")
     async def stream_generated(request: Request, conversation: str, number: int) -> Response:
         """The language model's answer to a stored turn, as server-sent events (see the module doc).
         A turn whose answer was already written (or that has nothing to write) gets its stored result
@@ -405,7 +406,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @router.post("/gespraech/{conversation}/{number}/rueckmeldung", response_class=HTMLResponse)
+    @router.post(CONVERSATION + "/{conversation}/{number}/rueckmeldung", response_class=HTMLResponse)
     def give_feedback(
         request: Request,
         conversation: str,
@@ -447,9 +448,9 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             return problem(request, NOT_SAVED, 503, fragment=bool(fragment))
         if fragment:
             return templates.TemplateResponse(request, "_thanks.html", {"helpful": helpful == "ja"})
-        return RedirectResponse(f"/gespraech/{conversation}#frage{number}", status_code=303)
+        return RedirectResponse(conversation_url(conversation, f"frage{number}"), status_code=303)
 
-    @router.get("/gespraech/{conversation}/loeschen", response_class=HTMLResponse)
+    @router.get(CONVERSATION + "/{conversation}/loeschen", response_class=HTMLResponse)
     def confirm_deletion(request: Request, conversation: str) -> HTMLResponse:
         """The confirmation, a page of its own: deleting works the same without JavaScript."""
         try:
@@ -468,7 +469,7 @@ def make_router(templates: Jinja2Templates) -> APIRouter:
             },
         )
 
-    @router.post("/gespraech/{conversation}/loeschen", response_class=HTMLResponse)
+    @router.post(CONVERSATION + "/{conversation}/loeschen", response_class=HTMLResponse)
     def delete_conversation(request: Request, conversation: str) -> HTMLResponse:
         store: UserStore = request.app.state.userdata
         if not is_conversation_id(conversation):

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .urls import DOCS
+
 __all__ = [
     "CROSS_SITE",
     "DRAIN_BYTES",
@@ -42,7 +44,7 @@ _CSP = (
 
 def security_headers(path: str) -> list[tuple[str, str]]:
     """The headers ``SecurityHeaders`` adds to every response for ``path``."""
-    styles = "'self' 'unsafe-inline'" if path == "/docs" else "'self'"
+    styles = "'self' 'unsafe-inline'" if path == DOCS else "'self'"
     return [
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),

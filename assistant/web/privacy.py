@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from ..config import Settings
+from .urls import PRIVACY
 
 __all__ = ["PrivacyFacts", "make_router"]
 
@@ -76,7 +77,7 @@ def _contact(settings: Settings) -> list[str]:
 def make_router(templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/datenschutz", response_class=HTMLResponse)
+    @router.get(PRIVACY, response_class=HTMLResponse)
     def privacy_notice(request: Request) -> HTMLResponse:
         facts = PrivacyFacts.of(request.app.state.settings)
         return templates.TemplateResponse(request, "privacy.html", {"facts": facts})

@@ -8,13 +8,27 @@ from urllib.parse import quote
 from ..records import Citation, Passage
 
 __all__ = [
+    "ANSWER_STREAM",
+    "CONVERSATION",
+    "DOCS",
+    "HOME",
+    "PRIVACY",
     "ADMIN",
     "ADMIN_AUDIT",
     "ADMIN_BUILD",
     "ADMIN_DOCUMENT",
     "ADMIN_LOGIN",
     "ADMIN_LOGOUT",
+    "ADMIN_API",
+    "ADMIN_API_BUILDS",
+    "ADMIN_API_DOCUMENTS",
     "admin_build_url",
+    "build_events_url",
+    "build_status_url",
+    "answer_url",
+    "conversation_url",
+    "delete_url",
+    "feedback_url",
     "admin_delete_url",
     "admin_document_url",
     "SOURCE_FILES",
@@ -30,6 +44,35 @@ __all__ = [
 SOURCE_FILES = "/quellen"
 #: A source rendered as a page, the passage named by ``?stelle=`` highlighted and scrolled to.
 SOURCE_VIEW = "/ansicht"
+
+
+#: The chat's start page, a conversation (``/gespraech/<id>``), the stream of a first answer's model text,
+#: the API documentation and the privacy notice.
+HOME = "/"
+CONVERSATION = "/gespraech"
+ANSWER_STREAM = f"{CONVERSATION}/antwort"
+DOCS = "/docs"
+PRIVACY = "/datenschutz"
+
+
+def conversation_url(conversation: str, fragment: str = "") -> str:
+    """A conversation's page (``fragment``: a place in it, such as ``frage3``)."""
+    path = f"{CONVERSATION}/{quote(conversation, safe='')}"
+    return f"{path}#{fragment}" if fragment else path
+
+
+def answer_url(conversation: str, number: int) -> str:
+    """Where the language model's answer to a stored turn streams from."""
+    return f"{conversation_url(conversation)}/{number}/antwort"
+
+
+def feedback_url(conversation: str, number: int) -> str:
+    return f"{conversation_url(conversation)}/{number}/rueckmeldung"
+
+
+def delete_url(conversation: str) -> str:
+    """The page that confirms (GET) and carries out (POST) a conversation's deletion."""
+    return f"{conversation_url(conversation)}/loeschen"
 
 
 #: The operator area: documents (its start page), log in and out, one document, builds, audit log.
@@ -53,6 +96,21 @@ def admin_delete_url(name: str) -> str:
 def admin_build_url(build_id: str) -> str:
     """A build's progress page."""
     return f"{ADMIN_BUILD}/{quote(build_id, safe='')}"
+
+
+#: The operator area's JSON API: documents and builds.
+ADMIN_API = "/api/admin"
+ADMIN_API_DOCUMENTS = f"{ADMIN_API}/documents"
+ADMIN_API_BUILDS = f"{ADMIN_API}/builds"
+
+
+def build_status_url(build_id: str) -> str:
+    return f"{ADMIN_API_BUILDS}/{quote(build_id, safe='')}"
+
+
+def build_events_url(build_id: str) -> str:
+    """A build's progress as server-sent events."""
+    return f"{build_status_url(build_id)}/events"
 
 
 def source_file_url(source: str, page: int | None = None) -> str:

@@ -138,7 +138,7 @@
           if (window.location.pathname !== address) window.history.replaceState(null, "", address);
           const actions = document.getElementById("gespraech-aktionen");
           if (actions) {
-            actions.querySelector("a").setAttribute("href", address + "/loeschen");
+            actions.querySelector("a").setAttribute("href", response.headers.get("X-Gespraech-Loeschen"));
             actions.hidden = false;
           }
         }
@@ -299,7 +299,7 @@
     const hint = build.querySelector("[data-noscript-hint]");
     if (hint) hint.textContent = "Der Fortschritt wird laufend angezeigt.";
     const bar = document.getElementById("balken");
-    const events = new EventSource("/api/admin/builds/" + encodeURIComponent(build.dataset.build) + "/events");
+    const events = new EventSource(build.dataset.events);
     const states = { running: "Läuft", done: "Fertig", failed: "Fehlgeschlagen" };
     events.addEventListener("progress", function (event) {
       const state = JSON.parse(event.data);
