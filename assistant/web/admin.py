@@ -30,7 +30,7 @@ from .operator_auth import COOKIE, check_csrf, get_operators, optional_operator,
 from .ratelimit import client_key
 from .urls import ADMIN, ADMIN_AUDIT, ADMIN_BUILD, ADMIN_DOCUMENT, ADMIN_LOGIN, ADMIN_LOGOUT, admin_build_url
 
-__all__ = ["make_router"]
+__all__ = ["make_router", "render", "router"]
 
 LOGIN_FAILED = "Name oder Passwort ist falsch."
 
@@ -52,212 +52,225 @@ def _next(target: str) -> str:
     )
 
 
+#: The pages, declared at module level; ``make_router`` hands them to an app with their template helpers.
+router = APIRouter(include_in_schema=False)
+
+
 def make_router(templates: Jinja2Templates) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    """The operator area's pages for an app whose ``state.templates`` is ``templates``."""
     templates.env.globals.update(when=_when, phases=PHASES)
+    return router
 
-    def render(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
-        response = templates.TemplateResponse(request, template, context, status_code=status)
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
-    @router.get(ADMIN_LOGIN, response_class=HTMLResponse)
-    def login_page(request: Request, weiter: str = ADMIN) -> HTMLResponse:
-        return render(request, "admin/login.html", error=None, name="", weiter=_next(weiter))
+def render(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
+    """A page of the operator area, never kept by a browser or proxy cache."""
+    templates: Jinja2Templates = request.app.state.templates
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
-    @router.post(ADMIN_LOGIN, response_class=HTMLResponse)
-    def login(
-        request: Request,
-        store: Annotated[OperatorStore, Depends(get_operators)],
-        settings: Annotated[Settings, Depends(get_settings)],
-        name: Annotated[str, Form(max_length=200)] = "",
-        password: Annotated[str, Form(max_length=2000)] = "",
-        weiter: Annotated[str, Form(max_length=500)] = ADMIN,
-    ) -> Response:
-        client = client_key(request.client.host if request.client else None)
-        try:
-            secret, operator = store.login(name, password, client)  # slow on purpose: a worker thread
-        except LoginRefused as refused:
-            if refused.checked:  # attempts refused unchecked during a slow-down are not logged one by one
-                store.audit(name.strip()[:64] or "(leer)", "Anmeldung fehlgeschlagen")
-            if refused.wait > 0:
-                seconds = int(refused.wait) + 1
-                message = (
-                    f"Zu viele fehlgeschlagene Anmeldungen. Bitte in {seconds} Sekunden erneut versuchen."
-                )
-                headers = {"Retry-After": str(int(refused.wait) + 1)}
-                response = render(
-                    request, "admin/login.html", 429, error=message, name=name, weiter=_next(weiter)
-                )
-                response.headers.update(headers)
-                return response
-            return render(
-                request, "admin/login.html", 401, error=LOGIN_FAILED, name=name, weiter=_next(weiter)
+
+@router.get(ADMIN_LOGIN, response_class=HTMLResponse)
+def login_page(request: Request, weiter: str = ADMIN) -> HTMLResponse:
+    return render(request, "admin/login.html", error=None, name="", weiter=_next(weiter))
+
+
+@router.post(ADMIN_LOGIN, response_class=HTMLResponse)
+def login(
+    request: Request,
+    store: Annotated[OperatorStore, Depends(get_operators)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    name: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=2000)] = "",
+    weiter: Annotated[str, Form(max_length=500)] = ADMIN,
+) -> Response:
+    client = client_key(request.client.host if request.client else None)
+    try:
+        secret, operator = store.login(name, password, client)  # slow on purpose: a worker thread
+    except LoginRefused as refused:
+        if refused.checked:  # attempts refused unchecked during a slow-down are not logged one by one
+            store.audit(name.strip()[:64] or "(leer)", "Anmeldung fehlgeschlagen")
+        if refused.wait > 0:
+            seconds = int(refused.wait) + 1
+            message = f"Zu viele fehlgeschlagene Anmeldungen. Bitte in {seconds} Sekunden erneut versuchen."
+            headers = {"Retry-After": str(int(refused.wait) + 1)}
+            response = render(
+                request, "admin/login.html", 429, error=message, name=name, weiter=_next(weiter)
             )
-        store.audit(operator.name, "angemeldet")
-        redirect = RedirectResponse(_next(weiter), status_code=303)
-        set_session_cookie(redirect, request, secret, int(settings.session_hours * 3600))
-        return redirect
+            response.headers.update(headers)
+            return response
+        return render(request, "admin/login.html", 401, error=LOGIN_FAILED, name=name, weiter=_next(weiter))
+    store.audit(operator.name, "angemeldet")
+    redirect = RedirectResponse(_next(weiter), status_code=303)
+    set_session_cookie(redirect, request, secret, int(settings.session_hours * 3600))
+    return redirect
 
-    @router.post(ADMIN_LOGOUT)
-    def logout(
-        request: Request,
-        store: Annotated[OperatorStore, Depends(get_operators)],
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        csrf: Annotated[str, Form(max_length=200)] = "",
-    ) -> Response:
-        if operator is not None:
-            check_csrf(operator, csrf)
-            store.logout(request.cookies.get(COOKIE, ""))
-            store.audit(operator.name, "abgemeldet")
-        response = RedirectResponse(ADMIN_LOGIN, status_code=303)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
-        return response
 
-    def documents_page(
-        request: Request,
-        operator: Operator,
-        assistant: Assistant,
-        store: OperatorStore,
-        settings: Settings,
-        status: int = 200,
-        outcome: str | None = None,
-        problems: list[str] | None = None,
-    ) -> HTMLResponse:
-        builds = store.builds(limit=1)
-        return render(
+@router.post(ADMIN_LOGOUT)
+def logout(
+    request: Request,
+    store: Annotated[OperatorStore, Depends(get_operators)],
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if operator is not None:
+        check_csrf(operator, csrf)
+        store.logout(request.cookies.get(COOKIE, ""))
+        store.audit(operator.name, "abgemeldet")
+    response = RedirectResponse(ADMIN_LOGIN, status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def documents_page(
+    request: Request,
+    operator: Operator,
+    assistant: Assistant,
+    store: OperatorStore,
+    settings: Settings,
+    status: int = 200,
+    outcome: str | None = None,
+    problems: list[str] | None = None,
+) -> HTMLResponse:
+    builds = store.builds(limit=1)
+    return render(
+        request,
+        "admin/documents.html",
+        status,
+        operator=operator,
+        documents=document_rows(assistant, store, settings),
+        outcome=outcome,
+        problems=problems or [],
+        last_build=builds[0] if builds else None,
+        max_upload_mb=settings.max_upload_mb,
+    )
+
+
+@router.get(ADMIN, response_class=HTMLResponse)
+def documents(
+    request: Request,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    assistant: Annotated[Assistant, Depends(get_assistant)],
+    store: Annotated[OperatorStore, Depends(get_operators)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    if operator is None:
+        return _login_redirect(request)
+    return documents_page(request, operator, assistant, store, settings)
+
+
+@router.post(ADMIN_DOCUMENT, response_class=HTMLResponse)
+async def upload(
+    request: Request,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    assistant: Annotated[Assistant, Depends(get_assistant)],
+    store: Annotated[OperatorStore, Depends(get_operators)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    if operator is None:
+        return _login_redirect(request)
+    # Nothing is stored before the form token is checked.
+    stored, refused = await receive_uploads(
+        request,
+        settings,
+        store,
+        operator,
+        assistant,
+        check=lambda f: check_csrf(operator, f.get("csrf", "")),
+    )
+    status = 200 if not refused else refused[0][1]
+
+    def page() -> HTMLResponse:
+        return documents_page(
             request,
-            "admin/documents.html",
-            status,
-            operator=operator,
-            documents=document_rows(assistant, store, settings),
-            outcome=outcome,
-            problems=problems or [],
-            last_build=builds[0] if builds else None,
-            max_upload_mb=settings.max_upload_mb,
-        )
-
-    @router.get(ADMIN, response_class=HTMLResponse)
-    def documents(
-        request: Request,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        assistant: Annotated[Assistant, Depends(get_assistant)],
-        store: Annotated[OperatorStore, Depends(get_operators)],
-        settings: Annotated[Settings, Depends(get_settings)],
-    ) -> Response:
-        if operator is None:
-            return _login_redirect(request)
-        return documents_page(request, operator, assistant, store, settings)
-
-    @router.post(ADMIN_DOCUMENT, response_class=HTMLResponse)
-    async def upload(
-        request: Request,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        assistant: Annotated[Assistant, Depends(get_assistant)],
-        store: Annotated[OperatorStore, Depends(get_operators)],
-        settings: Annotated[Settings, Depends(get_settings)],
-    ) -> Response:
-        if operator is None:
-            return _login_redirect(request)
-        # Nothing is stored before the form token is checked.
-        stored, refused = await receive_uploads(
-            request,
-            settings,
-            store,
             operator,
             assistant,
-            check=lambda f: check_csrf(operator, f.get("csrf", "")),
-        )
-        status = 200 if not refused else refused[0][1]
-
-        def page() -> HTMLResponse:
-            return documents_page(
-                request,
-                operator,
-                assistant,
-                store,
-                settings,
-                status=status,
-                outcome=upload_summary(stored, []) if stored else None,
-                problems=[message for _, _, message in refused],
-            )
-
-        return await anyio.to_thread.run_sync(page)
-
-    @router.get(ADMIN_DOCUMENT + "/{name}", response_class=HTMLResponse)
-    def how_read(
-        request: Request,
-        name: str,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        store: Annotated[OperatorStore, Depends(get_operators)],
-    ) -> Response:
-        if operator is None:
-            return _login_redirect(request)
-        upload = store.upload(name)
-        if upload is None:
-            raise HTTPException(404, "Ein hochgeladenes Dokument dieses Namens gibt es nicht.")
-        return render(request, "admin/read.html", operator=operator, upload=upload)
-
-    @router.post(ADMIN_DOCUMENT + "/{name}/loeschen")
-    def delete(
-        request: Request,
-        name: str,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        store: Annotated[OperatorStore, Depends(get_operators)],
-        settings: Annotated[Settings, Depends(get_settings)],
-        csrf: Annotated[str, Form(max_length=200)] = "",
-    ) -> Response:
-        from ..operators.uploads import remove_upload
-
-        if operator is None:
-            return _login_redirect(request)
-        check_csrf(operator, csrf)
-        if not remove_upload(name, settings, store, operator):
-            raise HTTPException(404, "Ein hochgeladenes Dokument dieses Namens gibt es nicht.")
-        return RedirectResponse(ADMIN, status_code=303)
-
-    @router.post(ADMIN_BUILD)
-    def start_build(
-        request: Request,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        builds: Annotated[BuildRunner, Depends(get_builds)],
-        csrf: Annotated[str, Form(max_length=200)] = "",
-    ) -> Response:
-        if operator is None:
-            return _login_redirect(request)
-        check_csrf(operator, csrf)
-        state, _ = builds.start(operator)
-        return RedirectResponse(admin_build_url(state.id), status_code=303)
-
-    @router.get(ADMIN_BUILD + "/{build_id}", response_class=HTMLResponse)
-    def build_page(
-        request: Request,
-        build_id: str,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        store: Annotated[OperatorStore, Depends(get_operators)],
-    ) -> Response:
-        if operator is None:
-            return _login_redirect(request)
-        state = store.build(build_id[:64])
-        if state is None:
-            raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
-        return render(request, "admin/build.html", operator=operator, build=state)
-
-    @router.get(ADMIN_AUDIT, response_class=HTMLResponse)
-    def audit(
-        request: Request,
-        operator: Annotated[Operator | None, Depends(optional_operator)],
-        store: Annotated[OperatorStore, Depends(get_operators)],
-        settings: Annotated[Settings, Depends(get_settings)],
-    ) -> Response:
-        if operator is None:
-            return _login_redirect(request)
-        return render(
-            request,
-            "admin/audit.html",
-            operator=operator,
-            entries=store.audit_log(limit=500),
-            days=settings.audit_retention_days,
+            store,
+            settings,
+            status=status,
+            outcome=upload_summary(stored, []) if stored else None,
+            problems=[message for _, _, message in refused],
         )
 
-    return router
+    return await anyio.to_thread.run_sync(page)
+
+
+@router.get(ADMIN_DOCUMENT + "/{name}", response_class=HTMLResponse)
+def how_read(
+    request: Request,
+    name: str,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    store: Annotated[OperatorStore, Depends(get_operators)],
+) -> Response:
+    if operator is None:
+        return _login_redirect(request)
+    upload = store.upload(name)
+    if upload is None:
+        raise HTTPException(404, "Ein hochgeladenes Dokument dieses Namens gibt es nicht.")
+    return render(request, "admin/read.html", operator=operator, upload=upload)
+
+
+@router.post(ADMIN_DOCUMENT + "/{name}/loeschen")
+def delete(
+    request: Request,
+    name: str,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    store: Annotated[OperatorStore, Depends(get_operators)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    from ..operators.uploads import remove_upload
+
+    if operator is None:
+        return _login_redirect(request)
+    check_csrf(operator, csrf)
+    if not remove_upload(name, settings, store, operator):
+        raise HTTPException(404, "Ein hochgeladenes Dokument dieses Namens gibt es nicht.")
+    return RedirectResponse(ADMIN, status_code=303)
+
+
+@router.post(ADMIN_BUILD)
+def start_build(
+    request: Request,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    builds: Annotated[BuildRunner, Depends(get_builds)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if operator is None:
+        return _login_redirect(request)
+    check_csrf(operator, csrf)
+    state, _ = builds.start(operator)
+    return RedirectResponse(admin_build_url(state.id), status_code=303)
+
+
+@router.get(ADMIN_BUILD + "/{build_id}", response_class=HTMLResponse)
+def build_page(
+    request: Request,
+    build_id: str,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    store: Annotated[OperatorStore, Depends(get_operators)],
+) -> Response:
+    if operator is None:
+        return _login_redirect(request)
+    state = store.build(build_id[:64])
+    if state is None:
+        raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
+    return render(request, "admin/build.html", operator=operator, build=state)
+
+
+@router.get(ADMIN_AUDIT, response_class=HTMLResponse)
+def audit(
+    request: Request,
+    operator: Annotated[Operator | None, Depends(optional_operator)],
+    store: Annotated[OperatorStore, Depends(get_operators)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    if operator is None:
+        return _login_redirect(request)
+    return render(
+        request,
+        "admin/audit.html",
+        operator=operator,
+        entries=store.audit_log(limit=500),
+        days=settings.audit_retention_days,
+    )

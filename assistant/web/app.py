@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         directory=str(settings.web_dir / "templates"), context_processors=[served_release]
     )
     templates.env.undefined = StrictUndefined  # a missing template variable is a bug, not an empty string
+    app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
     app.include_router(api_router)
     app.include_router(admin_api_router)
