@@ -507,8 +507,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with "-": a conversation id is URL-safe base64 ("-UBE2…"), which
+#: argparse would otherwise take for an option of its own.
+_DASHED_VALUES = ("--conversation",)
+
+
+def _join_dashed_values(argv: list[str]) -> list[str]:
+    """``--conversation -UBE2…`` as ``--conversation=-UBE2…``, so that argparse reads the id as the value."""
+    joined: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _DASHED_VALUES and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        joined.append(argv[i])
+        i += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_join_dashed_values(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

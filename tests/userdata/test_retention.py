@@ -103,3 +103,17 @@ def test_privacy_commands_say_what_they_did(tmp_path: Path, capsys: pytest.Captu
     assert main([*database, "export", "--conversation", "../../etc/passwd"]) == 2
     assert "keine Gesprächskennung" in capsys.readouterr().err
     assert main([*database, "purge", "--older-than", "-1"]) == 2
+
+
+def test_a_conversation_id_that_starts_with_a_dash_is_taken_as_the_value(tmp_path: Path) -> None:
+    """Conversation ids are URL-safe base64, so one in 64 starts with "-" ("-UBE2…"): the command line
+    must read it as --conversation's value, not as an option (found by a clean-clone CI run)."""
+    path = tmp_path / "store.sqlite3"
+    SQLiteUserStore(path).add_feedback(helpful=True, comment="", question="Frage?", passages=[], build_id="b")
+    dashed = "-" + "A" * 21
+    with sqlite3.connect(path) as db:  # the store's own table, an id as new_conversation_id may make it
+        db.execute("INSERT INTO conversations (id, created) VALUES (?, datetime('now'))", (dashed,))
+    database = ["privacy", "--database", str(path)]
+    assert main([*database, "export", "--conversation", dashed]) == 0
+    assert main([*database, "delete", "--conversation", dashed]) == 0
+    assert SQLiteUserStore(path).conversation(dashed) is None
