@@ -299,7 +299,7 @@ class OperatorStore:
         """Record an upload; False when a file of that name (compared folded) is recorded already."""
         with self.db.transaction() as db:
             if db.execute("SELECT 1 FROM uploads WHERE folded = ?", (fold_name(record.name),)):
-                return False
+                return False  # checked again here, in the transaction that writes
             db.execute(
                 "INSERT INTO uploads (name, folded, added_by, added, size, sha256, report) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -317,13 +317,18 @@ class OperatorStore:
 
     def uploads(self) -> list[UploadRecord]:
         with self.db.transaction() as db:
-            rows = db.execute("SELECT name, added_by, added, size, sha256, report FROM uploads ORDER BY name")
-        return [
-            UploadRecord(n, by, at, size, sha, json.loads(report)) for n, by, at, size, sha, report in rows
-        ]
+            rows = db.execute(f"SELECT {_UPLOAD_COLUMNS} FROM uploads ORDER BY name")
+        return [_upload_record(row) for row in rows]
 
     def upload(self, name: str) -> UploadRecord | None:
-        return next((u for u in self.uploads() if u.name == name), None)
+        with self.db.transaction() as db:
+            rows = db.execute(f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE name = ?", (name,))
+        return _upload_record(rows[0]) if rows else None
+
+    def upload_name_taken(self, name: str) -> bool:
+        """Whether an upload has this name, compared folded (case, Unicode normalisation)."""
+        with self.db.transaction() as db:
+            return bool(db.execute("SELECT 1 FROM uploads WHERE folded = ?", (fold_name(name),)))
 
     def remove_upload(self, name: str) -> bool:
         with self.db.transaction() as db:
@@ -428,6 +433,14 @@ class OperatorStore:
             db.execute("DELETE FROM builds WHERE state <> 'running' AND started < ?", (before,))
             db.execute("DELETE FROM operator_sessions WHERE expires < ?", (time.time(),))
         return deleted
+
+
+_UPLOAD_COLUMNS = "name, added_by, added, size, sha256, report"
+
+
+def _upload_record(row: tuple[Any, ...]) -> UploadRecord:
+    name, added_by, added, size, sha256, report = row
+    return UploadRecord(name, added_by, added, size, sha256, json.loads(report))
 
 
 def _build_state(row: tuple[Any, ...]) -> BuildState:

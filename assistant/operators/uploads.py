@@ -223,7 +223,7 @@ def store_upload(
         raise UploadRefused(413, f"„{shown_name(name)}“ ist größer als {settings.max_upload_mb} MB.")
     folded = fold_name(name)
     target_dir = settings.upload_dir
-    if folded in taken or any(fold_name(u.name) == folded for u in store.uploads()):
+    if folded in taken or store.upload_name_taken(name):
         raise UploadRefused(409, _duplicate(name))
     check_type(incoming.path, name, limit)
     target_dir.mkdir(parents=True, exist_ok=True)
