@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -387,11 +388,8 @@ _LOW_QUOTES = {"\u201d": "\u201e", '"': "\u201e", "\u2019": "\u201a", "'": "\u20
 _HIGH_QUOTES = re.compile("[" + re.escape("".join(_LOW_QUOTES)) + "]")
 
 
-def _lower_quotes(raw: object, text: str) -> str:
-    """``text`` with each closing-quote glyph that stands at the baseline before a word read as the
-    low opening quote it stands for ("”Soziale Stadt“" as set by a font without „ → "„Soziale Stadt“");
-    the line break PDFium made up between the low mark and its word (it reads the mark as a line of its
-    own) becomes ``_MERGED``. A quote at the normal height stays as it is."""
+def _char_boxes(raw: object) -> Callable[[int], tuple[float, float, float, float]]:
+    """``box(i)``: the i-th character's (left, right, bottom, top) on the page, from PDFium."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -402,6 +400,18 @@ def _lower_quotes(raw: object, text: str) -> str:
         pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
         return left.value, right.value, bottom.value, top.value
 
+    return box
+
+
+def _lower_quotes(raw: object, text: str) -> str:
+    """``text`` with each closing-quote glyph that stands at the baseline before a word read as the
+    low opening quote it stands for ("”Soziale Stadt“" as set by a font without „ → "„Soziale Stadt“");
+    the line break PDFium made up between the low mark and its word (it reads the mark as a line of its
+    own) becomes ``_MERGED``. A quote at the normal height stays as it is."""
+
+    import pypdfium2.raw as pdfium_c
+
+    box = _char_boxes(raw)
     chars = list(text)
     for match in _HIGH_QUOTES.finditer(text):
         i = match.start()
@@ -434,16 +444,11 @@ def _compose_accents(raw: object, text: str) -> str:
 
     The letter is searched among ``_ACCENT_REACH`` characters either side: some producers write a
     line's accents after the whole line (dvips), far from their letters in PDFium's order."""
-    import ctypes
     import unicodedata
 
     import pypdfium2.raw as pdfium_c
 
-    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
-
-    def box(i: int) -> tuple[float, float, float, float]:
-        pdfium_c.FPDFText_GetCharBox(raw, i, left, right, bottom, top)
-        return left.value, right.value, bottom.value, top.value
+    box = _char_boxes(raw)
 
     def made_up_space(i: int) -> bool:
         return chars[i] == _MERGED or (chars[i] == " " and bool(pdfium_c.FPDFText_IsGenerated(raw, i)))
