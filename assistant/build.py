@@ -15,17 +15,16 @@ from .config import Settings
 from .embed.cache import EmbeddingCache, cached_vectors, query_key, text_key
 from .embed.choice import embedder_for_corpus
 from .errors import BuildError, DocumentError, ModelUnavailable, ReleaseError, SearchUnavailable
-from .index.lexical import LexicalIndex
-from .index.manifest import BuildFacts
-from .index.releases import (
+from .index.folder.releases import (
     MODEL_DIR,
     build_lock,
     current_bundled_model,
     new_staging_dir,
-    publish_release,
     write_sentence_vectors,
 )
-from .index.served import releases_for
+from .index.lexical import LexicalIndex
+from .index.manifest import BuildFacts
+from .index.releases import releases_for
 from .ingest.chunking import chunk_document
 from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
@@ -205,43 +204,19 @@ def _build(
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=source_facts(passages, collection.files, settings.upload_dir),
             )
-            if settings.uses_postgres_search:
-                from .index.postgres import PostgresReleases  # psycopg and pgvector only when configured
-
-                store = releases_for(settings)
-                assert isinstance(store, PostgresReleases)
-                schema = store.publish(
-                    build_id,
-                    staging,
-                    passages=passages,
-                    vectors=vectors,
-                    model=embedder.name,
-                    model_dir=model_dir,
-                    files=collection.files,
-                    lexical=lexical,
-                    facts=facts,
-                    keep=settings.keep_releases,
-                    index_kind=settings.index_kind,
-                )
-                path, where = staging, f"{store.where}, Schema {schema}"
-                shutil.rmtree(staging, ignore_errors=True)
-            else:
-                path = publish_release(
-                    settings.index_dir,
-                    staging,
-                    build_id,
-                    passages=passages,
-                    vectors=vectors,
-                    model=embedder.name,
-                    model_dir=model_dir,
-                    files=collection.files,
-                    lexical=lexical,
-                    facts=facts,
-                    keep=settings.keep_releases,
-                    index_kind=settings.index_kind,
-                    exact_limit=settings.exact_search_limit,
-                )
-                where = str(path)
+            published = releases_for(settings).publish(
+                build_id,
+                staging,
+                passages=passages,
+                vectors=vectors,
+                model=embedder.name,
+                model_dir=model_dir,
+                files=collection.files,
+                lexical=lexical,
+                facts=facts,
+                keep=settings.keep_releases,
+                index_kind=settings.index_kind,
+            )
             kept = [*(text_key(t) for t in [*texts, *sentences]), *(query_key(q) for q in examples)]
             cache.keep_only(embedder.fingerprint, kept)
             progress("publishing", 1, 1)
@@ -250,8 +225,8 @@ def _build(
         raise
     return BuildReport(
         build_id=build_id,
-        path=path,
-        where=where,
+        path=published.path,
+        where=published.where,
         passages=len(passages),
         documents=documents,
         model=embedder.name,

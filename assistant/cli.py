@@ -119,7 +119,7 @@ def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
     from .errors import AssistantError
-    from .index.served import releases_for
+    from .index.releases import releases_for
     from .web.app import create_app, log_serving
 
     log_serving()

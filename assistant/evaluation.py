@@ -10,7 +10,6 @@ list without the corpus in view, labelled afterwards) are only ever reported.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -24,12 +23,9 @@ from .build import collect_passages, sentences_of
 from .config import Settings
 from .embed.choice import embedder_for_corpus, static_embedder
 from .embed.models import Embedder
-from .index.engine import Engine, FolderEngine
 from .index.lexical import LexicalIndex
-from .index.manifest import BuildFacts
-from .index.releases import SentenceVectors
-from .index.served import releases_for
-from .index.vectors import build_vector_index
+from .index.releases import releases_for
+from .index.vectors import SentenceVectors
 from .records import Citation, Hit, Passage
 from .retrieval.followup import SearchQuery, contextual_query
 from .retrieval.nomatch import (
@@ -195,12 +191,15 @@ def searcher_for(
         embedder, _ = embedder_for_corpus(settings, texts, workdir / "model", warn=lambda _: None)
     vectors = embedder.encode_documents(texts)
     lexical = LexicalIndex.build(texts)
-    engine: Engine
-    if settings.uses_postgres_search:  # the same passages in the configured PostgreSQL engine
-        engine = _postgres_engine(settings, workdir, passages, vectors, lexical, embedder.name)
-    else:
-        index, _ = build_vector_index(vectors, kind="flat")  # exact, as the build makes it at this size
-        engine = FolderEngine(index, tuple(passages), lexical)
+    # The configured backend's search code over these passages, exact as a build makes it at this size.
+    engine = releases_for(settings).trial_engine(
+        workdir,
+        passages=passages,
+        vectors=vectors,
+        lexical=lexical,
+        model=embedder.name,
+        index_kind=settings.index_kind,
+    )
     # Calibrated through the cache, so that fitting the no-match rule (``_out_of_fold_scope``) does not
     # encode the scope model's example questions a second time.
     cached = _CachedEmbedder(embedder)
@@ -213,42 +212,6 @@ def searcher_for(
         dense_weight=settings.dense_weight,
         reranker=reranker_for(settings),
     )
-
-
-def _postgres_engine(
-    settings: Settings,
-    workdir: Path,
-    passages: list[Passage],
-    vectors: np.ndarray,
-    lexical: LexicalIndex,
-    model: str,
-) -> Engine:
-    """Passages published to the PostgreSQL engine as a release that is never served (not switched
-    to) and is removed when the evaluation ends."""
-    import atexit
-
-    from .index.postgres import PostgresReleases
-
-    store = releases_for(settings)
-    assert isinstance(store, PostgresReleases)
-    build_id = f"eval-{time.strftime('%Y%m%dT%H%M%S')}-{len(passages)}-{os.getpid()}-{id(vectors) % 10_000}"
-    staging = workdir / build_id
-    staging.mkdir(parents=True)
-    store.publish(
-        build_id,
-        staging,
-        passages=passages,
-        vectors=vectors,
-        model=model,
-        model_dir=None,
-        files={},
-        lexical=lexical,
-        facts=BuildFacts(),
-        switch=False,
-        index_kind=settings.index_kind,
-    )
-    atexit.register(store.discard, build_id)
-    return store.open(build_id).engine
 
 
 def _query(searcher: Searcher, q: EvalQuery, use_history: bool = True) -> SearchQuery:

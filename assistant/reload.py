@@ -15,7 +15,7 @@ import anyio.to_thread
 
 from .config import Settings
 from .errors import ModelMismatch, ReleaseError
-from .index.served import releases_for
+from .index.releases import releases_for
 from .service import Assistant, open_assistant
 
 __all__ = ["ReleaseWatcher", "Serving", "watch_releases"]

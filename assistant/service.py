@@ -22,8 +22,8 @@ from .generation.grounding import (
     grounding_checker,
     is_usable,
 )
-from .index.releases import Release
-from .index.served import ServedRelease, releases_for
+from .index.releases import releases_for
+from .index.store import ServedRelease
 from .records import Answer
 from .retrieval.followup import contextual_query
 from .retrieval.nomatch import Calibration, calibrate, rule_for
@@ -186,8 +186,8 @@ def open_assistant(
     embedder = embedder_for(settings, release, previous=previous_model)
     if release.manifest.facts.no_match is not None:
         calibration = Calibration.from_dict(release.manifest.facts.no_match)
-    elif isinstance(release, Release):  # a folder built before the fitted rule: measured now
-        calibration = calibrate(embedder, release.index.reconstruct_n(0, release.index.ntotal))
+    elif (vectors := release.passage_vectors()) is not None:  # built before the fitted rule: measured now
+        calibration = calibrate(embedder, vectors)
     else:
         raise ReleaseError(f"Index-Stand {release.build_id}: Kalibrierung fehlt im Manifest; neu bauen")
     searcher = Searcher(

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import assistant.build as build_module  # noqa: E402
 import assistant.embed.cache as cache_module  # noqa: E402
 import assistant.embed.choice as choice_module  # noqa: E402
-import assistant.index.releases as store_module  # noqa: E402
+import assistant.index.folder.releases as store_module  # noqa: E402
 from assistant.build import build_index, collect_passages  # noqa: E402
 from assistant.config import Settings, bundled_dir  # noqa: E402
 from assistant.embed.cache import EmbeddingCache  # noqa: E402
@@ -127,7 +127,7 @@ class PhaseTimer:
             (EmbeddingCache, "close", "embedding cache (hash, SQLite)", False),
             (build_module, "calibrate", "calibrate the no-match judgement", False),
             (LexicalIndex, "build", "BM25 index", True),
-            (build_module, "publish_release", "write release (FAISS, passages, BM25, fsync)", False),
+            (store_module, "publish_release", "write release (FAISS, passages, BM25, fsync)", False),
             (store_module, "_sha256", "checksums (write + verify)", False),
             (store_module, "open_release", "verify (reload release)", False),
         ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_MODEL, Settings
 from ..errors import ConversionError, ModelMismatch, ModelUnavailable
-from ..index.served import ServedRelease
+from ..index.store import ServedRelease
 from .e5 import OFFLINE_E5_NAME, find_converted
 from .models import Embedder, folder_fingerprint, load_embedder, load_offline_embedder
 from .static import build_static_model, load_static_embedder, still_fits

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from ..errors import ReleaseError
 from ..records import Passage
 from .vectors import IndexPlan
 
-__all__ = ["MANIFEST_VERSION", "BuildFacts", "Manifest", "corpus_hash"]
+__all__ = ["MANIFEST_VERSION", "BuildFacts", "Manifest", "ReleaseNames", "corpus_hash", "display_model_name"]
 
 #: Version of the manifest's format; a release with another one is refused, not guessed at.
 MANIFEST_VERSION = 3
@@ -174,3 +176,51 @@ def corpus_hash(passages: Sequence[Passage]) -> str:
         digest.update(passage.id.encode())
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+class ReleaseNames:
+    """What a loaded release (a folder, or one in PostgreSQL) says about itself through its manifest,
+    and where its bundled model lies under ``path``."""
+
+    manifest: Manifest
+    path: Path
+
+    @property
+    def build_id(self) -> str:
+        return self.manifest.build_id
+
+    @property
+    def model_name(self) -> str:
+        """The model as recorded by the build: a hub id, the fallback's name, or a local path."""
+        return self.manifest.model
+
+    @cached_property
+    def model_display_name(self) -> str:
+        """The model as shown in responses (see ``display_model_name``): never a path on the server."""
+        return display_model_name(self.model_name)
+
+    @property
+    def model_path(self) -> str:
+        """What to load the model from: a folder inside the release, or the model's own name or path."""
+        bundled = self.manifest.model_dir
+        return str(self.path / bundled) if bundled else self.model_name
+
+
+def display_model_name(name: str) -> str:
+    """A model name fit to show to anyone: a local folder by its last component, anything else as is.
+
+    ``/srv/models/e5-small`` → ``e5-small``; ``intfloat/multilingual-e5-small`` (a hub id: one slash,
+    no leading one) and the fallback's name stay unchanged. A name that is a folder here counts as a
+    path whatever its form, so a relative ``models/e5`` shows as ``e5`` too.
+    """
+    parts = [part for part in re.split(r"[\\/]", name) if part]
+    if not parts:
+        return name
+    is_path = (
+        name.startswith(("/", "\\", ".", "~"))
+        or "\\" in name
+        or re.match(r"[A-Za-z]:", name) is not None  # C:\models\e5
+        or len(parts) > 2
+        or Path(name).is_dir()
+    )
+    return parts[-1] if is_path else name

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_EXACT_LIMIT",
     "IndexKind",
     "IndexPlan",
+    "SentenceVectors",
     "build_vector_index",
     "exact_top",
     "probe_queries",
@@ -145,3 +146,17 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
     _, ids = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
     return np.asarray(ids)
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """The vectors of every passage's sentences (``text.split_sentences``, in order), memory-mapped:
+    rows ``offsets[i]`` to ``offsets[i + 1]`` belong to passage row ``i``."""
+
+    vectors: np.ndarray  # float16, (sentences, dimension)
+    offsets: np.ndarray  # int64, (passages + 1,)
+
+    def of(self, row: int) -> np.ndarray | None:
+        if not 0 <= row < len(self.offsets) - 1:
+            return None
+        return np.asarray(self.vectors[int(self.offsets[row]) : int(self.offsets[row + 1])], dtype=np.float32)

@@ -18,7 +18,7 @@ from assistant.config import Settings, bundled_dir
 from assistant.embed import onnx as inference
 from assistant.embed.models import Embedder, load_embedder
 from assistant.embed.onnx import BACKENDS, FP32_TOLERANCE
-from assistant.index.releases import load_release
+from assistant.index.folder.releases import load_release
 from assistant.service import open_assistant
 
 QUERIES = [

@@ -10,7 +10,7 @@ from assistant.build import collect_passages
 from assistant.config import Settings
 from assistant.embed.models import load_embedder
 from assistant.embed.static import load_static_embedder
-from assistant.index.releases import load_release
+from assistant.index.folder.releases import load_release
 
 ODD_TEXTS = ["", "   ", "☃☃☃", "Wer entscheidet über den Quartiersfonds?", "Fonds " * 300]
 

@@ -16,7 +16,7 @@ from assistant.build import build_index
 from assistant.config import Settings, bundled_dir
 from assistant.embed.choice import STATIC_MODEL_NAME
 from assistant.errors import BuildError, ReleaseError
-from assistant.index.releases import current_build_id, load_release
+from assistant.index.folder.releases import current_build_id, load_release
 from assistant.service import open_assistant
 
 
@@ -176,7 +176,7 @@ def test_explicit_model_vectors_are_cached_too(index_copy: Settings) -> None:
 
 def test_a_second_build_of_the_same_index_waits_its_turn(index_copy: Settings) -> None:
     """While one build holds the lock, another fails at once and leaves the first one's work alone."""
-    from assistant.index.releases import build_lock
+    from assistant.index.folder.releases import build_lock
 
     before = current_build_id(index_copy.index_dir)
     with build_lock(index_copy.index_dir):

@@ -13,8 +13,8 @@ from assistant.build import build_index
 from assistant.config import Settings
 from assistant.errors import BuildError, ReleaseError, SearchUnavailable
 from assistant.index.lexical import term_weights
-from assistant.index.postgres import PostgresReleases
-from assistant.index.served import releases_for
+from assistant.index.postgres.store import PostgresReleases
+from assistant.index.releases import releases_for
 from assistant.service import open_assistant
 
 QUESTIONS = [

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from assistant.build import build_index
 from assistant.config import Settings
-from assistant.index.served import releases_for
+from assistant.index.releases import releases_for
 
 from ..conftest import POSTGRES_REPLICA_URL
 from ..serving import free_port, wait_until_healthy
@@ -202,7 +202,7 @@ KILLED_BUILD = """
 import os, signal
 from assistant.build import build_index
 from assistant.config import Settings
-from assistant.index.postgres import PostgresReleases
+from assistant.index.postgres.store import PostgresReleases
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)  # after writing the whole release, before switching to it

@@ -10,7 +10,7 @@ import pytest
 from assistant.build import build_index
 from assistant.config import Settings
 from assistant.errors import ReleaseError
-from assistant.index.releases import PassageFile, load_release, open_release
+from assistant.index.folder.releases import PassageFile, load_release, open_release
 from assistant.index.vectors import build_vector_index, read_vector_index, recall_at_k
 from assistant.service import open_assistant
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.index.releases import current_build_id, load_release
+from assistant.index.folder.releases import current_build_id, load_release
 from tests.pdfs import write_pdf
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index.engine import FolderEngine
+from assistant.index.folder.engine import FolderEngine
 from assistant.index.lexical import GermanAnalyzer, LexicalIndex
 from assistant.records import Citation, Passage
 from assistant.retrieval.expansion import Thesaurus, load_thesaurus, read_groups

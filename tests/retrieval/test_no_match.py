@@ -12,8 +12,8 @@ import pytest
 from assistant.answer import SentenceScorer, extract_sentences
 from assistant.config import Settings
 from assistant.evaluation import EvalQuery, fit_rule
+from assistant.index.folder.releases import load_release
 from assistant.index.lexical import GermanAnalyzer, LexicalIndex
-from assistant.index.releases import load_release
 from assistant.records import Citation, Hit, Passage
 from assistant.retrieval.nomatch import (
     FEATURES,

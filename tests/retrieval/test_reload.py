@@ -21,7 +21,7 @@ import pytest
 from assistant.build import build_index
 from assistant.config import Settings
 from assistant.errors import ModelMismatch
-from assistant.index.releases import current_build_id, load_release
+from assistant.index.folder.releases import current_build_id, load_release
 from assistant.reload import ReleaseWatcher, watch_releases
 from assistant.service import open_assistant
 from tests.serving import free_port, wait_until_healthy

@@ -30,7 +30,7 @@ from assistant.build import build_index
 from assistant.cli import cmd_serve, main
 from assistant.config import Settings
 from assistant.errors import ModelMismatch, ReleaseError
-from assistant.index.releases import current_build_id, load_release, open_release
+from assistant.index.folder.releases import current_build_id, load_release, open_release
 from assistant.service import open_assistant
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from assistant.config import Settings
 from assistant.embed.choice import STATIC_MODEL_NAME
 from assistant.errors import ModelMismatch
-from assistant.index.releases import display_model_name, load_release
+from assistant.index.folder.releases import load_release
+from assistant.index.manifest import display_model_name
 from assistant.service import Assistant, open_assistant
 from assistant.web.app import INTERNAL_ERROR, create_app
 from tests.hostile import (

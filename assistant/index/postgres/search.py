@@ -1,6 +1,6 @@
 """Reading releases from PostgreSQL: the connection pool, the engine and the loaded release.
 
-The engine implements ``index.engine.Engine`` over a release's schema (``index.postgres`` describes the
+The engine implements ``index.engine.Engine`` over a release's schema (``index.postgres.store`` describes the
 layout): dense search with pgvector, BM25 summed in SQL from the stored contributions, passages and
 sentence vectors by row. Every database failure becomes ``SearchUnavailable`` (German, no password),
 which the web layer answers with 503.
@@ -26,12 +26,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import SecretStr
 
-from ..errors import SearchUnavailable
-from ..records import Passage
-from .lexical import GermanAnalyzer
-from .manifest import Manifest
-from .releases import ReleaseNames
-from .vectors import IndexPlan
+from ...errors import SearchUnavailable
+from ...records import Passage
+from ..lexical import GermanAnalyzer
+from ..manifest import Manifest, ReleaseNames
+from ..vectors import IndexPlan
 
 __all__ = ["Connections", "ExtractedFiles", "PostgresEngine", "PostgresRelease", "where_of"]
 
@@ -263,6 +262,10 @@ class PostgresRelease(ReleaseNames):
         if manifest.model_dir:
             self.extract_folder(manifest.model_dir)
         self.engine = self._load_engine()
+
+    def passage_vectors(self) -> None:
+        """Not read: all vectors of a release in the database would be a query of its own."""
+        return None
 
     def _load_engine(self) -> PostgresEngine:
         schema = sql.Identifier(self.schema)

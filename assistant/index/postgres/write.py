@@ -1,5 +1,5 @@
 """Writing a release into PostgreSQL: its tables filled by binary COPY, the HNSW index with a measured
-``ef_search``, and the checks a release must pass before ``index.postgres`` switches to it."""
+``ef_search``, and the checks a release must pass before ``index.postgres.store`` switches to it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from ..errors import ReleaseError
-from ..records import Passage
-from .lexical import LexicalIndex
-from .vectors import IndexPlan, exact_top, probe_queries, recall_at_k
+from ...errors import ReleaseError
+from ...records import Passage
+from ..lexical import LexicalIndex
+from ..vectors import IndexPlan, exact_top, probe_queries, recall_at_k
 
 __all__ = [
     "stored_sentences",

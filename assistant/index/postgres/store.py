@@ -41,13 +41,15 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from pydantic import SecretStr
 
-from ..errors import BuildLocked, ReleaseError, SearchUnavailable
-from ..records import Passage
-from .lexical import LexicalIndex
-from .manifest import BuildFacts, Manifest
-from .pgsearch import Connections, PostgresRelease
-from .pgwrite import text_digest, vector_digest, vector_index, verify_release, write_release
-from .vectors import IndexKind, IndexPlan
+from ...errors import BuildLocked, ReleaseError, SearchUnavailable
+from ...records import Passage
+from ..engine import Engine
+from ..lexical import LexicalIndex
+from ..manifest import BuildFacts, Manifest
+from ..store import Published
+from ..vectors import IndexKind, IndexPlan
+from .search import Connections, PostgresRelease
+from .write import text_digest, vector_digest, vector_index, verify_release, write_release
 
 __all__ = ["EXACT_LIMIT", "PostgresReleases", "schema_for"]
 
@@ -169,14 +171,80 @@ class PostgresReleases:
         facts: BuildFacts,
         keep: int = 3,
         index_kind: IndexKind = "auto",
+    ) -> Published:
+        """``ReleaseStore.publish``: into a schema of its own, then ``qm_current`` switched; the
+        staging folder is removed once its files are in the database."""
+        schema = self._publish(
+            build_id,
+            staging,
+            passages=passages,
+            vectors=vectors,
+            model=model,
+            model_dir=model_dir,
+            files=files,
+            lexical=lexical,
+            facts=facts,
+            keep=keep,
+            index_kind=index_kind,
+        )
+        shutil.rmtree(staging, ignore_errors=True)
+        return Published(build_id=build_id, path=staging, where=f"{self.where}, Schema {schema}")
+
+    def trial_engine(
+        self,
+        workdir: Path,
+        *,
+        passages: list[Passage],
+        vectors: np.ndarray,
+        lexical: LexicalIndex,
+        model: str,
+        index_kind: IndexKind = "flat",
+    ) -> Engine:
+        """A release that is never switched to (for ``assistant eval``), removed when the process ends."""
+        import atexit
+        import os
+
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        build_id = f"eval-{stamp}-{len(passages)}-{os.getpid()}-{id(vectors) % 10_000}"
+        staging = workdir / build_id
+        staging.mkdir(parents=True)
+        self._publish(
+            build_id,
+            staging,
+            passages=passages,
+            vectors=vectors,
+            model=model,
+            model_dir=None,
+            files={},
+            lexical=lexical,
+            facts=BuildFacts(),
+            switch=False,
+            index_kind=index_kind,
+        )
+        atexit.register(self.discard, build_id)
+        return self.open(build_id).engine
+
+    def _publish(
+        self,
+        build_id: str,
+        staging: Path,
+        *,
+        passages: list[Passage],
+        vectors: np.ndarray,
+        model: str,
+        model_dir: str | None,
+        files: dict[str, Path],
+        lexical: LexicalIndex,
+        facts: BuildFacts,
+        keep: int = 3,
+        index_kind: IndexKind = "auto",
         exact_limit: int = EXACT_LIMIT,
         switch: bool = True,
     ) -> str:
-        """Write, verify and switch to a new release; returns its schema. ``staging`` holds what the
-        build made on disk (the bundled model, the sentence vectors). ``index_kind`` "auto" scans
-        exactly up to ``exact_limit`` passages and uses HNSW above; "flat" always scans, any other kind
-        is HNSW (pgvector has no sq8). ``switch=False`` publishes a
-        release that is never served (for ``assistant eval``); ``discard`` removes it."""
+        """Write, verify and (with ``switch``) switch to a new release; returns its schema. ``staging``
+        holds what the build made on disk (the bundled model, the sentence vectors). ``index_kind``
+        "auto" scans exactly up to ``exact_limit`` passages and uses HNSW above; "flat" always scans,
+        any other kind is HNSW (pgvector has no sq8)."""
         self.ensure_catalog()
         started = time.perf_counter()
         schema = schema_for(build_id)

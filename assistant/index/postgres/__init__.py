@@ -1,0 +1,1 @@
+"""Releases in PostgreSQL with pgvector: a schema per release, shared by several app servers."""
