@@ -14,7 +14,7 @@ import numpy as np
 
 from .embed.models import Embedder
 from .records import Answer, AnswerSentence, Hit, Passage
-from .text import split_sentences
+from .text import WORD, split_sentences
 
 __all__ = [
     "NO_MATCH_MESSAGE",
@@ -31,7 +31,6 @@ NO_MATCH_MESSAGE = "Dazu enthält der Leitfaden keine passende Stelle."
 _MAX_SENTENCES = 2
 _RELATED = 3  # sections offered as related topics when nothing answers
 _MIN_COVERAGE = 0.34  # share of the question's (weighted) terms a sentence must contain
-_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
 _MEANING_WEIGHT = 0.8  # share of the model's similarity in a sentence's score (shared words: the rest)
 # An illustrative example or a note about the text itself says nothing by itself: it loses this much
@@ -220,4 +219,4 @@ def extract_sentences(
 
 def highlight_words(text: str, query_terms: set[str], terms: Terms) -> set[str]:
     """The words of ``text`` (as written there) whose terms match the question's."""
-    return {word for word in set(_WORD.findall(text)) if query_terms & set(terms(word))}
+    return {word for word in set(WORD.findall(text)) if query_terms & set(terms(word))}

@@ -14,6 +14,7 @@ import numpy as np
 from .config import Settings
 from .embed.cache import EmbeddingCache, cached_vectors, query_key, text_key
 from .embed.choice import embedder_for_corpus
+from .embed.models import Embedder
 from .errors import BuildError, DocumentError, ModelUnavailable, ReleaseError, SearchUnavailable
 from .index.folder.releases import (
     MODEL_DIR,
@@ -29,7 +30,7 @@ from .ingest.chunking import chunk_document
 from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
 from .records import Passage
-from .retrieval.nomatch import calibrate
+from .retrieval.nomatch import Calibration, calibrate
 from .text import split_sentences
 
 __all__ = [
@@ -167,32 +168,11 @@ def _build(
             vectors, reused = cached_vectors(
                 embedder, texts, cache, use_cache=not full, progress=lambda d, t: progress("embedding", d, t)
             )
-            # The short answer ranks each top passage's sentences by meaning; encoded here, not per question
-            # (up to a size: beyond it they take more disk than the index, and are encoded when asked for).
-            sentences, offsets = (
-                sentences_of(passages) if len(passages) <= SENTENCE_VECTOR_LIMIT else ([], None)
+            sentences = _store_sentence_vectors(
+                embedder, passages, cache, staging, full=full, progress=progress
             )
-            if offsets is not None:
-                sentence_vectors, _ = cached_vectors(
-                    embedder,
-                    sentences,
-                    cache,
-                    use_cache=not full,
-                    progress=lambda d, t: progress("sentences", d, t),
-                )
-                write_sentence_vectors(staging, sentence_vectors, offsets)
             examples: list[str] = []  # the scope model's example questions, cached like the passages
-
-            def encode_examples(questions: list[str]) -> np.ndarray:
-                examples.extend(questions)
-                return cached_vectors(embedder, questions, cache, use_cache=not full, queries=True)[0]
-
-            calibration = calibrate(
-                embedder,
-                vectors,
-                headings=[p.citation.section for p in passages],
-                encode_examples=encode_examples,
-            )
+            calibration = _calibrate(embedder, vectors, passages, cache, examples, full=full)
             progress("publishing", 0, 1)
             lexical = LexicalIndex.build(texts)
             facts = BuildFacts(
@@ -234,6 +214,53 @@ def _build(
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
         embedded=len(passages) - reused,
+    )
+
+
+def _store_sentence_vectors(
+    embedder: Embedder,
+    passages: list[Passage],
+    cache: EmbeddingCache,
+    staging: Path,
+    *,
+    full: bool,
+    progress: Progress,
+) -> list[str]:
+    """Encode every passage's sentences into the release; returns the sentences (for the cache).
+
+    The short answer ranks each top passage's sentences by meaning; encoded here, not per question
+    (up to a size: beyond it they take more disk than the index, and are encoded when asked for)."""
+    if len(passages) > SENTENCE_VECTOR_LIMIT:
+        return []
+    sentences, offsets = sentences_of(passages)
+    vectors, _ = cached_vectors(
+        embedder, sentences, cache, use_cache=not full, progress=lambda d, t: progress("sentences", d, t)
+    )
+    write_sentence_vectors(staging, vectors, offsets)
+    return sentences
+
+
+def _calibrate(
+    embedder: Embedder,
+    vectors: np.ndarray,
+    passages: list[Passage],
+    cache: EmbeddingCache,
+    examples: list[str],
+    *,
+    full: bool,
+) -> Calibration:
+    """The no-match judgement's calibration; the scope model's example questions it encodes go
+    through the cache like the passages and are added to ``examples``."""
+
+    def encode_examples(questions: list[str]) -> np.ndarray:
+        examples.extend(questions)
+        return cached_vectors(embedder, questions, cache, use_cache=not full, queries=True)[0]
+
+    return calibrate(
+        embedder,
+        vectors,
+        headings=[p.citation.section for p in passages],
+        encode_examples=encode_examples,
     )
 
 

@@ -442,6 +442,22 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in German")
     ask.add_argument("-k", type=int, help="how many passages (default 5)")
     ask.add_argument("--json", action="store_true", help="print the API's JSON")
+    _add_eval_parser(sub)
+    _add_data_parsers(sub)
+    from .operators.commands import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
+    inspect = sub.add_parser(
+        "inspect", help="show how a file is read: blocks per page (PDF) and the passages with citations"
+    )
+    inspect.add_argument("file", help="a PDF, DOCX, HTML, Markdown or text file")
+    inspect.add_argument("--pages", help="only these pages, e.g. 3 or 2-5 or 1,4-6")
+    inspect.add_argument("--full", action="store_true", help="whole texts instead of shortened ones")
+    return parser
+
+
+def _add_eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`eval`: retrieval quality on the shipped or given question sets."""
     evaluation = sub.add_parser(
         "eval", help="measure retrieval quality (Recall@k, MRR@10) and no-match rates"
     )
@@ -461,6 +477,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also fit the no-match rule on the team's sets and show its error rates",
     )
+
+
+def _add_data_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`feedback` and `privacy`: what visitors left in the database."""
     feedback = sub.add_parser("feedback", help="show the feedback given in the chat and over the API")
     feedback.add_argument("--csv", action="store_true", help="all fields as CSV on stdout")
     feedback.add_argument("--limit", type=int, help="only the newest N entries")
@@ -495,16 +515,6 @@ def _parser() -> argparse.ArgumentParser:
             metavar="ID",
             help="the conversation's id or address (/gespraech/ID)",
         )
-    from .operators.commands import add_parser as add_admin_parser
-
-    add_admin_parser(sub)
-    inspect = sub.add_parser(
-        "inspect", help="show how a file is read: blocks per page (PDF) and the passages with citations"
-    )
-    inspect.add_argument("file", help="a PDF, DOCX, HTML, Markdown or text file")
-    inspect.add_argument("--pages", help="only these pages, e.g. 3 or 2-5 or 1,4-6")
-    inspect.add_argument("--full", action="store_true", help="whole texts instead of shortened ones")
-    return parser
 
 
 #: Options whose value may start with "-": a conversation id is URL-safe base64 ("-UBE2…"), which

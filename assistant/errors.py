@@ -2,7 +2,7 @@
 
 Every message is German, one line, and says what happened and, where it can, what to do; it never
 holds a password or a traceback. The command line prints them as ``Fehler: <message>``. The web layer
-answers each branch with one handler (``web/app.py``)::
+answers each branch with one handler (``web/handlers.py``)::
 
     AssistantError
     ├── CallerError        the request must change: its ``status`` (4xx) and the message

@@ -34,10 +34,8 @@ from .retrieval.nomatch import (
     NoMatchRule,
     calibrate,
     fit_scope,
-    rule_for,
     scope_examples,
 )
-from .retrieval.rerank import reranker_for
 from .retrieval.search import Found, Searcher
 
 __all__ = [
@@ -203,14 +201,8 @@ def searcher_for(
     # Calibrated through the cache, so that fitting the no-match rule (``_out_of_fold_scope``) does not
     # encode the scope model's example questions a second time.
     cached = _CachedEmbedder(embedder)
-    return Searcher(
-        embedder=cached,
-        engine=engine,
-        calibration=calibrate(cached, vectors, headings=[p.citation.section for p in passages]),
-        rule=rule_for(embedder),
-        fusion=settings.fusion,
-        dense_weight=settings.dense_weight,
-        reranker=reranker_for(settings),
+    return Searcher.configured(
+        settings, cached, engine, calibrate(cached, vectors, headings=[p.citation.section for p in passages])
     )
 
 

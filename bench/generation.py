@@ -50,7 +50,8 @@ from assistant.generation.grounding import (  # noqa: E402
     grounded_messages,
     is_usable,
 )
-from assistant.service import NOT_VERIFIED, open_assistant  # noqa: E402
+from assistant.generation.writer import NOT_VERIFIED, Writer  # noqa: E402
+from assistant.service import open_assistant  # noqa: E402
 
 
 def start_server() -> tuple[subprocess.Popen[bytes], str]:
@@ -114,7 +115,8 @@ def main() -> None:
             first_token_timeout=args.first_token_timeout,
             total_timeout=args.timeout,
         )
-        assistant = replace(open_assistant(settings), generator=client)
+        served = open_assistant(settings)
+        assistant = replace(served, writer=Writer.of(client, served.searcher.analyzer))
         lines = (ROOT / "eval" / "blind" / "fragen.jsonl").read_text(encoding="utf-8").splitlines()
         questions = [json.loads(line)["question"] for line in lines if line.strip()][: args.questions]
         sentences = verified = marked = asked = no_match = fallbacks = failures = refused = 0

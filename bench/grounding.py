@@ -27,9 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.generation.grounding import check_sentences, grounding_checker  # noqa: E402
-from assistant.index.lexical import GermanAnalyzer  # noqa: E402
 from assistant.records import Citation, GeneratedSentence, Hit, Passage  # noqa: E402
-from assistant.text import split_sentences  # noqa: E402
+from assistant.text import GermanAnalyzer, split_sentences  # noqa: E402
 
 MARKERS = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 

@@ -210,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         help="move each chosen page on by this many: 0 = tuning pages, 1 = report pages",
     )  # fmt: skip
     parser.add_argument("--dump", type=Path, help="write each page's reference and recognised text here")
+    parser.add_argument(
+        "--cache", type=Path,
+        help="keep the recognised copies here and reuse them (for work on the layout: s/page then "
+        "no longer measures recognition)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if ocr.engine() is None:
         print("ocrmypdf und tesseract-ocr-deu fehlen: apt-get install ocrmypdf tesseract-ocr-deu")
@@ -232,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             chosen = pick_pages(count, args.pages, args.page_offset)
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
-            result = measure(source, chosen, Path(folder), dpi=args.dpi, dump=args.dump)
+            with ocr.options(args.cache):
+                result = measure(source, chosen, Path(folder), dpi=args.dpi, dump=args.dump)
             results.append(result)
             print(
                 f"| {result.name} | {result.pages} | {result.chars} | {result.rate(result.clean):.2%} "

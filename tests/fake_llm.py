@@ -16,6 +16,7 @@ import anyio
 import httpx
 
 from assistant.generation.client import ChatClient
+from assistant.generation.writer import Writer
 from assistant.service import Assistant
 
 __all__ = ["FakeModel", "chunk"]
@@ -54,7 +55,8 @@ class FakeModel:
     def serve(self, assistant: Assistant, **settings: object) -> Assistant:
         """``assistant`` answering with this model."""
         client = ChatClient("http://llm.invalid/v1", transport=self.transport())
-        return replace(assistant, generator=replace(client, **settings))  # type: ignore[arg-type]
+        writer = Writer.of(replace(client, **settings), assistant.searcher.analyzer)  # type: ignore[arg-type]
+        return replace(assistant, writer=writer)
 
 
 class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):

@@ -25,6 +25,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..text import FRAME_WORD
+
 __all__ = ["CLAUSE_BREAK", "Frame", "frames"]
 
 CLAUSE_BREAK = re.compile(
@@ -32,7 +34,6 @@ CLAUSE_BREAK = re.compile(
     r"indem|falls|sofern|solange)\b",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’:][^\W\d_]+)*|\d+(?:[.,]\d+)*", re.UNICODE)
 _NON_NOMINATIVE = frozenset("den dem einen einem des eines ihren ihrem seinen seinem diesen diesem".split())
 _ARTICLES = frozenset(
     "der die das den dem des ein eine einen einem einer eines kein keine keinen keinem keiner "
@@ -91,7 +92,7 @@ def _frame(
     is_function_word: Callable[[str], bool],
     lemma: Callable[[str], str],
 ) -> Frame | None:
-    words = _WORD.findall(clause)
+    words = FRAME_WORD.findall(clause)
     if not words:
         return None
     lows = [w.lower() for w in words]

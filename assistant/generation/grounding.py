@@ -19,9 +19,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ..index.lexical import MAX_COMPOUND_CHARS, GermanAnalyzer
 from ..records import EvidenceQuote, GeneratedSentence, Hit
-from ..text import split_sentences
+from ..text import MAX_COMPOUND_CHARS, GermanAnalyzer, split_sentences
 from .evidence import EvidenceChecker, Verdict
 
 __all__ = [

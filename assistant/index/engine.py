@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from ..records import Passage
-from .lexical import GermanAnalyzer
+from ..text import GermanAnalyzer
 
 __all__ = ["Engine", "PLAIN_ANALYZER"]
 

@@ -25,12 +25,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..index.lexical import GermanAnalyzer
+from ..text import SINGLE_WORD, GermanAnalyzer
 
 __all__ = ["Expansion", "Thesaurus", "load_thesaurus", "read_groups"]
 
 _ANNOTATION = re.compile(r"\([^)]*\)")
-_SINGLE_WORD = re.compile(r"^[^\W\d_]+(?:-[^\W\d_]+)*$", re.UNICODE)
 # Groups larger than this are loose lists ("Sache; Ding; Gegenstand; …") rather than synonyms.
 _MAX_GROUP = 40
 
@@ -110,7 +109,7 @@ def read_groups(lines: Iterable[str], *, nouns_only: bool = False) -> Iterable[l
         if not line or line.startswith("#"):
             continue
         words = [_ANNOTATION.sub("", w).strip() for w in line.split(";")]
-        words = [w for w in words if _SINGLE_WORD.match(w)]
+        words = [w for w in words if SINGLE_WORD.match(w)]
         if nouns_only and not all(w[:1].isupper() for w in words):
             continue
         if len(words) >= 2:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..index.lexical import PRONOMINAL_ADVERBS, GermanAnalyzer
+from ..text import LETTERS, PRONOMINAL_ADVERBS, GermanAnalyzer
 
 __all__ = ["SearchQuery", "contextual_query"]
 
@@ -26,7 +26,6 @@ _ARTICLES = frozenset(
 _OPENERS = re.compile(
     r"^\s*(und|aber|oder|auch|sowie|was ist mit|wie ist es mit|und wie|und wer|und wo)\b", re.I
 )
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # An earlier question is read up to this length, so the follow-up itself stays within the model's input.
 _CONTEXT_CHARS = 300
 
@@ -74,7 +73,7 @@ def contextual_query(question: str, history: Sequence[str], analyzer: GermanAnal
 def _leans_on_context(question: str, analyzer: GermanAnalyzer) -> bool:
     if _OPENERS.match(question):
         return True
-    tokens = _WORD.findall(question)
+    tokens = LETTERS.findall(question)
     for i, token in enumerate(tokens[1:], start=1):
         lower = token.lower()
         if lower in _ANAPHORA:
@@ -90,7 +89,7 @@ def _topic_words(text: str, analyzer: GermanAnalyzer, exclude: set[str]) -> list
     or, where it has none, its other meaningful words; as written there, without repeats."""
     candidates: list[str] = []
     seen: set[str] = set()
-    for word in _WORD.findall(text):
+    for word in LETTERS.findall(text):
         folded = analyzer.words(word)
         if not folded or folded[0] in exclude or folded[0] in seen:
             continue

@@ -8,18 +8,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import Settings
 from ..embed.models import Embedder
 from ..index.engine import Engine
-from ..index.lexical import GermanAnalyzer, term_weights
+from ..index.lexical import term_weights
 from ..records import Hit
+from ..text import GermanAnalyzer
 from .expansion import Expansion, Thesaurus
 from .fusion import FusionMethod, fuse_rankings
 from .nomatch import (
     GAP_RANK,
     Calibration,
     NoMatchRule,
+    rule_for,
 )
-from .rerank import Reranker
+from .rerank import Reranker, reranker_for
 
 __all__ = ["Found", "Searcher"]
 
@@ -60,6 +63,29 @@ class Searcher:
     thesaurus: Thesaurus | None = None
     expand_known: bool = True
     expand_search: bool = True
+
+    @classmethod
+    def configured(
+        cls,
+        settings: Settings,
+        embedder: Embedder,
+        engine: Engine,
+        calibration: Calibration,
+        *,
+        reranker: Reranker | None = None,
+    ) -> Searcher:
+        """The searcher as ``settings`` configure it (fusion, dense weight, reranker) over ``engine``:
+        the one way the service and the evaluation make one. ``reranker`` lends an already loaded
+        one (a hot reload keeps its cross-encoder); without it the configured one is loaded."""
+        return cls(
+            embedder=embedder,
+            engine=engine,
+            calibration=calibration,
+            rule=rule_for(embedder),
+            fusion=settings.fusion,
+            dense_weight=settings.dense_weight,
+            reranker=reranker if reranker is not None else reranker_for(settings),
+        )
 
     @property
     def analyzer(self) -> GermanAnalyzer:

@@ -14,23 +14,33 @@ from typing import Annotated
 from urllib.parse import quote
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..config import Settings
 from ..errors import LoginRefused
 from ..operators import Operator, OperatorStore
-from ..operators.builds import BuildRunner
 from ..progress import PHASES
 from ..service import Assistant
-from .admin_api import document_rows, get_builds, receive_uploads, upload_summary
-from .api import get_assistant, get_settings
-from .operator_auth import COOKIE, check_csrf, get_operators, optional_operator, set_session_cookie
+from .admin_api import document_rows, receive_uploads, upload_summary
+from .deps import AssistantDep, BuildsDep, OperatorsDep, SettingsDep
+from .operator_auth import COOKIE, OptionalOperatorDep, check_csrf, set_session_cookie
 from .ratelimit import client_key
-from .urls import ADMIN, ADMIN_AUDIT, ADMIN_BUILD, ADMIN_DOCUMENT, ADMIN_LOGIN, ADMIN_LOGOUT, admin_build_url
+from .urls import (
+    ADMIN,
+    ADMIN_AUDIT,
+    ADMIN_BUILD,
+    ADMIN_BUILD_ROUTE,
+    ADMIN_DELETE_ROUTE,
+    ADMIN_DOCUMENT,
+    ADMIN_DOCUMENT_ROUTE,
+    ADMIN_LOGIN,
+    ADMIN_LOGOUT,
+    admin_build_url,
+)
 
-__all__ = ["make_router", "render", "router"]
+__all__ = ["TEMPLATE_GLOBALS", "render", "router"]
 
 LOGIN_FAILED = "Name oder Passwort ist falsch."
 
@@ -52,14 +62,11 @@ def _next(target: str) -> str:
     )
 
 
-#: The pages, declared at module level; ``make_router`` hands them to an app with their template helpers.
+#: The pages, declared at module level; the app includes it.
 router = APIRouter(include_in_schema=False)
 
-
-def make_router(templates: Jinja2Templates) -> APIRouter:
-    """The operator area's pages for an app whose ``state.templates`` is ``templates``."""
-    templates.env.globals.update(when=_when, phases=PHASES)
-    return router
+#: What the operator area's templates call besides ``urls``; the app adds them to its templates' globals.
+TEMPLATE_GLOBALS: dict[str, object] = {"when": _when, "phases": PHASES}
 
 
 def render(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
@@ -78,8 +85,8 @@ def login_page(request: Request, weiter: str = ADMIN) -> HTMLResponse:
 @router.post(ADMIN_LOGIN, response_class=HTMLResponse)
 def login(
     request: Request,
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    store: OperatorsDep,
+    settings: SettingsDep,
     name: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=2000)] = "",
     weiter: Annotated[str, Form(max_length=500)] = ADMIN,
@@ -109,8 +116,8 @@ def login(
 @router.post(ADMIN_LOGOUT)
 def logout(
     request: Request,
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    operator: Annotated[Operator | None, Depends(optional_operator)],
+    store: OperatorsDep,
+    operator: OptionalOperatorDep,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if operator is not None:
@@ -149,10 +156,10 @@ def documents_page(
 @router.get(ADMIN, response_class=HTMLResponse)
 def documents(
     request: Request,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    assistant: Annotated[Assistant, Depends(get_assistant)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    operator: OptionalOperatorDep,
+    assistant: AssistantDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
 ) -> Response:
     if operator is None:
         return _login_redirect(request)
@@ -162,10 +169,10 @@ def documents(
 @router.post(ADMIN_DOCUMENT, response_class=HTMLResponse)
 async def upload(
     request: Request,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    assistant: Annotated[Assistant, Depends(get_assistant)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    operator: OptionalOperatorDep,
+    assistant: AssistantDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
 ) -> Response:
     if operator is None:
         return _login_redirect(request)
@@ -195,12 +202,12 @@ async def upload(
     return await anyio.to_thread.run_sync(page)
 
 
-@router.get(ADMIN_DOCUMENT + "/{name}", response_class=HTMLResponse)
+@router.get(ADMIN_DOCUMENT_ROUTE, response_class=HTMLResponse)
 def how_read(
     request: Request,
     name: str,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
+    operator: OptionalOperatorDep,
+    store: OperatorsDep,
 ) -> Response:
     if operator is None:
         return _login_redirect(request)
@@ -210,13 +217,13 @@ def how_read(
     return render(request, "admin/read.html", operator=operator, upload=upload)
 
 
-@router.post(ADMIN_DOCUMENT + "/{name}/loeschen")
+@router.post(ADMIN_DELETE_ROUTE)
 def delete(
     request: Request,
     name: str,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    operator: OptionalOperatorDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     from ..operators.uploads import remove_upload
@@ -232,8 +239,8 @@ def delete(
 @router.post(ADMIN_BUILD)
 def start_build(
     request: Request,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    builds: Annotated[BuildRunner, Depends(get_builds)],
+    operator: OptionalOperatorDep,
+    builds: BuildsDep,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if operator is None:
@@ -243,12 +250,12 @@ def start_build(
     return RedirectResponse(admin_build_url(state.id), status_code=303)
 
 
-@router.get(ADMIN_BUILD + "/{build_id}", response_class=HTMLResponse)
+@router.get(ADMIN_BUILD_ROUTE, response_class=HTMLResponse)
 def build_page(
     request: Request,
     build_id: str,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
+    operator: OptionalOperatorDep,
+    store: OperatorsDep,
 ) -> Response:
     if operator is None:
         return _login_redirect(request)
@@ -261,9 +268,9 @@ def build_page(
 @router.get(ADMIN_AUDIT, response_class=HTMLResponse)
 def audit(
     request: Request,
-    operator: Annotated[Operator | None, Depends(optional_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    operator: OptionalOperatorDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
 ) -> Response:
     if operator is None:
         return _login_redirect(request)

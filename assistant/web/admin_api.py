@@ -11,11 +11,11 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
@@ -24,14 +24,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..config import Settings
 from ..errors import UploadRefused
 from ..operators import BuildState, Operator, OperatorStore
-from ..operators.builds import BuildRunner
 from ..operators.store import fold_name
 from ..operators.uploads import Incoming, remove_upload, shown_name, store_upload
 from ..progress import PHASES
 from ..service import Assistant
-from .api import TOO_MANY, Problem, get_assistant, get_settings
-from .operator_auth import api_operator, get_operators
-from .urls import ADMIN_API, ADMIN_API_BUILDS, ADMIN_API_DOCUMENTS, build_status_url
+from .api import TOO_MANY, Problem
+from .deps import AssistantDep, BuildsDep, OperatorsDep, SettingsDep
+from .operator_auth import OperatorDep
+from .urls import (
+    ADMIN_API_BUILD_EVENTS_ROUTE,
+    ADMIN_API_BUILD_ROUTE,
+    ADMIN_API_BUILDS,
+    ADMIN_API_DOCUMENT_ROUTE,
+    ADMIN_API_DOCUMENTS,
+    build_status_url,
+)
 
 __all__ = [
     "ADMIN_BUILDS",
@@ -50,7 +57,7 @@ MAX_FILES = 20
 EVENT_INTERVAL = 0.5
 EVENT_STREAM_SECONDS = 3 * 3600
 
-router = APIRouter(prefix=ADMIN_API, tags=["admin"])
+router = APIRouter(tags=["admin"])
 
 _UNAUTHORISED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid operator token or login"},
@@ -243,23 +250,23 @@ class BuildOut(BaseModel):
 
 
 @router.get(
-    "/documents",
+    ADMIN_API_DOCUMENTS,
     response_model=DocumentList,
     summary="Every source, with how it was read",
     responses=_UNAUTHORISED,
 )
 def list_documents(
-    _: Annotated[Operator, Depends(api_operator)],
-    assistant: Annotated[Assistant, Depends(get_assistant)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    _: OperatorDep,
+    assistant: AssistantDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
 ) -> DocumentList:
     rows = document_rows(assistant, store, settings)
     return DocumentList(build_id=assistant.build_id, documents=[DocumentOut(**asdict(r)) for r in rows])
 
 
 @router.post(
-    "/documents",
+    ADMIN_API_DOCUMENTS,
     response_model=UploadOutcome,
     status_code=201,
     summary="Upload documents (multipart, field 'files', one or more); used from the next build on",
@@ -290,10 +297,10 @@ def list_documents(
 )
 async def upload_documents(
     request: Request,
-    operator: Annotated[Operator, Depends(api_operator)],
-    assistant: Annotated[Assistant, Depends(get_assistant)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    operator: OperatorDep,
+    assistant: AssistantDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
 ) -> Response:
     stored, refused = await receive_uploads(request, settings, store, operator, assistant)
     status = 201 if not refused else (refused[0][1] if len({r[1] for r in refused}) == 1 else 422)
@@ -317,36 +324,32 @@ def upload_summary(stored: list[str], refused: list[tuple[str, int, str]]) -> st
 
 
 @router.delete(
-    "/documents/{name}",
+    ADMIN_API_DOCUMENT_ROUTE,
     status_code=204,
     summary="Delete an uploaded document; it leaves the index with the next build",
     responses={404: {"model": Problem, "description": "No uploaded document of that name"}, **_UNAUTHORISED},
 )
 def delete_document(
     name: str,
-    operator: Annotated[Operator, Depends(api_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    operator: OperatorDep,
+    store: OperatorsDep,
+    settings: SettingsDep,
 ) -> Response:
     if not remove_upload(name, settings, store, operator):
         raise HTTPException(404, f"Ein hochgeladenes Dokument „{name[:120]}“ gibt es nicht.")
     return Response(status_code=204)
 
 
-def get_builds(request: Request) -> BuildRunner:
-    return request.app.state.builds
-
-
 @router.post(
-    "/builds",
+    ADMIN_API_BUILDS,
     response_model=BuildOut,
     status_code=202,
     summary="Start a rebuild (one at a time); its state is at the returned status_url",
     responses={409: {"model": BuildOut, "description": "A build is running already"}, **_UNAUTHORISED},
 )
 def start_build(
-    operator: Annotated[Operator, Depends(api_operator)],
-    builds: Annotated[BuildRunner, Depends(get_builds)],
+    operator: OperatorDep,
+    builds: BuildsDep,
 ) -> Response:
     state, new = builds.start(operator)
     out = BuildOut.of(state)
@@ -356,15 +359,15 @@ def start_build(
 
 
 @router.get(
-    "/builds/{build_id}",
+    ADMIN_API_BUILD_ROUTE,
     response_model=BuildOut,
     summary="A build's state and progress",
     responses={404: {"model": Problem, "description": "No such build"}, **_UNAUTHORISED},
 )
 def build_state(
     build_id: str,
-    _: Annotated[Operator, Depends(api_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
+    _: OperatorDep,
+    store: OperatorsDep,
 ) -> BuildOut:
     state = store.build(build_id[:64])
     if state is None:
@@ -373,14 +376,14 @@ def build_state(
 
 
 @router.get(
-    "/builds/{build_id}/events",
+    ADMIN_API_BUILD_EVENTS_ROUTE,
     summary="A build's progress as server-sent events ('progress' events with the state, until it ends)",
     responses={404: {"model": Problem, "description": "No such build"}, **_UNAUTHORISED},
 )
 def build_progress(
     build_id: str,
-    _: Annotated[Operator, Depends(api_operator)],
-    store: Annotated[OperatorStore, Depends(get_operators)],
+    _: OperatorDep,
+    store: OperatorsDep,
 ) -> StreamingResponse:
     if store.build(build_id[:64]) is None:
         raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")

@@ -5,30 +5,28 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..config import Settings
 from ..errors import InvalidInput, UserStoreError
 from ..records import Answer, Passage
-from ..service import Assistant
-from ..userdata import UserStore
 from ..validation import has_control_characters, validate_comment, validate_question
-from .urls import passage_url
+from .deps import AssistantDep, SettingsDep, StoreDep
+from .urls import API_ASK, API_CONVERSATION_ROUTE, API_FEEDBACK, API_HEALTH, CONVERSATION, passage_url
 
 __all__ = [
     "AskRequest",
     "AskResponse",
     "FeedbackRequest",
-    "get_assistant",
-    "get_settings",
+    "Problem",
+    "TOO_MANY",
     "router",
 ]
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(tags=["api"])
 
 
 class AskRequest(BaseModel):
@@ -261,21 +259,8 @@ TOO_MANY: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_assistant(request: Request) -> Assistant:
-    # One reference per request: a reload swaps app.state.assistant whole, never mutates it.
-    return request.app.state.assistant
-
-
-def get_store(request: Request) -> UserStore:
-    return request.app.state.userdata
-
-
 @router.post(
-    "/ask",
+    API_ASK,
     response_model=AskResponse,
     summary="Ask a question, get cited passages",
     responses={
@@ -286,8 +271,8 @@ def get_store(request: Request) -> UserStore:
 )
 async def ask(
     body: AskRequest,
-    settings: Annotated[Settings, Depends(get_settings)],
-    assistant: Annotated[Assistant, Depends(get_assistant)],
+    settings: SettingsDep,
+    assistant: AssistantDep,
 ) -> AskResponse:
     # Searching (encoding the question) runs in the thread pool; the language model, when one is
     # configured, is read on the event loop, so waiting for it holds no worker thread.
@@ -303,8 +288,8 @@ async def ask(
     return AskResponse.of(await assistant.generated(answer, history))
 
 
-@router.get("/health", response_model=Health, summary="Service status and the served release")
-def health(assistant: Annotated[Assistant, Depends(get_assistant)]) -> dict[str, Any]:
+@router.get(API_HEALTH, response_model=Health, summary="Service status and the served release")
+def health(assistant: AssistantDep) -> dict[str, Any]:
     return {
         "status": "ok",
         "build_id": assistant.build_id,
@@ -317,7 +302,7 @@ _bearer = HTTPBearer(auto_error=False, description="The configured ASSISTANT_ADM
 
 
 def require_admin(
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     if settings.admin_token is None:
@@ -333,7 +318,7 @@ def require_admin(
 
 
 @router.post(
-    "/feedback",
+    API_FEEDBACK,
     response_model=FeedbackOut,
     status_code=201,
     summary="Rate an answer ('Hilfreich' / 'Nicht hilfreich'), optionally with a comment",
@@ -347,9 +332,9 @@ def require_admin(
 )
 def give_feedback(
     body: FeedbackRequest,
-    settings: Annotated[Settings, Depends(get_settings)],
-    assistant: Annotated[Assistant, Depends(get_assistant)],
-    store: Annotated[UserStore, Depends(get_store)],
+    settings: SettingsDep,
+    assistant: AssistantDep,
+    store: StoreDep,
 ) -> dict[str, Any]:
     if settings.keeps_nothing:
         raise HTTPException(403, "Dieser Dienst speichert keine Rückmeldungen.")
@@ -374,7 +359,7 @@ def give_feedback(
 
 
 @router.get(
-    "/feedback",
+    API_FEEDBACK,
     response_model=list[FeedbackOut],
     summary="Read the feedback, newest first (needs the admin token)",
     dependencies=[Depends(require_admin)],
@@ -387,7 +372,7 @@ def give_feedback(
     },
 )
 def read_feedback(
-    store: Annotated[UserStore, Depends(get_store)],
+    store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=10_000, description="How many entries.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="How many newest entries to skip.")] = 0,
 ) -> list[dict[str, Any]]:
@@ -401,11 +386,11 @@ class DeletedOut(BaseModel):
 
 
 @router.delete(
-    "/conversations/{conversation}",
+    API_CONVERSATION_ROUTE,
     response_model=DeletedOut,
     summary="Delete a chat conversation with its questions, answers and feedback",
     description=(
-        "The id is the last part of the conversation's address (/gespraech/ID); whoever has the "
+        f"The id is the last part of the conversation's address ({CONVERSATION}/ID); whoever has the "
         "address may delete it. Afterwards the address answers 404."
     ),
     responses={
@@ -421,9 +406,11 @@ class DeletedOut(BaseModel):
 def delete_conversation(
     conversation: Annotated[
         str,
-        PathParam(pattern="^[A-Za-z0-9_-]{22}$", description="The conversation's id, from /gespraech/ID."),
+        PathParam(
+            pattern="^[A-Za-z0-9_-]{22}$", description=f"The conversation's id, from {CONVERSATION}/ID."
+        ),
     ],
-    store: Annotated[UserStore, Depends(get_store)],
+    store: StoreDep,
 ) -> dict[str, int]:
     try:
         deleted = store.delete_conversation(conversation)

@@ -16,10 +16,11 @@ import re
 from typing import Any
 
 from ..config import LogClients
+from .urls import API_CONVERSATIONS, CONVERSATION
 
 __all__ = ["PrivateAccessLog", "log_config", "private_client", "private_path"]
 
-_CONVERSATION = re.compile(r"(/gespraech/|/api/conversations/)[^/?#\s]+")
+_CONVERSATION = re.compile(f"({re.escape(CONVERSATION)}/|{re.escape(API_CONVERSATIONS)}/)" + r"[^/?#\s]+")
 
 
 def private_path(path: str) -> str:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .urls import DOCS
+from .urls import API, DOCS
 
 __all__ = [
     "CROSS_SITE",
@@ -199,7 +199,7 @@ class CrossSiteGuard:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         site = headers.get("sec-fetch-site", "").strip().lower()
         origin = headers.get("origin", "").strip().rstrip("/").lower()
-        api = scope["path"].startswith("/api/")
+        api = scope["path"].startswith(f"{API}/")
         if api and origin and origin in self.api_origins:
             return True
         if site:

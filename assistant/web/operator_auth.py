@@ -17,19 +17,22 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from ..operators import Operator, OperatorStore
+from .deps import OperatorsDep
+from .urls import ADMIN
 
 __all__ = [
     "COOKIE",
     "NOT_LOGGED_IN",
+    "OperatorDep",
+    "OptionalOperatorDep",
     "api_operator",
     "check_csrf",
-    "get_operators",
     "optional_operator",
     "set_session_cookie",
 ]
 
 COOKIE = "qm_verwaltung"
-NOT_LOGGED_IN = "Anmeldung erforderlich: bitte unter /verwaltung anmelden oder ein gültiges Token senden."
+NOT_LOGGED_IN = f"Anmeldung erforderlich: bitte unter {ADMIN} anmelden oder ein gültiges Token senden."
 BAD_FORM_TOKEN = "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte die Seite neu laden."
 
 _bearer = HTTPBearer(
@@ -37,13 +40,9 @@ _bearer = HTTPBearer(
 )
 
 
-def get_operators(request: Request) -> OperatorStore:
-    return request.app.state.operators
-
-
 def optional_operator(
     request: Request,
-    store: Annotated[OperatorStore, Depends(get_operators)],
+    store: OperatorsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Operator | None:
     """The operator behind the request's bearer token or session cookie, or None."""
@@ -62,6 +61,12 @@ def api_operator(
     if request.method not in ("GET", "HEAD") and operator.via == "session":
         check_csrf(operator, request.headers.get("x-csrf-token", ""))
     return operator
+
+
+#: The operator behind a request, or None (a page then leads to the login form).
+OptionalOperatorDep = Annotated[Operator | None, Depends(optional_operator)]
+#: The operator behind an API request; without one, 401.
+OperatorDep = Annotated[Operator, Depends(api_operator)]
 
 
 def check_csrf(operator: Operator, sent: str) -> None:

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from ..config import Settings
+from .deps import SettingsDep, TemplatesDep
 from .urls import PRIVACY
 
-__all__ = ["PrivacyFacts", "make_router"]
+__all__ = ["PrivacyFacts", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,11 @@ def _contact(settings: Settings) -> list[str]:
     return [" ".join(p.split()) for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
 
 
-def make_router(templates: Jinja2Templates) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+#: The notice's page, declared at module level; the app includes it.
+router = APIRouter(include_in_schema=False)
 
-    @router.get(PRIVACY, response_class=HTMLResponse)
-    def privacy_notice(request: Request) -> HTMLResponse:
-        facts = PrivacyFacts.of(request.app.state.settings)
-        return templates.TemplateResponse(request, "privacy.html", {"facts": facts})
 
-    return router
+@router.get(PRIVACY, response_class=HTMLResponse)
+def privacy_notice(request: Request, settings: SettingsDep, templates: TemplatesDep) -> HTMLResponse:
+    facts = PrivacyFacts.of(settings)
+    return templates.TemplateResponse(request, "privacy.html", {"facts": facts})

@@ -27,11 +27,13 @@ from time import monotonic
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .urls import API_HEALTH, STATIC
+
 __all__ = ["RateLimit", "TokenBuckets", "client_key"]
 
 #: Requests not counted: static files (by prefix) and the health check (this path exactly).
-EXEMPT_PREFIX = "/static/"
-EXEMPT_PATHS = frozenset({"/api/health"})
+EXEMPT_PREFIX = f"{STATIC}/"
+EXEMPT_PATHS = frozenset({API_HEALTH})
 
 Refusal = Callable[[Scope, str, dict[str, str]], Awaitable[Response]]
 

@@ -15,27 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
-from ..config import Settings
 from ..errors import DocumentError
 from ..ingest.chunking import locate_passages
 from ..ingest.documents import Block, Document, read_text_file
 from ..ingest.readers import FORMATS, ocr, read_as
 from ..ingest.readers.markdown import FRONT_MATTER
 from ..service import Assistant
-from .api import get_assistant
-from .urls import SOURCE_FILES, SOURCE_VIEW, source_file_url
+from .deps import AssistantDep, SettingsDep, TemplatesDep
+from .urls import SOURCE_FILE_ROUTE, SOURCE_VIEW_ROUTE, source_file_url
 
-__all__ = ["make_router", "render_markdown"]
+__all__ = ["render_markdown", "router"]
 
 
 def _recorded(assistant: Assistant, key: str) -> Path:
@@ -56,56 +53,70 @@ class Section:
     is_passage: bool = False
 
 
-def make_router(templates: Jinja2Templates) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    router.add_api_route(SOURCE_FILES + "/{key:path}", source_file, methods=["GET"])
+#: The source files and the source view, declared at module level; the app includes it.
+router = APIRouter(include_in_schema=False)
 
-    @router.get(SOURCE_VIEW + "/{key:path}", response_class=HTMLResponse)
-    def source_view(
-        request: Request,
-        key: str,
-        assistant: Annotated[Assistant, Depends(get_assistant)],
-        stelle: str = "",
-    ) -> Response:
-        def page(status: int = 200, **context: object) -> HTMLResponse:
-            for name in ("error", "missing", "found", "pdf_page", "pdf_url"):
-                context.setdefault(name, None)
-            return templates.TemplateResponse(
-                request,
-                "source.html",
-                {"key": key, **context},
-                status_code=status,
-            )
 
-        try:
-            path = _recorded(assistant, key)
-        except HTTPException as exc:
-            return page(exc.status_code, error=exc.detail, title="Quelle nicht gefunden", sections=[])
-        suffix = path.suffix.lower()
-        fmt = FORMATS.get(suffix)
-        if fmt is None or (suffix == ".pdf" and not stelle):
-            return RedirectResponse(source_file_url(key), status_code=303)
-        try:
-            settings: Settings = request.app.state.settings
-            document = _read_cached(fmt.read, path, key, settings.ocr_cache_dir)
-            blocks = _passage_blocks(document, stelle[:64])
-            if suffix == ".pdf":
-                return _pdf_page(page, key, document, blocks)
-            if fmt.markdown:
-                sections = render_markdown(read_text_file(path), blocks)
-            else:
-                sections = _render_blocks(document, blocks)
-        except (DocumentError, OSError, UnicodeError, ValueError) as exc:
-            message = "Die Quelle kann nicht angezeigt werden; bitte den Index neu bauen."
-            return page(422, error=f"{message} ({type(exc).__name__})", title=key, sections=[])
-        return page(
-            title=document.title,
-            sections=sections,
-            missing=bool(stelle) and not blocks,
-            found=bool(blocks),
+@router.get(SOURCE_FILE_ROUTE)
+def source_file(key: str, assistant: AssistantDep) -> FileResponse:
+    path = _recorded(assistant, key)
+    fmt = FORMATS.get(path.suffix.lower())
+    media_type, disposition, policy = (
+        (fmt.media_type, fmt.disposition, fmt.policy)
+        if fmt
+        else ("application/octet-stream", "attachment", None)
+    )
+    headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(path.name)}"}
+    if policy:
+        headers["Content-Security-Policy"] = policy
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+@router.get(SOURCE_VIEW_ROUTE, response_class=HTMLResponse)
+def source_view(
+    request: Request,
+    key: str,
+    assistant: AssistantDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    stelle: str = "",
+) -> Response:
+    def page(status: int = 200, **context: object) -> HTMLResponse:
+        for name in ("error", "missing", "found", "pdf_page", "pdf_url"):
+            context.setdefault(name, None)
+        return templates.TemplateResponse(
+            request,
+            "source.html",
+            {"key": key, **context},
+            status_code=status,
         )
 
-    return router
+    try:
+        path = _recorded(assistant, key)
+    except HTTPException as exc:
+        return page(exc.status_code, error=exc.detail, title="Quelle nicht gefunden", sections=[])
+    suffix = path.suffix.lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None or (suffix == ".pdf" and not stelle):
+        return RedirectResponse(source_file_url(key), status_code=303)
+    try:
+        document = _read_cached(fmt.read, path, key, settings.ocr_cache_dir)
+        blocks = _passage_blocks(document, stelle[:64])
+        if suffix == ".pdf":
+            return _pdf_page(page, key, document, blocks)
+        if fmt.markdown:
+            sections = render_markdown(read_text_file(path), blocks)
+        else:
+            sections = _render_blocks(document, blocks)
+    except (DocumentError, OSError, UnicodeError, ValueError) as exc:
+        message = "Die Quelle kann nicht angezeigt werden; bitte den Index neu bauen."
+        return page(422, error=f"{message} ({type(exc).__name__})", title=key, sections=[])
+    return page(
+        title=document.title,
+        sections=sections,
+        missing=bool(stelle) and not blocks,
+        found=bool(blocks),
+    )
 
 
 def _pdf_page(
@@ -226,17 +237,3 @@ def _render_blocks(document: Document, passage: tuple[Block, ...]) -> list[Secti
         parts.append(f"<p>{escape(block.text)}</p>")
     sections.append(Section(Markup("".join(parts)), is_passage=in_passage))
     return [s for s in sections if s.html]
-
-
-def source_file(key: str, assistant: Annotated[Assistant, Depends(get_assistant)]) -> FileResponse:
-    path = _recorded(assistant, key)
-    fmt = FORMATS.get(path.suffix.lower())
-    media_type, disposition, policy = (
-        (fmt.media_type, fmt.disposition, fmt.policy)
-        if fmt
-        else ("application/octet-stream", "attachment", None)
-    )
-    headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(path.name)}"}
-    if policy:
-        headers["Content-Security-Policy"] = policy
-    return FileResponse(path, media_type=media_type, headers=headers)

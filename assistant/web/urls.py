@@ -1,5 +1,5 @@
-"""Every address the app builds, in one place: the routes of the source files and the source view are
-declared from these prefixes, and citations, templates and the API get their links from here."""
+"""Every address the app serves and builds, in one place: each route is declared from these names, and
+citations, templates and the API get their links from here."""
 
 from __future__ import annotations
 
@@ -8,11 +8,23 @@ from urllib.parse import quote
 from ..records import Citation, Passage
 
 __all__ = [
+    "ANSWER_ROUTE",
     "ANSWER_STREAM",
     "CONVERSATION",
+    "CONVERSATION_ROUTE",
+    "DELETE_ROUTE",
     "DOCS",
+    "FEEDBACK_ROUTE",
     "HOME",
+    "OPENAPI",
     "PRIVACY",
+    "STATIC",
+    "API",
+    "API_ASK",
+    "API_CONVERSATION_ROUTE",
+    "API_CONVERSATIONS",
+    "API_FEEDBACK",
+    "API_HEALTH",
     "ADMIN",
     "ADMIN_AUDIT",
     "ADMIN_BUILD",
@@ -21,7 +33,13 @@ __all__ = [
     "ADMIN_LOGOUT",
     "ADMIN_API",
     "ADMIN_API_BUILDS",
+    "ADMIN_API_BUILD_EVENTS_ROUTE",
+    "ADMIN_API_BUILD_ROUTE",
+    "ADMIN_API_DOCUMENT_ROUTE",
     "ADMIN_API_DOCUMENTS",
+    "ADMIN_BUILD_ROUTE",
+    "ADMIN_DELETE_ROUTE",
+    "ADMIN_DOCUMENT_ROUTE",
     "admin_build_url",
     "build_events_url",
     "build_status_url",
@@ -32,7 +50,9 @@ __all__ = [
     "admin_delete_url",
     "admin_document_url",
     "SOURCE_FILES",
+    "SOURCE_FILE_ROUTE",
     "SOURCE_VIEW",
+    "SOURCE_VIEW_ROUTE",
     "passage_url",
     "reading_url",
     "source_file_url",
@@ -44,6 +64,9 @@ __all__ = [
 SOURCE_FILES = "/quellen"
 #: A source rendered as a page, the passage named by ``?stelle=`` highlighted and scrolled to.
 SOURCE_VIEW = "/ansicht"
+#: Their routes: the key is the rest of the path (a source in a folder has a ``/`` in its key).
+SOURCE_FILE_ROUTE = f"{SOURCE_FILES}/{{key:path}}"
+SOURCE_VIEW_ROUTE = f"{SOURCE_VIEW}/{{key:path}}"
 
 
 #: The chat's start page, a conversation (``/gespraech/<id>``), the stream of a first answer's model text,
@@ -53,6 +76,16 @@ CONVERSATION = "/gespraech"
 ANSWER_STREAM = f"{CONVERSATION}/antwort"
 DOCS = "/docs"
 PRIVACY = "/datenschutz"
+#: The vendored scripts, styles and icons; the OpenAPI schema the API documentation reads.
+STATIC = "/static"
+OPENAPI = "/openapi.json"
+
+#: The routes of a conversation's page, the stream of a stored turn's model answer, a turn's feedback
+#: and the deletion (the functions below build their addresses).
+CONVERSATION_ROUTE = f"{CONVERSATION}/{{conversation}}"
+ANSWER_ROUTE = f"{CONVERSATION_ROUTE}/{{number}}/antwort"
+FEEDBACK_ROUTE = f"{CONVERSATION_ROUTE}/{{number}}/rueckmeldung"
+DELETE_ROUTE = f"{CONVERSATION_ROUTE}/loeschen"
 
 
 def conversation_url(conversation: str, fragment: str = "") -> str:
@@ -84,6 +117,12 @@ ADMIN_BUILD = f"{ADMIN}/neubau"
 ADMIN_AUDIT = f"{ADMIN}/protokoll"
 
 
+#: The routes of one uploaded document, its deletion, and one build's progress page.
+ADMIN_DOCUMENT_ROUTE = f"{ADMIN_DOCUMENT}/{{name}}"
+ADMIN_DELETE_ROUTE = f"{ADMIN_DOCUMENT_ROUTE}/loeschen"
+ADMIN_BUILD_ROUTE = f"{ADMIN_BUILD}/{{build_id}}"
+
+
 def admin_document_url(name: str) -> str:
     """How an uploaded document was read ("So wurde gelesen")."""
     return f"{ADMIN_DOCUMENT}/{quote(name, safe='')}"
@@ -98,10 +137,23 @@ def admin_build_url(build_id: str) -> str:
     return f"{ADMIN_BUILD}/{quote(build_id, safe='')}"
 
 
+#: The JSON API (every address under it is answered in JSON): questions, feedback, the service's
+#: status, and deleting a conversation.
+API = "/api"
+API_ASK = f"{API}/ask"
+API_FEEDBACK = f"{API}/feedback"
+API_HEALTH = f"{API}/health"
+API_CONVERSATIONS = f"{API}/conversations"
+API_CONVERSATION_ROUTE = f"{API_CONVERSATIONS}/{{conversation}}"
+
 #: The operator area's JSON API: documents and builds.
-ADMIN_API = "/api/admin"
+ADMIN_API = f"{API}/admin"
 ADMIN_API_DOCUMENTS = f"{ADMIN_API}/documents"
 ADMIN_API_BUILDS = f"{ADMIN_API}/builds"
+#: The routes of one uploaded document, one build's state and its progress stream.
+ADMIN_API_DOCUMENT_ROUTE = f"{ADMIN_API_DOCUMENTS}/{{name}}"
+ADMIN_API_BUILD_ROUTE = f"{ADMIN_API_BUILDS}/{{build_id}}"
+ADMIN_API_BUILD_EVENTS_ROUTE = f"{ADMIN_API_BUILD_ROUTE}/events"
 
 
 def build_status_url(build_id: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, STOPPED
+from assistant.generation.writer import MODEL_UNAVAILABLE, NOT_VERIFIED, STOPPED
 from assistant.web.chat import INTERRUPTED
 
 from ..llama_server import start as start_llama

@@ -15,8 +15,8 @@ from assistant.generation.grounding import (
     grounding_checker,
     is_usable,
 )
-from assistant.index.lexical import GermanAnalyzer
 from assistant.records import Citation, GeneratedSentence, Hit, Passage
+from assistant.text import GermanAnalyzer
 
 FONDS = Passage(
     "a",

@@ -15,7 +15,8 @@ from assistant.config import Settings
 from assistant.errors import GenerationTooLong
 from assistant.generation.client import ChatClient
 from assistant.generation.grounding import MAX_PASSAGES, NOT_ANSWERED
-from assistant.service import MODEL_UNAVAILABLE, NOT_VERIFIED, open_assistant
+from assistant.generation.writer import MODEL_UNAVAILABLE, NOT_VERIFIED
+from assistant.service import open_assistant
 from assistant.userdata.sqlite import SQLiteUserStore
 from assistant.web.app import create_app
 

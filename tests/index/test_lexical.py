@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.index.lexical import GermanAnalyzer, LexicalIndex, term_weights
+from assistant.index.lexical import LexicalIndex, term_weights
+from assistant.text import GermanAnalyzer
 
 TEXTS = [
     "Das Quartiersmanagement arbeitet im Stadtteilbüro vor Ort.",

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant.index.folder.engine import FolderEngine
-from assistant.index.lexical import GermanAnalyzer, LexicalIndex
+from assistant.index.lexical import LexicalIndex
 from assistant.records import Citation, Passage
 from assistant.retrieval.expansion import Thesaurus, load_thesaurus, read_groups
+from assistant.text import GermanAnalyzer
 
 ROOT = Path(__file__).resolve().parents[2]
 

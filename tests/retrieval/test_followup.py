@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.index.lexical import GermanAnalyzer
 from assistant.retrieval.followup import contextual_query
+from assistant.text import GermanAnalyzer
 
 ANALYZER = GermanAnalyzer()
 

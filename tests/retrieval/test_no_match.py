@@ -13,7 +13,7 @@ from assistant.answer import SentenceScorer, extract_sentences
 from assistant.config import Settings
 from assistant.evaluation import EvalQuery, fit_rule
 from assistant.index.folder.releases import load_release
-from assistant.index.lexical import GermanAnalyzer, LexicalIndex
+from assistant.index.lexical import LexicalIndex
 from assistant.records import Citation, Hit, Passage
 from assistant.retrieval.nomatch import (
     FEATURES,
@@ -24,6 +24,7 @@ from assistant.retrieval.nomatch import (
     scope_examples,
 )
 from assistant.service import open_assistant
+from assistant.text import GermanAnalyzer
 
 
 def test_idf_and_known_terms_come_from_the_bm25_index() -> None:

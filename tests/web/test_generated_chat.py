@@ -15,15 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.config import Settings
-from assistant.service import (
+from assistant.generation.writer import (
     MODEL_TOO_LONG,
     MODEL_TOO_SLOW,
     MODEL_UNAVAILABLE,
     NOT_VERIFIED,
     STOPPED,
-    Assistant,
-    open_assistant,
 )
+from assistant.service import Assistant, open_assistant
 from assistant.web.app import create_app
 
 from ..fake_llm import FakeModel, chunk

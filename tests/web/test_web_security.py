@@ -20,7 +20,8 @@ from assistant.errors import ModelMismatch
 from assistant.index.folder.releases import load_release
 from assistant.index.manifest import display_model_name
 from assistant.service import Assistant, open_assistant
-from assistant.web.app import INTERNAL_ERROR, create_app
+from assistant.web.app import create_app
+from assistant.web.handlers import INTERNAL_ERROR
 from tests.hostile import (
     ADMIN_TOKEN,
     DOUBLE_QUOTE,

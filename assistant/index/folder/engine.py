@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from ...records import Passage
+from ...text import GermanAnalyzer
 from ..engine import PLAIN_ANALYZER
-from ..lexical import GermanAnalyzer, LexicalIndex
+from ..lexical import LexicalIndex
 
 __all__ = ["FolderEngine"]
 

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from ...errors import SearchUnavailable
 from ...records import Passage
-from ..lexical import GermanAnalyzer
+from ...text import GermanAnalyzer
 from ..manifest import Manifest, ReleaseNames
 from ..vectors import IndexPlan
 

@@ -173,6 +173,8 @@ _BARS = re.compile(r"[|¦!lI\[\]]+")
 FRAME_DPI = 150  # the page image is looked at this fine for frames: a hairline stays one dark pixel
 _DARK = 170  # grey levels below this are ink (a box's light fill is about 235)
 _MIN_SIDE = 0.4  # inches: shorter lines are letters or rules, not a frame's sides
+RULE_LENGTH = 1.0  # inches: a vertical line this long outside a frame is a column rule
+_RULE_WIDTH = 6.0  # points: a rectangle no wider is a rule, not a frame
 
 
 def noise(word: str, box: Rect, frames: Sequence[Rect]) -> bool:
@@ -188,7 +190,7 @@ def noise(word: str, box: Rect, frames: Sequence[Rect]) -> bool:
             continue
         if _BARS.fullmatch(word) and any(x0 - 4 <= side <= x1 + 4 for side in (left, right)):
             return True
-        if any(y0 + margin < side < y1 - margin for side in (bottom, top)):
+        if right - left > _RULE_WIDTH and any(y0 + margin < side < y1 - margin for side in (bottom, top)):
             return True
     return False
 
@@ -222,6 +224,36 @@ def frames(page: Any) -> list[Rect]:
         )
         if closed > 0.8:
             found.append((c0 / scale, height - r1 / scale, c1 / scale, height - r0 / scale))
+    return found + _rules(dark, scale, height, found)
+
+
+def _rules(dark: Any, scale: float, height: float, frames: list[Rect]) -> list[Rect]:
+    """Vertical rules between columns (long thin dark lines outside any frame) as rectangles a few
+    pixels wide: under noise Tesseract reads a rule as a column of "|", which joins the columns'
+    lines into one; ``noise`` drops a bar on a rule as on a frame's side. A pixel belongs to a line
+    when most pixels above and below it (0.4 in) are ink: a poor scan's hairline is broken here and
+    there, which a strict opening would not survive."""
+    import numpy as np
+    from scipy import ndimage
+
+    side = int(_MIN_SIDE * FRAME_DPI)
+    down = ndimage.uniform_filter1d(dark.astype(np.float32), size=side, axis=0) >= 0.7
+    labels, _ = ndimage.label(ndimage.binary_dilation(down, structure=np.ones((5, 3), bool)))
+    found: list[Rect] = []
+    for rows, cols in ndimage.find_objects(labels):
+        trimmed = int(0.3 * side)  # the running mean cuts this much off either end of a line
+        r0, r1, c0, c1 = max(0, rows.start - trimmed), rows.stop + trimmed, cols.start, cols.stop
+        if r1 - r0 < RULE_LENGTH * FRAME_DPI or c1 - c0 > _RULE_WIDTH / 72 * FRAME_DPI:
+            continue
+        rect = (c0 / scale, height - r1 / scale, c1 / scale, height - r0 / scale)
+        length = rect[3] - rect[1]
+        if not any(  # a frame's own side (its ends may stick out by what the running mean added)
+            f[0] - 3 <= rect[0]
+            and rect[2] <= f[2] + 3
+            and min(f[3], rect[3]) - max(f[1], rect[1]) > 0.5 * length
+            for f in frames
+        ):
+            found.append(rect)
     return found
 
 

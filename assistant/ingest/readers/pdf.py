@@ -260,6 +260,74 @@ def _has_marks(page: object) -> bool:
     return next(iter(page.get_objects(max_depth=2)), None) is not None  # type: ignore[attr-defined]
 
 
+def _page_text(textpage: object) -> str:
+    """PDFium's text of a page, one character per PDFium character index, with accents drawn apart
+    composed and low quotes drawn as high ones put right."""
+    import pypdfium2.raw as pdfium_c
+
+    raw = textpage.raw  # type: ignore[attr-defined]
+    count = pdfium_c.FPDFText_CountChars(raw)
+    text = textpage.get_text_range(0, count) if count > 0 else ""  # type: ignore[attr-defined]
+    if len(text) != count:  # characters outside the BMP: keep the indices in step with PDFium's
+        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
+    if _ACCENT_CHARS.search(text):
+        text = _compose_accents(raw, text)
+    if _HIGH_QUOTES.search(text):
+        text = _lower_quotes(raw, text)
+    return text
+
+
+class _WordBoxes:
+    """Where a word of a page's text stands: its left and right edge, its baseline and font size,
+    from its first and last characters' boxes (see ``_runs``)."""
+
+    def __init__(self, raw: object, text: str, recognised: list[tuple[float, float, float, float]] | None):
+        import ctypes
+
+        import pypdfium2.raw as pdfium_c
+
+        self.raw, self.text, self.recognised = raw, text, recognised
+        self.char_box, self.font_size = pdfium_c.FPDFText_GetCharBox, pdfium_c.FPDFText_GetFontSize
+        self.origin = pdfium_c.FPDFText_GetCharOrigin
+        self.left, self.right = ctypes.c_double(), ctypes.c_double()
+        self.bottom, self.top = ctypes.c_double(), ctypes.c_double()
+        self.ox, self.oy = ctypes.c_double(), ctypes.c_double()
+
+    def word(self, match: re.Match[str]) -> tuple[float, float, float, float] | None:
+        """(left, right, baseline, size) of a word, or None for a word to leave out: recognition's
+        noise, or characters PDFium generated with no place on the page."""
+        raw, text, left, right, bottom, top = (
+            self.raw,
+            self.text,
+            self.left,
+            self.right,
+            self.bottom,
+            self.top,
+        )
+        start, stop = match.span()
+        self.char_box(raw, start, left, right, bottom, top)
+        word_left, word_bottom = left.value, bottom.value
+        if stop - 1 > start:
+            self.char_box(raw, stop - 1, left, right, bottom, top)
+        word_right = max(right.value, word_left)
+        if self.recognised is not None:
+            if ocr.noise(match.group(), (word_left, word_bottom, word_right, top.value), self.recognised):
+                return None
+            if text[stop : stop + 1] == " ":
+                letters_top = top.value
+                self.char_box(raw, stop, left, right, bottom, top)
+                if right.value > left.value >= word_right - 0.5:  # a glyph right after the word
+                    word_right = right.value
+                top.value = letters_top
+        if word_right <= word_left and top.value <= word_bottom:
+            return None  # a character PDFium generated, with no place on the page
+        word_size = float(self.font_size(raw, start + (stop - start) // 2)) or (top.value - word_bottom)
+        # The baseline of the word's first letter: a mark before it (a low quote „) may sit lower.
+        anchor = start + next((k for k, ch in enumerate(match.group()) if ch.isalnum()), 0)
+        word_base = float(self.oy.value) if self.origin(raw, anchor, self.ox, self.oy) else word_bottom
+        return word_left, word_right, word_base, word_size
+
+
 def _runs(
     textpage: object, *, recognised: list[tuple[float, float, float, float]] | None = None
 ) -> list[Run]:
@@ -275,26 +343,9 @@ def _runs(
     word and the space after it over the word's box, so the word ends where that space glyph ends
     (its letters alone stop short, and every word gap would look wide enough to cut the line); and
     the words ``ocr.noise`` calls a frame's edge or a speck are left out."""
-    import ctypes
-
-    import pypdfium2.raw as pdfium_c
-
     raw = textpage.raw  # type: ignore[attr-defined]
-    count = pdfium_c.FPDFText_CountChars(raw)
-    text = textpage.get_text_range(0, count) if count > 0 else ""  # type: ignore[attr-defined]
-    if len(text) != count:  # characters outside the BMP: keep the indices in step with PDFium's
-        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
-    if _ACCENT_CHARS.search(text):
-        text = _compose_accents(raw, text)
-    if _HIGH_QUOTES.search(text):
-        text = _lower_quotes(raw, text)
-    char_box, font_size, origin = (
-        pdfium_c.FPDFText_GetCharBox,
-        pdfium_c.FPDFText_GetFontSize,
-        (pdfium_c.FPDFText_GetCharOrigin),
-    )
-    left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
-    ox, oy = ctypes.c_double(), ctypes.c_double()
+    text = _page_text(textpage)
+    boxes = _WordBoxes(raw, text, recognised)
     runs: list[Run] = []
     words: list[str] = []
     x0 = x1 = base = size = 0.0
@@ -317,26 +368,10 @@ def _runs(
         end = stop
         if "\n" in between or "\r" in between:
             flush()
-        char_box(raw, start, left, right, bottom, top)
-        word_left, word_bottom = left.value, bottom.value
-        if stop - 1 > start:
-            char_box(raw, stop - 1, left, right, bottom, top)
-        word_right = max(right.value, word_left)
-        if recognised is not None:
-            if ocr.noise(match.group(), (word_left, word_bottom, word_right, top.value), recognised):
-                continue
-            if text[stop : stop + 1] == " ":
-                letters_top = top.value
-                char_box(raw, stop, left, right, bottom, top)
-                if right.value > left.value >= word_right - 0.5:  # a glyph right after the word
-                    word_right = right.value
-                top.value = letters_top
-        if word_right <= word_left and top.value <= word_bottom:
-            continue  # a character PDFium generated, with no place on the page
-        word_size = float(font_size(raw, start + (stop - start) // 2)) or (top.value - word_bottom)
-        # The baseline of the word's first letter: a mark before it (a low quote „) may sit lower.
-        anchor = start + next((k for k, ch in enumerate(match.group()) if ch.isalnum()), 0)
-        word_base = float(oy.value) if origin(raw, anchor, ox, oy) else word_bottom
+        box = boxes.word(match)
+        if box is None:
+            continue
+        word_left, word_right, word_base, word_size = box
         word = match.group().replace(_MERGED, "")
         if not word:
             continue  # an accent that joined its letter

@@ -209,7 +209,7 @@ def _image_pdf(target: Path, draw: Callable[[Any], None]) -> Path:
 
 def test_a_box_ruled_round_in_a_scan_is_found_as_a_frame(tmp_path: Path) -> None:
     """A scan has no drawn rectangles: the frame of a box (light fill, dark hairline) is found in the
-    image, in PDF points; a lone rule, a text-like pattern and an open bracket make none."""
+    image, in PDF points; a lone rule, a text-like pattern and an open bracket make no frame."""
     import pypdfium2 as pdfium
 
     def draw(page: Any) -> None:
@@ -225,11 +225,50 @@ def test_a_box_ruled_round_in_a_scan_is_found_as_a_frame(tmp_path: Path) -> None
         found = ocr.frames(pdf[0])
     finally:
         pdf.close()
-    assert len(found) == 1
-    left, bottom, right, top = found[0]
+    boxes = [f for f in found if f[2] - f[0] > 6]
+    rules = [f for f in found if f[2] - f[0] <= 6]
+    assert len(boxes) == 1
+    left, bottom, right, top = boxes[0]
     # 150 dpi: 700 px = 336 pt from the left; 300 px = 144 pt from the top of an 842 pt page.
     assert abs(left - 336) < 3 and abs(right - 552) < 3
     assert abs(top - (842 - 144)) < 3 and abs(bottom - (842 - 288)) < 3
+    # The bracket's upright side, 2 inches long, is a rule (a thin rectangle), its foot is not; the
+    # box's own sides are not rules.
+    assert len(rules) == 1
+    left, bottom, right, top = rules[0]
+    assert abs(left - 48) < 3 and right - left < 6
+    assert abs(top - (842 - 480)) < 6 and abs(bottom - (842 - 624)) < 6
+
+
+def test_a_column_rule_under_noise_is_found_and_its_bars_are_noise(tmp_path: Path) -> None:
+    """Under a poor scan's noise a hairline between columns is broken here and there; it is still a
+    rule, and the bars Tesseract reads on it are left out, while a bar beside it stays text."""
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    def draw(page: Any) -> None:
+        page.line((600, 200, 600, 1400), fill=0, width=2)  # a rule, 8 inches long at 150 dpi
+
+    path = _image_pdf(tmp_path / "rule.pdf", draw)
+    pdf = pdfium.PdfDocument(path)
+    image = np.asarray(pdf[0].render(scale=150 / 72, grayscale=True).to_pil().convert("L"), dtype=np.float32)
+    pdf.close()
+    rng = np.random.default_rng(7)
+    noisy = np.clip(image + rng.normal(0, 90, image.shape), 0, 255).astype(np.uint8)  # breaks it
+    Image.fromarray(noisy, mode="L").save(tmp_path / "noisy.pdf", "PDF", resolution=150.0)
+    pdf = pdfium.PdfDocument(tmp_path / "noisy.pdf")
+    try:
+        found = ocr.frames(pdf[0])
+    finally:
+        pdf.close()
+    assert len(found) == 1
+    left, bottom, right, top = found[0]
+    assert abs(left - 288) < 3 and right - left < 6 and top - bottom > 500
+    assert ocr.noise("|", (287.5, 400, 288.5, 409), found)
+    assert ocr.noise("||", (287, 300, 289.5, 309), found)
+    assert not ocr.noise("|", (250, 400, 251, 409), found)  # away from the rule
+    assert not ocr.noise("und", (270, 400, 286, 409), found)  # a word ending beside it
 
 
 def test_specks_and_frame_sides_read_as_words_are_noise() -> None:

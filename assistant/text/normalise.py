@@ -1,0 +1,33 @@
+"""Normalising text: NFC, soft hyphens and ligatures gone, control characters removed, spaces collapsed."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["normalise"]
+
+_SOFT_HYPHEN = "\u00ad"
+_LIGATURES = {
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb06": "st",
+}
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+
+
+def normalise(text: str) -> str:
+    """NFC, no soft hyphens, ligatures spelled out, control characters gone, spaces collapsed."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace(_SOFT_HYPHEN, "")
+    for ligature, letters in _LIGATURES.items():
+        text = text.replace(ligature, letters)
+    text = _CONTROL.sub("", text)
+    lines = [
+        _SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ]
+    return "\n".join(lines).strip()
