@@ -26,6 +26,7 @@ from .index.folder.releases import (
 from .index.lexical import LexicalIndex
 from .index.manifest import BuildFacts
 from .index.releases import releases_for
+from .index.store import NewRelease
 from .ingest.chunking import chunk_document
 from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
@@ -184,9 +185,7 @@ def _build(
                 build_seconds=round(time.perf_counter() - started, 3),
                 sources=source_facts(passages, collection.files, settings.upload_dir),
             )
-            published = releases_for(settings).publish(
-                build_id,
-                staging,
+            release = NewRelease(
                 passages=passages,
                 vectors=vectors,
                 model=embedder.name,
@@ -194,8 +193,9 @@ def _build(
                 files=collection.files,
                 lexical=lexical,
                 facts=facts,
-                keep=settings.keep_releases,
-                index_kind=settings.index_kind,
+            )
+            published = releases_for(settings).publish(
+                build_id, staging, release, keep=settings.keep_releases, index_kind=settings.index_kind
             )
             kept = [*(text_key(t) for t in [*texts, *sentences]), *(query_key(q) for q in examples)]
             cache.keep_only(embedder.fingerprint, kept)

@@ -25,6 +25,7 @@ from .embed.choice import embedder_for_corpus, static_embedder
 from .embed.models import Embedder
 from .index.lexical import LexicalIndex
 from .index.releases import releases_for
+from .index.store import NewRelease
 from .index.vectors import SentenceVectors
 from .records import Citation, Hit, Passage
 from .retrieval.followup import SearchQuery, contextual_query
@@ -190,14 +191,8 @@ def searcher_for(
     vectors = embedder.encode_documents(texts)
     lexical = LexicalIndex.build(texts)
     # The configured backend's search code over these passages, exact as a build makes it at this size.
-    engine = releases_for(settings).trial_engine(
-        workdir,
-        passages=passages,
-        vectors=vectors,
-        lexical=lexical,
-        model=embedder.name,
-        index_kind=settings.index_kind,
-    )
+    release = NewRelease(passages=passages, vectors=vectors, model=embedder.name, lexical=lexical)
+    engine = releases_for(settings).trial_engine(workdir, release, index_kind=settings.index_kind)
     # Calibrated through the cache, so that fitting the no-match rule (``_out_of_fold_scope``) does not
     # encode the scope model's example questions a second time.
     cached = _CachedEmbedder(embedder)

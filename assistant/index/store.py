@@ -10,7 +10,7 @@ interface only; ``index.releases.releases_for`` picks the backend (``index.folde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .lexical import LexicalIndex
 
-__all__ = ["Published", "ReleaseStore", "ServedRelease"]
+__all__ = ["NewRelease", "Published", "ReleaseStore", "ServedRelease"]
 
 
 class ServedRelease(Protocol):
@@ -66,6 +66,25 @@ class ServedRelease(Protocol):
 
 
 @dataclass(frozen=True)
+class NewRelease:
+    """What a build hands a store to publish: passages with their vectors (row i ↔ vector i), the
+    model that made them (``model_dir``: the folder of a bundled model inside the staging folder),
+    the source files by citation source, the BM25 index and what the build knows about itself."""
+
+    passages: list[Passage]
+    vectors: np.ndarray
+    model: str
+    lexical: LexicalIndex
+    model_dir: str | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    facts: BuildFacts = field(default_factory=BuildFacts)
+
+    def __post_init__(self) -> None:
+        if len(self.passages) != len(self.vectors):
+            raise ValueError("one vector per passage expected")
+
+
+@dataclass(frozen=True)
 class Published:
     """Where ``ReleaseStore.publish`` put a release."""
 
@@ -88,14 +107,8 @@ class ReleaseStore(Protocol):
         self,
         build_id: str,
         staging: Path,
+        release: NewRelease,
         *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        model: str,
-        model_dir: str | None,
-        files: dict[str, Path],
-        lexical: LexicalIndex,
-        facts: BuildFacts,
         keep: int = 3,
         index_kind: IndexKind = "auto",
     ) -> Published:
@@ -105,16 +118,7 @@ class ReleaseStore(Protocol):
         the newest ``keep`` releases are removed. Raises ``ReleaseError`` (nothing switched)."""
         ...
 
-    def trial_engine(
-        self,
-        workdir: Path,
-        *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        lexical: LexicalIndex,
-        model: str,
-        index_kind: IndexKind = "flat",
-    ) -> Engine:
+    def trial_engine(self, workdir: Path, release: NewRelease, *, index_kind: IndexKind = "flat") -> Engine:
         """An engine over these passages that is never served, for an evaluation run: the same search
         code as a published release of this backend, removed again when the process ends."""
         ...

@@ -38,8 +38,8 @@ import numpy as np
 from ...errors import BuildLocked, ReleaseError
 from ...records import Passage
 from ..lexical import LexicalIndex
-from ..manifest import BuildFacts, Manifest, ReleaseNames
-from ..store import Published
+from ..manifest import Manifest, ReleaseNames
+from ..store import NewRelease, Published
 from ..vectors import DEFAULT_EXACT_LIMIT, IndexKind, SentenceVectors, build_vector_index, read_vector_index
 from .engine import FolderEngine
 
@@ -202,14 +202,8 @@ def publish_release(
     index_dir: Path,
     staging: Path,
     build_id: str,
+    release: NewRelease,
     *,
-    passages: list[Passage],
-    vectors: np.ndarray,
-    model: str,
-    model_dir: str | None,
-    files: dict[str, Path] | None = None,
-    lexical: LexicalIndex | None = None,
-    facts: BuildFacts | None = None,
     keep: int = 3,
     index_kind: IndexKind = "auto",
     exact_limit: int = DEFAULT_EXACT_LIMIT,
@@ -217,8 +211,7 @@ def publish_release(
     """Write, verify and publish a release from a staging folder; returns the release's path."""
     import faiss
 
-    if len(passages) != len(vectors):
-        raise ValueError("one vector per passage expected")
+    passages, vectors, files = release.passages, release.vectors, release.files
     started = time.perf_counter()
     index, plan = build_vector_index(vectors, kind=index_kind, exact_limit=exact_limit)
     faiss.write_index(index, str(staging / "index.faiss"))
@@ -232,14 +225,13 @@ def publish_release(
         handle.flush()
         os.fsync(handle.fileno())
     # The source files a citation may link to: the app serves these and nothing else.
-    sources = {key: str(path) for key, path in sorted((files or {}).items())}
+    sources = {key: str(path) for key, path in sorted(files.items())}
     _write_file(staging / "sources.json", json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8"))
-    if lexical is not None:
-        lexical.save(staging / "lexical")
+    release.lexical.save(staging / "lexical")
     manifest = Manifest.new(
         build_id,
-        model=model,
-        model_dir=model_dir,
+        model=release.model,
+        model_dir=release.model_dir,
         vectors=vectors,
         passages=passages,
         vector_index=plan,
@@ -249,7 +241,7 @@ def publish_release(
             for file in sorted(staging.rglob("*"))
             if file.is_file() and file.name != "manifest.json"
         },
-        facts=facts or BuildFacts(),
+        facts=release.facts,
     )
     _write_file(staging / "manifest.json", manifest.to_json())
 
@@ -397,14 +389,8 @@ class FolderReleases:
         self,
         build_id: str,
         staging: Path,
+        release: NewRelease,
         *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        model: str,
-        model_dir: str | None,
-        files: dict[str, Path],
-        lexical: LexicalIndex,
-        facts: BuildFacts,
         keep: int = 3,
         index_kind: IndexKind = "auto",
     ) -> Published:
@@ -412,13 +398,7 @@ class FolderReleases:
             self.index_dir,
             staging,
             build_id,
-            passages=passages,
-            vectors=vectors,
-            model=model,
-            model_dir=model_dir,
-            files=files,
-            lexical=lexical,
-            facts=facts,
+            release,
             keep=keep,
             index_kind=index_kind,
             exact_limit=self.exact_limit,
@@ -426,15 +406,8 @@ class FolderReleases:
         return Published(build_id=build_id, path=path, where=str(path))
 
     def trial_engine(
-        self,
-        workdir: Path,
-        *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        lexical: LexicalIndex,
-        model: str,
-        index_kind: IndexKind = "flat",
+        self, workdir: Path, release: NewRelease, *, index_kind: IndexKind = "flat"
     ) -> FolderEngine:
         """In memory: nothing is written (``workdir`` is not needed)."""
-        index, _ = build_vector_index(vectors, kind=index_kind, exact_limit=self.exact_limit)
-        return FolderEngine(index, tuple(passages), lexical)
+        index, _ = build_vector_index(release.vectors, kind=index_kind, exact_limit=self.exact_limit)
+        return FolderEngine(index, tuple(release.passages), release.lexical)

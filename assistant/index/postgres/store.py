@@ -42,11 +42,9 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from ...errors import BuildLocked, ReleaseError, SearchUnavailable
-from ...records import Passage
 from ..engine import Engine
-from ..lexical import LexicalIndex
-from ..manifest import BuildFacts, Manifest
-from ..store import Published
+from ..manifest import Manifest
+from ..store import NewRelease, Published
 from ..vectors import IndexKind, IndexPlan
 from .search import Connections, PostgresRelease
 from .write import text_digest, vector_digest, vector_index, verify_release, write_release
@@ -161,66 +159,27 @@ class PostgresReleases:
         self,
         build_id: str,
         staging: Path,
+        release: NewRelease,
         *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        model: str,
-        model_dir: str | None,
-        files: dict[str, Path],
-        lexical: LexicalIndex,
-        facts: BuildFacts,
         keep: int = 3,
         index_kind: IndexKind = "auto",
     ) -> Published:
         """``ReleaseStore.publish``: into a schema of its own, then ``qm_current`` switched; the
         staging folder is removed once its files are in the database."""
-        schema = self._publish(
-            build_id,
-            staging,
-            passages=passages,
-            vectors=vectors,
-            model=model,
-            model_dir=model_dir,
-            files=files,
-            lexical=lexical,
-            facts=facts,
-            keep=keep,
-            index_kind=index_kind,
-        )
+        schema = self._publish(build_id, staging, release, keep=keep, index_kind=index_kind)
         shutil.rmtree(staging, ignore_errors=True)
         return Published(build_id=build_id, path=staging, where=f"{self.where}, Schema {schema}")
 
-    def trial_engine(
-        self,
-        workdir: Path,
-        *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        lexical: LexicalIndex,
-        model: str,
-        index_kind: IndexKind = "flat",
-    ) -> Engine:
+    def trial_engine(self, workdir: Path, release: NewRelease, *, index_kind: IndexKind = "flat") -> Engine:
         """A release that is never switched to (for ``assistant eval``), removed when the process ends."""
         import atexit
         import os
 
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        build_id = f"eval-{stamp}-{len(passages)}-{os.getpid()}-{id(vectors) % 10_000}"
+        build_id = f"eval-{stamp}-{len(release.passages)}-{os.getpid()}-{id(release) % 10_000}"
         staging = workdir / build_id
         staging.mkdir(parents=True)
-        self._publish(
-            build_id,
-            staging,
-            passages=passages,
-            vectors=vectors,
-            model=model,
-            model_dir=None,
-            files={},
-            lexical=lexical,
-            facts=BuildFacts(),
-            switch=False,
-            index_kind=index_kind,
-        )
+        self._publish(build_id, staging, release, switch=False, index_kind=index_kind)
         atexit.register(self.discard, build_id)
         return self.open(build_id).engine
 
@@ -228,14 +187,8 @@ class PostgresReleases:
         self,
         build_id: str,
         staging: Path,
+        release: NewRelease,
         *,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        model: str,
-        model_dir: str | None,
-        files: dict[str, Path],
-        lexical: LexicalIndex,
-        facts: BuildFacts,
         keep: int = 3,
         index_kind: IndexKind = "auto",
         exact_limit: int = EXACT_LIMIT,
@@ -245,6 +198,7 @@ class PostgresReleases:
         holds what the build made on disk (the bundled model, the sentence vectors). ``index_kind``
         "auto" scans exactly up to ``exact_limit`` passages and uses HNSW above; "flat" always scans,
         any other kind is HNSW (pgvector has no sq8)."""
+        passages, vectors = release.passages, release.vectors
         self.ensure_catalog()
         started = time.perf_counter()
         schema = schema_for(build_id)
@@ -258,7 +212,15 @@ class PostgresReleases:
                 )
                 records = [json.dumps(p.to_record(), ensure_ascii=False) for p in passages]
                 postings = write_release(
-                    conn, schema, staging, passages, records, vectors, model_dir, files, lexical
+                    conn,
+                    schema,
+                    staging,
+                    passages,
+                    records,
+                    vectors,
+                    release.model_dir,
+                    release.files,
+                    release.lexical,
                 )
                 use_hnsw = len(passages) > exact_limit if index_kind == "auto" else index_kind != "flat"
                 plan = vector_index(conn, schema, vectors) if use_hnsw else IndexPlan("flat")
@@ -270,13 +232,13 @@ class PostgresReleases:
                 self._verify(conn, schema, len(passages), checks, vectors)
                 manifest = Manifest.new(
                     build_id,
-                    model=model,
-                    model_dir=model_dir,
+                    model=release.model,
+                    model_dir=release.model_dir,
                     vectors=vectors,
                     passages=passages,
                     vector_index=plan,
                     files=checks,
-                    facts=facts,
+                    facts=release.facts,
                 )
                 with conn.transaction():
                     conn.execute(
