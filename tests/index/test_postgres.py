@@ -180,3 +180,41 @@ def test_an_hnsw_release_measures_its_ef_search_and_answers_alike(
         assert [h.passage.id for h in postgres.ask(question).hits] == [
             h.passage.id for h in folder.ask(question).hits
         ]
+
+
+def test_an_evaluation_searches_a_trial_release_that_is_never_served(
+    engines: tuple[Settings, Settings], tmp_path: Path
+) -> None:
+    """``trial_engine`` of either store: the same ranking as the served release; in PostgreSQL the
+    trial release is published beside the served one without switching to it, and removed again."""
+    from assistant.index.store import NewRelease
+
+    folder, postgres = (open_assistant(s) for s in engines)
+    served = folder.release
+    rows = np.arange(served.engine.size)
+    release = NewRelease(
+        passages=served.engine.passages(rows),
+        vectors=served.passage_vectors(),
+        model=served.model_name,
+        lexical=served.lexical,  # type: ignore[attr-defined]
+    )
+    store = releases_for(engines[1])
+    current = store.current_build_id()
+    trial = store.trial_engine(tmp_path / "trial", release)
+    local = releases_for(engines[0]).trial_engine(tmp_path / "local", release)
+    assert store.current_build_id() == current  # never switched to
+    vector = served.passage_vectors()[3]
+    for engine in (trial, local):
+        found, scores = engine.dense(vector, 5)
+        assert found[0] == 3 and scores[0] == pytest.approx(1.0, abs=1e-3)
+        assert list(found) == list(postgres.release.engine.dense(vector, 5)[0])
+    assert isinstance(store, PostgresReleases)
+    trials = [b for b in _release_ids(store) if b.startswith("eval-")]
+    assert len(trials) == 1
+    store.discard(trials[0])  # what the process does when it ends
+    assert not [b for b in _release_ids(store) if b.startswith("eval-")]
+
+
+def _release_ids(store: PostgresReleases) -> list[str]:
+    with store._session() as conn:
+        return [row[0] for row in conn.execute("SELECT build_id FROM qm_releases")]

@@ -180,7 +180,7 @@ class PostgresReleases:
         staging = workdir / build_id
         staging.mkdir(parents=True)
         self._publish(build_id, staging, release, switch=False, index_kind=index_kind)
-        atexit.register(self.discard, build_id)
+        atexit.register(self._discard_at_exit, build_id)
         return self.open(build_id).engine
 
     def _publish(
@@ -320,6 +320,13 @@ class PostgresReleases:
         with conn.transaction():
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
             conn.execute("DELETE FROM qm_releases WHERE build_id = %s", (build_id,))
+
+    def _discard_at_exit(self, build_id: str) -> None:
+        """``discard`` when the process ends: a database gone by then leaves nothing to remove."""
+        try:
+            self.discard(build_id)
+        except (psycopg.Error, ReleaseError, SearchUnavailable) as exc:
+            log.debug("trial release %s not removed: %s", build_id, exc)
 
     def discard(self, build_id: str) -> None:
         """Remove a release that is not served (an evaluation's); the served one is never removed."""
