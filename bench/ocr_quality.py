@@ -209,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         "--page-offset", type=int, default=0,
         help="move each chosen page on by this many: 0 = tuning pages, 1 = report pages",
     )  # fmt: skip
+    parser.add_argument(
+        "--unseen", action="store_true",
+        help="leave out pages a smaller offset chooses (offset 2 --unseen: the pages never looked at)",
+    )  # fmt: skip
     parser.add_argument("--dump", type=Path, help="write each page's reference and recognised text here")
     parser.add_argument(
         "--cache", type=Path,
@@ -223,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Measured] = []
     import pypdfium2 as pdfium
 
-    print(f"page offset {args.page_offset} ({'tuning' if args.page_offset == 0 else 'report'} pages)")
+    kind = "tuning" if args.page_offset == 0 else "report"
+    print(f"page offset {args.page_offset} ({kind} pages{', unseen only' if args.unseen else ''})")
     print(f"| document ({args.dpi} dpi) | pages | characters | CER clean | CER noisy | located clean "
           "| located noisy | s/page |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -235,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             count = len(pdfium.PdfDocument(source))
             chosen = pick_pages(count, args.pages, args.page_offset)
+            if args.unseen:
+                seen = {
+                    p for offset in range(args.page_offset) for p in pick_pages(count, args.pages, offset)
+                }
+                chosen = [p for p in chosen if p not in seen]
+                if not chosen:
+                    continue
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
             with ocr.options(args.cache):

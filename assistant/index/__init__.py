@@ -1,1 +1,1 @@
-"""Index: the release format on disk (manifest, passages, FAISS and BM25 indexes) and its atomic switch."""
+"""Index: releases behind one store interface (folders or PostgreSQL), the vector and BM25 indexes."""

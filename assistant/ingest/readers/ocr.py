@@ -248,11 +248,10 @@ def _rules(dark: Any, scale: float, height: float, frames: list[Rect]) -> list[R
         rect = (c0 / scale, height - r1 / scale, c1 / scale, height - r0 / scale)
         length = rect[3] - rect[1]
         if not any(  # a frame's own side (its ends may stick out by what the running mean added)
-            f[0] - 3 <= rect[0]
-            and rect[2] <= f[2] + 3
+            min(abs(rect[0] - f[0]), abs(rect[2] - f[2])) <= 3
             and min(f[3], rect[3]) - max(f[1], rect[1]) > 0.5 * length
             for f in frames
-        ):
+        ):  # (a rule inside a frame, between a table's columns, is a rule)
             found.append(rect)
     return found
 

@@ -214,6 +214,7 @@ def test_a_box_ruled_round_in_a_scan_is_found_as_a_frame(tmp_path: Path) -> None
 
     def draw(page: Any) -> None:
         page.rectangle((700, 300, 1150, 600), fill=235, outline=60, width=2)
+        page.line((900, 300, 900, 600), fill=60, width=2)  # a rule between a table's columns
         page.line((100, 900, 1100, 900), fill=0, width=2)  # a rule
         page.line((100, 1000, 100, 1300), fill=0, width=2)  # two sides of a bracket, open
         page.line((100, 1000, 600, 1000), fill=0, width=2)
@@ -232,12 +233,14 @@ def test_a_box_ruled_round_in_a_scan_is_found_as_a_frame(tmp_path: Path) -> None
     # 150 dpi: 700 px = 336 pt from the left; 300 px = 144 pt from the top of an 842 pt page.
     assert abs(left - 336) < 3 and abs(right - 552) < 3
     assert abs(top - (842 - 144)) < 3 and abs(bottom - (842 - 288)) < 3
-    # The bracket's upright side, 2 inches long, is a rule (a thin rectangle), its foot is not; the
-    # box's own sides are not rules.
-    assert len(rules) == 1
-    left, bottom, right, top = rules[0]
+    # The bracket's upright side, 2 inches long, is a rule (a thin rectangle), its foot is not; so is
+    # the line between the table's columns; the box's own sides are not rules.
+    assert len(rules) == 2
+    left, bottom, right, top = min(rules)
     assert abs(left - 48) < 3 and right - left < 6
     assert abs(top - (842 - 480)) < 6 and abs(bottom - (842 - 624)) < 6
+    left, bottom, right, top = max(rules)
+    assert abs(left - 432) < 3 and right - left < 6 and top - bottom > 100
 
 
 def test_a_column_rule_under_noise_is_found_and_its_bars_are_noise(tmp_path: Path) -> None:
