@@ -9,7 +9,6 @@ write is a committed transaction before the call returns; failures become ``User
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from ..errors import UserStoreError
+from ..userdata.sqlite import connect
 
 __all__ = ["SCHEMA", "Database", "PostgresDatabase", "Rows", "SQLiteDatabase"]
 
@@ -136,16 +136,10 @@ class SQLiteDatabase:
     @contextmanager
     def transaction(self) -> Iterator[Rows]:
         try:
-            if not self.path.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            connection = connect(self.path, create=True)
         except (sqlite3.Error, OSError) as exc:
             raise UserStoreError(str(exc) or type(exc).__name__) from exc
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA secure_delete=ON")
             if not self._schema_ready:
                 connection.executescript(SCHEMA)  # idempotent
                 self._schema_ready = True

@@ -25,7 +25,7 @@ from ..errors import UserStoreError
 from ..records import Answer
 from .base import Deleted, Feedback, StoredTurn, export_record, new_conversation_id
 
-__all__ = ["SQLiteUserStore"]
+__all__ = ["SQLiteUserStore", "connect"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -87,14 +87,8 @@ class SQLiteUserStore:
         if not write and not self.path.exists():
             yield None
             return
-        if write:
-            self._create_file()
-        connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+        connection = connect(self.path, create=write)
         try:
-            _use_wal(connection)
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("PRAGMA secure_delete=ON")
             if write:
                 if not self._schema_ready:
                     connection.executescript(_SCHEMA)  # idempotent; other processes may race to it
@@ -109,14 +103,6 @@ class SQLiteUserStore:
             raise
         finally:
             connection.close()
-
-    def _create_file(self) -> None:
-        if self.path.exists():
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Created owner-only before SQLite opens it; SQLite gives its -wal/-shm files the same mode.
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
 
     # -- conversations ---------------------------------------------------------------------------
 
@@ -312,6 +298,26 @@ def _delete(db: sqlite3.Connection, select_ids: str, parameters: tuple[object, .
     conversations = db.execute("DELETE FROM conversations WHERE id IN (SELECT id FROM doomed)").rowcount
     db.execute("DELETE FROM doomed")
     return Deleted(conversations, turns, feedback)
+
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path`` as every store of this project uses one: WAL
+    journal, full sync, foreign keys, secure delete, waiting up to 30 s for another writer, no
+    implicit transactions. With ``create`` a missing file is made first, owner-only (SQLite gives its
+    -wal/-shm files the same mode). Raises ``sqlite3.Error`` or ``OSError``."""
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+    try:
+        _use_wal(connection)
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA secure_delete=ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
