@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -25,7 +24,7 @@ from ..progress import PHASES
 from ..service import Assistant
 from .admin_api import document_rows, receive_uploads, upload_summary
 from .deps import AssistantDep, BuildsDep, OperatorsDep, SettingsDep
-from .operator_auth import COOKIE, OptionalOperatorDep, check_csrf, set_session_cookie
+from .operator_auth import COOKIE, OptionalOperatorDep, PageOperatorDep, check_csrf, set_session_cookie
 from .ratelimit import client_key
 from .urls import (
     ADMIN,
@@ -49,10 +48,6 @@ def _when(seconds: float | None) -> str:
     if seconds is None:
         return ""
     return datetime.fromtimestamp(seconds, UTC).astimezone().strftime("%d.%m.%Y %H:%M")
-
-
-def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"{ADMIN_LOGIN}?weiter={quote(request.url.path)}", status_code=303)
 
 
 def _next(target: str) -> str:
@@ -156,26 +151,22 @@ def documents_page(
 @router.get(ADMIN, response_class=HTMLResponse)
 def documents(
     request: Request,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     assistant: AssistantDep,
     store: OperatorsDep,
     settings: SettingsDep,
 ) -> Response:
-    if operator is None:
-        return _login_redirect(request)
     return documents_page(request, operator, assistant, store, settings)
 
 
 @router.post(ADMIN_DOCUMENT, response_class=HTMLResponse)
 async def upload(
     request: Request,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     assistant: AssistantDep,
     store: OperatorsDep,
     settings: SettingsDep,
 ) -> Response:
-    if operator is None:
-        return _login_redirect(request)
     # Nothing is stored before the form token is checked.
     stored, refused = await receive_uploads(
         request,
@@ -206,11 +197,9 @@ async def upload(
 def how_read(
     request: Request,
     name: str,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     store: OperatorsDep,
 ) -> Response:
-    if operator is None:
-        return _login_redirect(request)
     upload = store.upload(name)
     if upload is None:
         raise HTTPException(404, "Ein hochgeladenes Dokument dieses Namens gibt es nicht.")
@@ -219,17 +208,14 @@ def how_read(
 
 @router.post(ADMIN_DELETE_ROUTE)
 def delete(
-    request: Request,
     name: str,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     store: OperatorsDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     from ..operators.uploads import remove_upload
 
-    if operator is None:
-        return _login_redirect(request)
     check_csrf(operator, csrf)
     if not remove_upload(name, settings, store, operator):
         raise HTTPException(404, "Ein hochgeladenes Dokument dieses Namens gibt es nicht.")
@@ -238,13 +224,10 @@ def delete(
 
 @router.post(ADMIN_BUILD)
 def start_build(
-    request: Request,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     builds: BuildsDep,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if operator is None:
-        return _login_redirect(request)
     check_csrf(operator, csrf)
     state, _ = builds.start(operator)
     return RedirectResponse(admin_build_url(state.id), status_code=303)
@@ -254,11 +237,9 @@ def start_build(
 def build_page(
     request: Request,
     build_id: str,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     store: OperatorsDep,
 ) -> Response:
-    if operator is None:
-        return _login_redirect(request)
     state = store.build(build_id[:64])
     if state is None:
         raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
@@ -268,12 +249,10 @@ def build_page(
 @router.get(ADMIN_AUDIT, response_class=HTMLResponse)
 def audit(
     request: Request,
-    operator: OptionalOperatorDep,
+    operator: PageOperatorDep,
     store: OperatorsDep,
     settings: SettingsDep,
 ) -> Response:
-    if operator is None:
-        return _login_redirect(request)
     return render(
         request,
         "admin/audit.html",

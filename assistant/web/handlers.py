@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
@@ -17,7 +18,8 @@ from ..errors import CallerError, OperatorError, SearchUnavailable, Unavailable
 from .logs import private_path
 from .messages import form_error, validation_problem
 from .middleware import security_headers
-from .urls import API, OPENAPI
+from .operator_auth import LoginRequired
+from .urls import ADMIN_LOGIN, API, OPENAPI
 
 __all__ = [
     "HANDLERS",
@@ -158,9 +160,15 @@ async def cross_site(scope: Scope, message: str) -> Response:
     return problem(Request(scope), message, 403)
 
 
+async def to_login(request: Request, exc: LoginRequired) -> Response:
+    """A page of the operator area without a login: to the login form, and back afterwards."""
+    return RedirectResponse(f"{ADMIN_LOGIN}?weiter={quote(exc.path)}", status_code=303)
+
+
 #: Each handler with the exceptions it answers: the framework's refusals, then each branch of the
 #: error tree (an exception finds the handler of its nearest class).
 HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[Response]]], ...] = (
+    (LoginRequired, to_login),
     (StarletteHTTPException, http_problem),
     (RequestValidationError, invalid_request),
     (Unavailable, unavailable),

@@ -23,11 +23,14 @@ from .urls import ADMIN
 __all__ = [
     "COOKIE",
     "NOT_LOGGED_IN",
+    "LoginRequired",
     "OperatorDep",
     "OptionalOperatorDep",
+    "PageOperatorDep",
     "api_operator",
     "check_csrf",
     "optional_operator",
+    "page_operator",
     "set_session_cookie",
 ]
 
@@ -63,8 +66,28 @@ def api_operator(
     return operator
 
 
-#: The operator behind a request, or None (a page then leads to the login form).
+class LoginRequired(Exception):  # noqa: N818 (control flow, not an error a user is shown)
+    """A page of the operator area asked for without a login: ``handlers.to_login`` answers it with
+    a redirect to the login form, which comes back to ``path`` afterwards."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def page_operator(
+    request: Request, operator: Annotated[Operator | None, Depends(optional_operator)]
+) -> Operator:
+    """The operator behind a page request; without one, the login form (``LoginRequired``)."""
+    if operator is None:
+        raise LoginRequired(request.url.path)
+    return operator
+
+
+#: The operator behind a request, or None.
 OptionalOperatorDep = Annotated[Operator | None, Depends(optional_operator)]
+#: The operator behind a page request; without one, a redirect to the login form.
+PageOperatorDep = Annotated[Operator, Depends(page_operator)]
 #: The operator behind an API request; without one, 401.
 OperatorDep = Annotated[Operator, Depends(api_operator)]
 
