@@ -16,16 +16,10 @@ from .embed.cache import EmbeddingCache, cached_vectors, query_key, text_key
 from .embed.choice import embedder_for_corpus
 from .embed.models import Embedder
 from .errors import BuildError, DocumentError, ModelUnavailable, ReleaseError, SearchUnavailable
-from .index.folder.releases import (
-    MODEL_DIR,
-    build_lock,
-    current_bundled_model,
-    new_staging_dir,
-    write_sentence_vectors,
-)
 from .index.lexical import LexicalIndex
 from .index.manifest import BuildFacts
 from .index.releases import releases_for
+from .index.staging import MODEL_DIR, build_lock, new_staging_dir, write_sentence_vectors
 from .index.store import NewRelease
 from .ingest.chunking import chunk_document
 from .ingest.readers import discover, ocr, read_document
@@ -157,7 +151,8 @@ def _build(
     passages, documents, skipped = collection.passages, len(collection.files), collection.skipped
     build_id, staging = new_staging_dir(settings.index_dir)
     try:
-        previous = None if full else current_bundled_model(settings.index_dir)
+        store = releases_for(settings)
+        previous = None if full else store.bundled_model()
         try:
             embedder, fallback = embedder_for_corpus(
                 settings, texts, staging / MODEL_DIR, warn, reuse=previous, say=say
@@ -194,7 +189,7 @@ def _build(
                 lexical=lexical,
                 facts=facts,
             )
-            published = releases_for(settings).publish(
+            published = store.publish(
                 build_id, staging, release, keep=settings.keep_releases, index_kind=settings.index_kind
             )
             kept = [*(text_key(t) for t in [*texts, *sentences]), *(query_key(q) for q in examples)]

@@ -103,6 +103,11 @@ class ReleaseStore(Protocol):
 
     def open(self, build_id: str | None = None) -> ServedRelease: ...
 
+    def bundled_model(self) -> Path | None:
+        """The folder of the model the current release bundles (the corpus-built fallback), for the
+        next build to reuse instead of training it anew; None when there is none at hand."""
+        ...
+
     def publish(
         self,
         build_id: str,
@@ -113,7 +118,7 @@ class ReleaseStore(Protocol):
         index_kind: IndexKind = "auto",
     ) -> Published:
         """Write, verify and switch to a new release built in ``staging`` (a folder from
-        ``index.folder.releases.new_staging_dir``, which holds the bundled model and the sentence
+        ``index.staging.new_staging_dir``, which holds the bundled model and the sentence
         vectors); the served release changes only once the new one has passed its checks, and all but
         the newest ``keep`` releases are removed. Raises ``ReleaseError`` (nothing switched)."""
         ...

@@ -176,7 +176,7 @@ def test_explicit_model_vectors_are_cached_too(index_copy: Settings) -> None:
 
 def test_a_second_build_of_the_same_index_waits_its_turn(index_copy: Settings) -> None:
     """While one build holds the lock, another fails at once and leaves the first one's work alone."""
-    from assistant.index.folder.releases import build_lock
+    from assistant.index.staging import build_lock
 
     before = current_build_id(index_copy.index_dir)
     with build_lock(index_copy.index_dir):

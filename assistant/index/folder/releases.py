@@ -16,7 +16,6 @@ start-up does not grow with the corpus beyond reading the files once for their c
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,35 +24,30 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 
-from ...errors import BuildLocked, ReleaseError
+from ...errors import ReleaseError
 from ...records import Passage
 from ..lexical import LexicalIndex
 from ..manifest import Manifest, ReleaseNames
+from ..staging import MODEL_DIR, RELEASES
 from ..store import NewRelease, Published
 from ..vectors import DEFAULT_EXACT_LIMIT, IndexKind, SentenceVectors, build_vector_index, read_vector_index
 from .engine import FolderEngine
 
 __all__ = [
-    "MODEL_DIR",
     "current_bundled_model",
     "FolderReleases",
     "PassageFile",
     "Release",
     "current_build_id",
-    "build_lock",
-    "write_sentence_vectors",
     "load_release",
-    "new_staging_dir",
     "open_release",
     "publish_release",
 ]
@@ -61,9 +55,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CURRENT = "CURRENT"
-_RELEASES = "releases"
-#: The folder inside a release that holds the model it bundles (the corpus-built static fallback).
-MODEL_DIR = "model"
 
 
 class PassageFile(Sequence[Passage]):
@@ -120,15 +111,6 @@ def _scan_offsets(path: Path) -> np.ndarray:
     return np.concatenate([[0], found]).astype(np.int64)
 
 
-def write_sentence_vectors(staging: Path, vectors: np.ndarray, offsets: np.ndarray) -> None:
-    """Store sentence vectors (as float16: the short answer only ranks a passage's few sentences)."""
-    for name, array in (("sentences.npy", vectors.astype(np.float16)), ("sentences.offsets.npy", offsets)):
-        with open(staging / name, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(array))
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
 @dataclass(frozen=True)
 class Release(ReleaseNames):
     """A loaded, immutable release: the FAISS index, its passages (row i ↔ vector i) and the manifest."""
@@ -150,11 +132,6 @@ class Release(ReleaseNames):
         return np.asarray(self.index.reconstruct_n(0, self.index.ntotal))
 
 
-def _new_build_id() -> str:
-    # Microseconds keep ids in build order even for several builds within one second.
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -168,34 +145,6 @@ def _write_file(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-@contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Held for a whole build: a second build of the same index fails at once instead of removing
-    the first one's staging folder. The OS drops the lock when a build dies, even by SIGKILL."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".build.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise BuildLocked(f"in {index_dir} läuft bereits ein anderer Build") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def new_staging_dir(index_dir: Path) -> tuple[str, Path]:
-    """A fresh temporary folder for a build; leftovers of dead builds are removed first."""
-    releases = index_dir / _RELEASES
-    releases.mkdir(parents=True, exist_ok=True)
-    for leftover in releases.glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    build_id = _new_build_id()
-    staging = releases / f".tmp-{build_id}"
-    staging.mkdir()
-    return build_id, staging
 
 
 def publish_release(
@@ -275,7 +224,7 @@ def _switch_current(index_dir: Path, build_id: str) -> None:
 
 def _prune(index_dir: Path, *, keep: int, current: str) -> None:
     releases = sorted(
-        (p for p in (index_dir / _RELEASES).iterdir() if p.is_dir() and not p.name.startswith(".")),
+        (p for p in (index_dir / RELEASES).iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: p.name,
         reverse=True,
     )
@@ -298,7 +247,7 @@ def current_bundled_model(index_dir: Path) -> Path | None:
     build_id = current_build_id(index_dir)
     if build_id is None:
         return None
-    folder = index_dir / _RELEASES / build_id / MODEL_DIR
+    folder = index_dir / RELEASES / build_id / MODEL_DIR
     return folder if folder.is_dir() else None
 
 
@@ -319,7 +268,7 @@ def load_release(index_dir: Path, build_id: str | None = None) -> Release:
     build_id = build_id or current_build_id(index_dir)
     if build_id is None:
         raise ReleaseError(f"kein Index in {index_dir}: zuerst 'assistant build' ausführen")
-    path = index_dir / _RELEASES / build_id
+    path = index_dir / RELEASES / build_id
     if not path.is_dir():
         raise ReleaseError(f"der in {index_dir / _CURRENT} genannte Index-Stand {build_id} existiert nicht")
     return open_release(path)
@@ -384,6 +333,9 @@ class FolderReleases:
 
     def open(self, build_id: str | None = None) -> Release:
         return load_release(self.index_dir, build_id)
+
+    def bundled_model(self) -> Path | None:
+        return current_bundled_model(self.index_dir)
 
     def publish(
         self,

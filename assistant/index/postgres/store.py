@@ -138,6 +138,11 @@ class PostgresReleases:
 
     # -- writing (on the primary) -----------------------------------------------------------------
 
+    def bundled_model(self) -> None:
+        """None: the current release's model lives in the database (and in a server's local copy),
+        so a build trains the fallback model anew."""
+        return None
+
     def ensure_catalog(self) -> None:
         """The extension and the catalogue tables, created once even when several processes start
         together; a missing extension is reported with what the administrator must run."""
@@ -240,18 +245,7 @@ class PostgresReleases:
                     files=checks,
                     facts=release.facts,
                 )
-                with conn.transaction():
-                    conn.execute(
-                        "UPDATE qm_releases SET ready = TRUE, manifest = %s::jsonb WHERE build_id = %s",
-                        (manifest.to_json().decode("utf-8"), build_id),
-                    )
-                    if switch:
-                        conn.execute(
-                            "INSERT INTO qm_current (singleton, build_id) VALUES (TRUE, %s) "
-                            "ON CONFLICT (singleton) DO UPDATE "
-                            "SET build_id = EXCLUDED.build_id, switched = now()",
-                            (build_id,),
-                        )
+                self._mark_ready(conn, build_id, manifest, switch=switch)
                 if switch:
                     self._prune(conn, keep=keep, current=build_id)
             finally:
@@ -264,6 +258,24 @@ class PostgresReleases:
             time.perf_counter() - started,
         )
         return schema
+
+    @staticmethod
+    def _mark_ready(
+        conn: psycopg.Connection[Any], build_id: str, manifest: Manifest, *, switch: bool
+    ) -> None:
+        """In one transaction: the release is ready, and (with ``switch``) the one served."""
+        with conn.transaction():
+            conn.execute(
+                "UPDATE qm_releases SET ready = TRUE, manifest = %s::jsonb WHERE build_id = %s",
+                (manifest.to_json().decode("utf-8"), build_id),
+            )
+            if switch:
+                conn.execute(
+                    "INSERT INTO qm_current (singleton, build_id) VALUES (TRUE, %s) "
+                    "ON CONFLICT (singleton) DO UPDATE "
+                    "SET build_id = EXCLUDED.build_id, switched = now()",
+                    (build_id,),
+                )
 
     @contextmanager
     def _session(self) -> Iterator[psycopg.Connection[Any]]:

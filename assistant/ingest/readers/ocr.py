@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,8 +33,11 @@ __all__ = [
     "INSTALL_HINT",
     "LANGUAGE",
     "MAX_SECONDS",
+    "Marks",
     "engine",
     "frames",
+    "in_leader",
+    "marks",
     "noise",
     "options",
     "read_pages",
@@ -173,6 +177,8 @@ _BARS = re.compile(r"[|¦!lI\[\]]+")
 FRAME_DPI = 150  # the page image is looked at this fine for frames: a hairline stays one dark pixel
 _DARK = 170  # grey levels below this are ink (a box's light fill is about 235)
 _MIN_SIDE = 0.4  # inches: shorter lines are letters or rules, not a frame's sides
+LEADER_DOTS = 5  # evenly spaced specks in a row that make a dot leader
+LEADER_GAP = 0.25  # inches: the widest spacing of a leader's dots (groff spaces them 0.17 in)
 RULE_LENGTH = 1.0  # inches: a vertical line this long outside a frame is a column rule
 _RULE_WIDTH = 6.0  # points: a rectangle no wider is a rule, not a frame
 
@@ -195,17 +201,39 @@ def noise(word: str, box: Rect, frames: Sequence[Rect]) -> bool:
     return False
 
 
-def frames(page: Any) -> list[Rect]:
-    """Rectangles ruled round boxes (or tables) in a scanned page's image, in PDF points: a scan has
-    no drawn rectangles for the layout to see, and without them a box beside the text is read into
-    its lines. Found as long straight dark lines whose four sides close round an area."""
+@dataclass(frozen=True)
+class Marks:
+    """What a scanned page's image shows besides its letters, in PDF points: ``frames`` ruled round
+    boxes and tables, with column rules as rectangles a few points wide (``frames``), and dot
+    leaders (``leaders``: the area above a row of evenly spaced dots)."""
+
+    frames: list[Rect]
+    leaders: list[Rect]
+
+
+def marks(page: Any) -> Marks:
+    """The frames, rules and dot leaders in a scanned page's image (one rendering for all)."""
     import numpy as np
-    from scipy import ndimage
 
     width, height = page.get_size()
     scale = FRAME_DPI / 72
-    image = np.asarray(page.render(scale=scale, grayscale=True).to_pil().convert("L"))
-    dark = image < _DARK
+    dark = np.asarray(page.render(scale=scale, grayscale=True).to_pil().convert("L")) < _DARK
+    return Marks(_frames(dark, scale, height), _leaders(dark, scale, height))
+
+
+def frames(page: Any) -> list[Rect]:
+    """``marks(page).frames``."""
+    return marks(page).frames
+
+
+def _frames(dark: Any, scale: float, height: float) -> list[Rect]:
+    """Rectangles ruled round boxes (or tables) in a scanned page's image, in PDF points: a scan has
+    no drawn rectangles for the layout to see, and without them a box beside the text is read into
+    its lines. Found as long straight dark lines whose four sides close round an area; column rules
+    follow (``_rules``)."""
+    import numpy as np
+    from scipy import ndimage
+
     side = int(_MIN_SIDE * FRAME_DPI)
     across = ndimage.binary_opening(dark, structure=np.ones((1, side), bool))
     down = ndimage.binary_opening(dark, structure=np.ones((side, 1), bool))
@@ -254,6 +282,58 @@ def _rules(dark: Any, scale: float, height: float, frames: list[Rect]) -> list[R
         ):  # (a rule inside a frame, between a table's columns, is a rule)
             found.append(rect)
     return found
+
+
+def _leaders(dark: Any, scale: float, height: float) -> list[Rect]:
+    """Dot leaders (contents lists, indexes, forms): at least ``LEADER_DOTS`` specks of ink in a row,
+    evenly spaced. Tesseract reads them as letters and digits ("222cseeeenenn 1"), which hides a
+    contents or index page from the layout; the reader turns them back into dots (``in_leader``).
+    Each leader is returned as the area from just below its dots to a line's height above them."""
+    import numpy as np
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(dark, structure=np.ones((3, 3), bool))
+    small = 1.5 / 72 * FRAME_DPI  # a dot is at most 1.5 pt across
+    dots = sorted(
+        ((c.start + c.stop) / 2, (r.start + r.stop) / 2)
+        for r, c in ndimage.find_objects(labels)
+        if r.stop - r.start <= small and c.stop - c.start <= small
+    )
+    reach = LEADER_GAP * FRAME_DPI
+    chains: list[list[tuple[float, float]]] = []
+    open_chains: list[list[tuple[float, float]]] = []
+    for x, y in dots:  # left to right: each dot continues the nearest chain it fits, or starts one
+        open_chains = [c for c in open_chains if x - c[-1][0] <= reach]
+        best: list[tuple[float, float]] | None = None
+        for chain in open_chains:
+            gap = x - chain[-1][0]
+            if gap < 2 or abs(y - chain[-1][1]) > 1.5:
+                continue
+            if len(chain) > 1 and abs(gap - (chain[-1][0] - chain[-2][0])) > 2:
+                continue  # not evenly spaced
+            if best is None or gap < x - best[-1][0]:
+                best = chain
+        if best is not None:
+            best.append((x, y))
+        else:
+            chain = [(x, y)]
+            chains.append(chain)
+            open_chains.append(chain)
+    found: list[Rect] = []
+    for chain in chains:
+        if len(chain) >= LEADER_DOTS:
+            (x0, y0), (x1, y1) = chain[0], chain[-1]
+            gap = (x1 - x0) / (len(chain) - 1)
+            base = height - max(y0, y1) / scale  # the dots' height on the page, in points
+            found.append(((x0 - gap / 2) / scale, base - 2.0, (x1 + gap / 2) / scale, base + 8.0))
+    return found
+
+
+def in_leader(box: Rect, leaders: Sequence[Rect]) -> bool:
+    """Whether a character's box (left, bottom, right, top) stands on a dot leader."""
+    x = (box[0] + box[2]) / 2
+    y = (box[1] + box[3]) / 2
+    return any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in leaders)
 
 
 def steady_sizes(runs: list[Run]) -> list[Run]:

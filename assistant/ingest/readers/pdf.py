@@ -224,10 +224,10 @@ def _place(outline: list[tuple[int, float, str, str]], page_index: int, top: flo
 
 
 def _page_content(
-    page: object, *, recognised: list[tuple[float, float, float, float]] | None = None
+    page: object, *, recognised: ocr.Marks | None = None
 ) -> tuple[float, float, list[Run], list[tuple[float, float, float, float]]]:
     """A page's size, its text runs and the rectangles drawn on it (frames of boxes); ``recognised``
-    for a page whose text layer Tesseract wrote: the frames seen in its image (see ``_runs``)."""
+    for a page whose text layer Tesseract wrote: the frames and leaders seen in its image (``_runs``)."""
     import pypdfium2.raw as pdfium_c
 
     width, height = page.get_size()  # type: ignore[attr-defined]
@@ -250,9 +250,9 @@ _Content = tuple[float, float, list[Run], list[tuple[float, float, float, float]
 def _recognised_content(page: object) -> _Content:
     """A page's content as recognised text: one size for its body text (see ``ocr.steady_sizes``), and
     the frames of boxes found in its image (a scan has no drawn rectangles)."""
-    frames = ocr.frames(page)
-    width, height, runs, rects = _page_content(page, recognised=frames)
-    return width, height, ocr.steady_sizes(runs), rects + frames
+    marks = ocr.marks(page)
+    width, height, runs, rects = _page_content(page, recognised=marks)
+    return width, height, ocr.steady_sizes(runs), rects + marks.frames
 
 
 def _has_marks(page: object) -> bool:
@@ -281,7 +281,7 @@ class _WordBoxes:
     """Where a word of a page's text stands: its left and right edge, its baseline and font size,
     from its first and last characters' boxes (see ``_runs``)."""
 
-    def __init__(self, raw: object, text: str, recognised: list[tuple[float, float, float, float]] | None):
+    def __init__(self, raw: object, text: str, recognised: ocr.Marks | None):
         import ctypes
 
         import pypdfium2.raw as pdfium_c
@@ -311,7 +311,9 @@ class _WordBoxes:
             self.char_box(raw, stop - 1, left, right, bottom, top)
         word_right = max(right.value, word_left)
         if self.recognised is not None:
-            if ocr.noise(match.group(), (word_left, word_bottom, word_right, top.value), self.recognised):
+            if ocr.noise(
+                match.group(), (word_left, word_bottom, word_right, top.value), self.recognised.frames
+            ):
                 return None
             if text[stop : stop + 1] == " ":
                 letters_top = top.value
@@ -327,10 +329,22 @@ class _WordBoxes:
         word_base = float(self.oy.value) if self.origin(raw, anchor, self.ox, self.oy) else word_bottom
         return word_left, word_right, word_base, word_size
 
+    def text_of(self, match: re.Match[str], left: float, right: float) -> str:
+        """The word as it stands on the page: on a recognised page the letters Tesseract read into a
+        dot leader (``ocr.in_leader``) become dots again, as a text layer has them."""
+        word = match.group()
+        leaders = self.recognised.leaders if self.recognised is not None else ()
+        if not leaders or not any(x0 <= right and left <= x1 for x0, _, x1, _ in leaders):
+            return word
+        chars, box = [], (self.left, self.right, self.bottom, self.top)
+        for k in range(*match.span()):
+            self.char_box(self.raw, k, *box)
+            on = ocr.in_leader((box[0].value, box[2].value, box[1].value, box[3].value), leaders)
+            chars.append("." if on else self.text[k])
+        return re.sub(r"\.{2,}", ".....", "".join(chars))
 
-def _runs(
-    textpage: object, *, recognised: list[tuple[float, float, float, float]] | None = None
-) -> list[Run]:
+
+def _runs(textpage: object, *, recognised: ocr.Marks | None = None) -> list[Run]:
     """Runs of text from PDFium's own text of the page (with the spaces and line breaks PDFium
     inferred), word by word: a run is cut where a line ends or the next word stands apart (another
     column, a margin note, a wide word space the layout decides about later).
@@ -372,7 +386,7 @@ def _runs(
         if box is None:
             continue
         word_left, word_right, word_base, word_size = box
-        word = match.group().replace(_MERGED, "")
+        word = boxes.text_of(match, word_left, word_right).replace(_MERGED, "")
         if not word:
             continue  # an accent that joined its letter
         if words:

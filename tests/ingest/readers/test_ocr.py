@@ -326,3 +326,36 @@ def test_the_source_view_reads_the_builds_recognised_copy_and_never_runs_the_eng
         again = http.get(f"/ansicht/scan.pdf?stelle={hit.id}")
         assert again.status_code in (200, 422) and "Stadtteilbeirat" not in again.text
     assert started == [], "the server never starts text recognition"
+
+
+def test_dot_leaders_in_a_scan_are_found_and_irregular_specks_are_not(tmp_path: Path) -> None:
+    """A contents line's leader (evenly spaced dots, close as TeX sets them or wide as groff does) is
+    found as an area above its dots; dots at irregular distances (i-dots, full stops) are not."""
+    import pypdfium2 as pdfium
+
+    def draw(page: Any) -> None:
+        for i in range(30):  # 150 dpi: a dot every 9 px, from x = 300 on the row y = 400
+            page.rectangle((300 + 9 * i, 400, 301 + 9 * i, 401), fill=0)
+        for i in range(8):  # groff's wide leader: a dot every 26 px on the row y = 600
+            page.rectangle((300 + 26 * i, 600, 301 + 26 * i, 601), fill=0)
+        for x in (300, 305, 317, 320, 334, 350, 352, 371):  # specks at irregular distances
+            page.rectangle((x, 800, x + 1, 801), fill=0)
+        page.rectangle((300, 1000, 301, 1001), fill=0)  # four dots are not yet a leader
+        for x in (312, 324, 336):
+            page.rectangle((x, 1000, x + 1, 1001), fill=0)
+
+    pdf = pdfium.PdfDocument(_image_pdf(tmp_path / "leaders.pdf", draw))
+    try:
+        found = ocr.marks(pdf[0]).leaders
+    finally:
+        pdf.close()
+    assert len(found) == 2, found
+    close, wide = sorted(found, key=lambda r: -r[1])  # the upper row first
+    # 300 px = 144 pt; the dots' row at 400 px = 192 pt from the top of an 842 pt page.
+    assert abs(close[0] - 144) < 4 and abs(close[2] - (300 + 9 * 29) * 72 / 150) < 4
+    assert close[1] < 842 - 192 < close[3]
+    assert abs(wide[2] - (300 + 26 * 7) * 72 / 150) < 8
+    letter_on_leader = (200.0, 842 - 192 + 0.5, 204.0, 842 - 192 + 6)
+    assert ocr.in_leader(letter_on_leader, found)
+    assert not ocr.in_leader((100.0, 842 - 192, 104.0, 842 - 186), found)  # left of it
+    assert not ocr.in_leader((200.0, 842 - 220, 204.0, 842 - 214), found)  # on the line below
