@@ -24,8 +24,7 @@ def report(file: Path, name: str, max_pages: int) -> dict[str, Any]:
     """How ``file`` (shown as ``name``) reads: DocumentError with a German reason when it cannot be used."""
     from ..errors import DocumentError
     from ..ingest.chunking import chunk_document
-    from ..ingest.inspect import inspect_lines
-    from ..ingest.readers import read_document
+    from ..ingest.inspect import Inspection
 
     suffix = Path(name).suffix.lower()
     pages = None
@@ -46,10 +45,11 @@ def report(file: Path, name: str, max_pages: int) -> dict[str, Any]:
             raise DocumentError(f"{name}: {pages} Seiten – höchstens {max_pages} Seiten sind erlaubt")
         if pages == 0:
             raise DocumentError(f"{name}: die PDF-Datei hat keine Seiten")
-    # The inspect view reads the file once for its blocks; the passages are cut as a build cuts them.
+    # Read once, for the inspect view's blocks and for the passages, cut as a build cuts them.
     copy = file.with_name(name) if file.name != name else file
-    lines = [line[:MAX_LINE] for line in inspect_lines(copy)][:MAX_LINES]
-    document = read_document(copy)
+    inspection = Inspection.read(copy)
+    lines = [line[:MAX_LINE] for line in inspection.lines()][:MAX_LINES]
+    document = inspection.document
     passages = chunk_document(document)
     ocr_pages = {p.citation.page for p in passages if getattr(p.citation, "ocr", False)}
     warnings = []

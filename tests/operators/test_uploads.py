@@ -276,3 +276,28 @@ def test_a_file_that_takes_too_long_to_read_is_refused(
     hurried = (settings.model_copy(update={"read_timeout": 0.05}), store)
     refusal = refused(hurried, tmp_path, "bericht.pdf", text_pdf(tmp_path))
     assert refusal.status == 422 and "ließ sich nicht in" in refusal.message
+
+
+def test_the_sandbox_reads_a_pdf_once_for_its_view_and_its_passages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How an upload reads ("So wurde gelesen") and how many passages it gives come from one reading:
+    a scan's text recognition or a long PDF's layout is not paid for twice."""
+    import assistant.ingest.inspect as inspect_module
+    import assistant.ingest.readers.pdf as pdf_module
+    from assistant.operators.sandbox import report
+
+    calls: list[Path] = []
+    read_layout = inspect_module.read_layout
+
+    def counted(file: Path, source: str):  # type: ignore[no-untyped-def]
+        calls.append(file)
+        return read_layout(file, source)
+
+    monkeypatch.setattr(inspect_module, "read_layout", counted)
+    monkeypatch.setattr(pdf_module, "read_layout", counted)  # what a build's reading calls
+    path = tmp_path / "bericht.pdf"
+    path.write_bytes(text_pdf(tmp_path))
+    result = report(path, "bericht.pdf", max_pages=10)
+    assert len(calls) == 1
+    assert result["passages"] >= 1 and any("Passagen (" in line for line in result["lines"])
