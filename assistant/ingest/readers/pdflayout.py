@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from .pdflines import Line, PageLines, Rect, Run, page_lines
-from .pdfmarks import TocEntry, body_frames, body_size, mark_contents, mark_furniture, mark_index
+from .pdfmarks import (
+    TocEntry,
+    body_frames,
+    body_size,
+    mark_contents,
+    mark_furniture,
+    mark_index,
+    mark_numbered_contents,
+)
 
 __all__ = ["KEPT_KINDS", "PageLayout", "Region", "analyse"]
 
@@ -87,7 +95,7 @@ def analyse(pages: Iterable[tuple[float, float, list[Run], list[Rect]]]) -> list
     out: list[PageLayout] = []
     for number, page in enumerate(laid, start=1):
         toc = mark_contents(page.lines, len(laid))
-        if not toc:
+        if not toc and not mark_numbered_contents(page.lines):
             mark_index(page.lines)
         regions = _regions(page, frame[number % 2], body_height)
         out.append(PageLayout(number, page.width, page.height, _reading_order(regions, page), toc))

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 from .pdflines import LINE_END_HYPHEN, Line, PageLines, Rect, Run, row_groups, segments
 
-__all__ = ["TocEntry", "body_frames", "body_size", "mark_contents", "mark_furniture", "mark_index"]
+__all__ = [
+    "TocEntry",
+    "body_frames",
+    "body_size",
+    "mark_contents",
+    "mark_furniture",
+    "mark_index",
+    "mark_numbered_contents",
+]
 
 _PAGE_NUMBER = re.compile(
     r"^(?:(?:seite|page|s\.)\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"
@@ -212,6 +220,38 @@ def mark_contents(lines: list[Line], page_count: int) -> list[TocEntry]:
         for line in row:
             line.kind = "contents"
     return [entry for entry, _ in entries]
+
+
+#: A contents entry by its section number ("1.", "2.3", "2.3.1."), then its title.
+_NUMBERED_ENTRY = re.compile(r"^(?P<number>\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
+MIN_NUMBERED_ENTRIES = 6
+
+
+def mark_numbered_contents(lines: list[Line]) -> bool:
+    """Mark a contents list whose page numbers cannot be read (a scan's, where text recognition drops
+    or garbles the number column): under a title such as "Inhaltsverzeichnis", at least
+    ``MIN_NUMBERED_ENTRIES`` rows that begin with section numbers rising in order ("1.", "1.1.",
+    "1.2.", "2.") and make up most rows down to the last of them. Returns whether it marked any."""
+    rows = row_groups(ln for ln in lines if not ln.kind)
+    texts = [" ".join(ln.text for ln in row).replace(LINE_END_HYPHEN, "-").strip() for row in rows]
+    title = next((i for i, text in enumerate(texts) if _CONTENTS_TITLE.match(text)), None)
+    if title is None:
+        return False
+    numbers: list[tuple[int, ...]] = []
+    last = title
+    for i in range(title + 1, len(rows)):
+        match = _NUMBERED_ENTRY.match(texts[i])
+        if match:
+            numbers.append(tuple(int(n) for n in match["number"].split(".")))
+            last = i
+    if len(numbers) < MIN_NUMBERED_ENTRIES or len(numbers) < 0.5 * (last - title):
+        return False
+    if sum(b > a for a, b in zip(numbers, numbers[1:], strict=False)) < 0.9 * (len(numbers) - 1):
+        return False
+    for row in rows[title : last + 1]:
+        for line in row:
+            line.kind = "contents"
+    return True
 
 
 #: An index entry: a term, then page numbers ("12", "45–47", "12f.", "iv"), set off by a comma,
