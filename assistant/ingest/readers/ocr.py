@@ -35,7 +35,6 @@ __all__ = [
     "MAX_SECONDS",
     "Marks",
     "engine",
-    "frames",
     "in_leader",
     "marks",
     "noise",
@@ -204,8 +203,8 @@ def noise(word: str, box: Rect, frames: Sequence[Rect]) -> bool:
 @dataclass(frozen=True)
 class Marks:
     """What a scanned page's image shows besides its letters, in PDF points: ``frames`` ruled round
-    boxes and tables, with column rules as rectangles a few points wide (``frames``), and dot
-    leaders (``leaders``: the area above a row of evenly spaced dots)."""
+    boxes and tables, followed by column rules as rectangles a few points wide, and dot leaders
+    (``leaders``: the area above a row of evenly spaced dots)."""
 
     frames: list[Rect]
     leaders: list[Rect]
@@ -219,11 +218,6 @@ def marks(page: Any) -> Marks:
     scale = FRAME_DPI / 72
     dark = np.asarray(page.render(scale=scale, grayscale=True).to_pil().convert("L")) < _DARK
     return Marks(_frames(dark, scale, height), _leaders(dark, scale, height))
-
-
-def frames(page: Any) -> list[Rect]:
-    """``marks(page).frames``."""
-    return marks(page).frames
 
 
 def _frames(dark: Any, scale: float, height: float) -> list[Rect]:

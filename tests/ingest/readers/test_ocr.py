@@ -223,7 +223,7 @@ def test_a_box_ruled_round_in_a_scan_is_found_as_a_frame(tmp_path: Path) -> None
 
     pdf = pdfium.PdfDocument(_image_pdf(tmp_path / "box.pdf", draw))
     try:
-        found = ocr.frames(pdf[0])
+        found = ocr.marks(pdf[0]).frames
     finally:
         pdf.close()
     boxes = [f for f in found if f[2] - f[0] > 6]
@@ -262,7 +262,7 @@ def test_a_column_rule_under_noise_is_found_and_its_bars_are_noise(tmp_path: Pat
     Image.fromarray(noisy, mode="L").save(tmp_path / "noisy.pdf", "PDF", resolution=150.0)
     pdf = pdfium.PdfDocument(tmp_path / "noisy.pdf")
     try:
-        found = ocr.frames(pdf[0])
+        found = ocr.marks(pdf[0]).frames
     finally:
         pdf.close()
     assert len(found) == 1
