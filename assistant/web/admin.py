@@ -22,7 +22,7 @@ from ..errors import LoginRefused
 from ..operators import Operator, OperatorStore
 from ..progress import PHASES
 from ..service import Assistant
-from .admin_api import document_rows, receive_uploads, upload_summary
+from .admin_api import document_rows, known_build, receive_uploads, upload_summary
 from .deps import AssistantDep, BuildsDep, OperatorsDep, SettingsDep
 from .operator_auth import COOKIE, OptionalOperatorDep, PageOperatorDep, check_csrf, set_session_cookie
 from .ratelimit import client_key
@@ -240,10 +240,7 @@ def build_page(
     operator: PageOperatorDep,
     store: OperatorsDep,
 ) -> Response:
-    state = store.build(build_id[:64])
-    if state is None:
-        raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
-    return render(request, "admin/build.html", operator=operator, build=state)
+    return render(request, "admin/build.html", operator=operator, build=known_build(store, build_id))
 
 
 @router.get(ADMIN_AUDIT, response_class=HTMLResponse)

@@ -46,6 +46,7 @@ __all__ = [
     "DocumentRow",
     "build_events",
     "document_rows",
+    "known_build",
     "receive_uploads",
     "router",
 ]
@@ -313,6 +314,14 @@ async def upload_documents(
     return JSONResponse(body.model_dump(), status_code=status)
 
 
+def known_build(store: OperatorStore, build_id: str) -> BuildState:
+    """The build of this id, or 404 (for the pages and the API alike)."""
+    state = store.build(build_id[:64])
+    if state is None:
+        raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
+    return state
+
+
 def upload_summary(stored: list[str], refused: list[tuple[str, int, str]]) -> str:
     """One German sentence on what happened to an upload (the refusals' reasons follow it)."""
     parts = []
@@ -369,10 +378,7 @@ def build_state(
     _: OperatorDep,
     store: OperatorsDep,
 ) -> BuildOut:
-    state = store.build(build_id[:64])
-    if state is None:
-        raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
-    return BuildOut.of(state)
+    return BuildOut.of(known_build(store, build_id))
 
 
 @router.get(
@@ -385,10 +391,8 @@ def build_progress(
     _: OperatorDep,
     store: OperatorsDep,
 ) -> StreamingResponse:
-    if store.build(build_id[:64]) is None:
-        raise HTTPException(404, "Diesen Neubau gibt es nicht (mehr).")
     return StreamingResponse(
-        build_events(store, build_id[:64]),
+        build_events(store, known_build(store, build_id).id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
