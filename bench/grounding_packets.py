@@ -1,9 +1,10 @@
 """Packets for the blind grounding set: questions with the passages the model would be given.
 
-Run: .venv/bin/python bench/grounding_packets.py [--count 72]
+Run: .venv/bin/python bench/grounding_packets.py [--count 72] [--second | --third]
 
 Takes every other answerable question of the blind set (eval/blind/fragen.jsonl; with --second the
-others, for a second test set written later), asks the assistant as
+others, for a second test set written later; with --third the answerable questions of the second blind
+set, eval/blind2/fragen.jsonl, for a third), asks the assistant as
 the chat does (shipped corpus, offline default model, built once into .cache/bench/default/) and writes
 each question with its first ``MAX_PASSAGES`` passages, numbered as the model sees them, to
 eval/grounding/pakete.jsonl. Writers who do not see the check's code then write faithful and false
@@ -40,12 +41,20 @@ def main() -> None:
         action="store_true",
         help="the other half of the answerable questions (a second, later test set), numbered from P101",
     )
+    parser.add_argument(
+        "--third",
+        action="store_true",
+        help="the answerable questions of the second blind set (a third test set), numbered from P201",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "grounding" / "pakete.jsonl")
     args = parser.parse_args()
     assistant = open_assistant(release_for(None))
-    rows = [json.loads(line) for line in (ROOT / "eval" / "blind" / "fragen.jsonl").open(encoding="utf-8")]
-    answerable = [row for row in rows if row["relevant"]][1 if args.second else 0 :: 2]
-    first_number = 101 if args.second else 1
+    questions = ROOT / "eval" / ("blind2" if args.third else "blind") / "fragen.jsonl"
+    rows = [json.loads(line) for line in questions.open(encoding="utf-8")]
+    answerable = [row for row in rows if row["relevant"]]
+    if not args.third:
+        answerable = answerable[1 if args.second else 0 :: 2]
+    first_number = 201 if args.third else 101 if args.second else 1
     packets = []
     for row in answerable:
         answer = assistant.ask(row["question"], generate=False)
