@@ -433,7 +433,13 @@ _ACCENT_REACH = 250  # characters either side searched for the letter an accent 
 
 #: Quotation marks that fonts without a low opening quote (TeX's OT1, Texinfo) set at the baseline in
 #: its place, with the low mark each stands for there.
-_LOW_QUOTES = {"\u201d": "\u201e", '"': "\u201e", "\u2019": "\u201a", "'": "\u201a"}
+#: Also the raw codes of the low quotes in TeX's T1 (Cork) encoding, which a bitmap (Type 3) font without
+#: a Unicode map passes through as control characters (texinfo.tex sets „ from an EC font that way):
+#: they count only where they stand low before a word, as the quotes above do, so the same codes as
+#: accents of OT1 (set high) stay as they are.
+_LOW_QUOTES = {
+    "\u201d": "\u201e", '"': "\u201e", "\u2019": "\u201a", "'": "\u201a", "\x12": "\u201e", "\x0d": "\u201a",
+}  # fmt: skip
 _HIGH_QUOTES = re.compile("[" + re.escape("".join(_LOW_QUOTES)) + "]")
 
 

@@ -127,6 +127,7 @@ def mark_furniture(pages: list[PageLines]) -> None:
             and rows >= 4
             and usual(where, row)
             and gap > 0.6 * max(ln.size for ln in row)
+            and not (where == "foot" and _sentence(row))
         ):
             return True
         for line in row:
@@ -158,6 +159,14 @@ def mark_furniture(pages: list[PageLines]) -> None:
                 for line in row:
                     line.kind = "furniture"
                 done[side] = True
+
+
+def _sentence(row: list[Line]) -> bool:
+    """A row that reads as a sentence (three words or more, ending in a full stop, "!" or "?", a closing
+    quote or bracket after it allowed): a footnote at the foot of a page, not a running footer, which
+    names a title, a chapter or a page. (A footer that is a sentence recurs and is caught by its text.)"""
+    text = " ".join(ln.text for ln in row).strip()
+    return len(text.split()) >= 3 and re.search(r"[.!?][“”\"'»«)\]]?$", text) is not None
 
 
 def _top(row: list[Line]) -> float:

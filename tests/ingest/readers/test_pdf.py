@@ -86,6 +86,28 @@ def test_running_heads_footers_and_page_numbers_are_dropped(tmp_path: Path) -> N
     ]
 
 
+def test_a_footnote_alone_at_the_foot_of_pages_is_kept_and_a_changing_footer_is_not(tmp_path: Path) -> None:
+    """A document without footers: the last row of its pages stands at the same height, set off from the
+    text. A sentence there is a footnote and stays; a row that changes from page to page and is no
+    sentence (a chapter's name) is a footer and goes."""
+    topics = ["Beteiligung", "Verstetigung", "Lenkungsgruppe", "Verfügungsfonds", "Netzwerke", "Monitoring"]
+    verbs = ["beschreibt", "erklärt", "ordnet", "zeigt", "nennt"]
+    notes = {2: "3 Quelle: Baugesetzbuch, Paragraf 171e.", 4: "7 Quelle: BBSR-Forschung zum Verfügungsfonds."}
+    pages = [
+        [
+            (72, 760 - 14 * i, f"Hier {verb} der Text {topics[n - 1]} im Quartier.")
+            for i, verb in enumerate(verbs)
+        ]
+        + [(72, 60, notes.get(n, f"Teil {n} Beteiligung und Verstetigung"))]
+        for n in range(1, 7)
+    ]
+    doc = read_document(write_pdf(tmp_path / "fuss.pdf", pages), tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert all(note in texts for note in notes.values()), texts
+    assert not any(text.startswith("Teil ") for text in texts), texts
+    assert sum(text.count("Hier ") for text in texts) == 30, texts
+
+
 def test_two_columns_are_read_left_column_first(tmp_path: Path) -> None:
     left = [(60, 700 - 14 * i, f"Links Zeile {i}.") for i in range(8)]
     right = [(320, 700 - 14 * i, f"Rechts Zeile {i}.") for i in range(8)]

@@ -83,3 +83,84 @@ def test_marks_beside_letters_stay_as_they_are(tmp_path: Path) -> None:
     document = read_document(write_pdf(tmp_path / "code.pdf", [[(72.0, 700.0, line)]]))
     text = " ".join(p.text for p in chunk_document(document))
     assert "~/quellen" in text and "a^2" in text, text
+
+
+def _write_with_bitmap_quote(path: Path, before: str, after: str, *, low: bool) -> Path:
+    """One line of Helvetica with a glyph of a Type 3 font between ``before`` and ``after``, as
+    pdfTeX writes a bitmap (pk) font from TeX's T1 encoding: code 18 (T1's „), named ``/a18``, no
+    Unicode map. ``low``: the glyph sits on the baseline like „; otherwise high, like OT1's grave
+    accent with the same code."""
+    from pypdf import PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+        NumberObject,
+    )
+
+    writer = PdfWriter()
+    helvetica = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
+        )
+    )
+    bottom, top = (-180, 60) if low else (560, 720)
+    glyph = DecodedStreamObject()
+    glyph.set_data(
+        b"400 0 40 %d 360 %d d1 40 %d 120 %d re f 240 %d 120 %d re f"
+        % (bottom, top, bottom, top - bottom, bottom, top - bottom)
+    )
+    bitmap = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type3"),
+                NameObject("/FontMatrix"): ArrayObject([FloatObject(v) for v in (0.001, 0, 0, 0.001, 0, 0)]),
+                NameObject("/FontBBox"): ArrayObject([NumberObject(v) for v in (0, bottom, 400, top)]),
+                NameObject("/FirstChar"): NumberObject(18),
+                NameObject("/LastChar"): NumberObject(18),
+                NameObject("/Widths"): ArrayObject([NumberObject(400)]),
+                NameObject("/Encoding"): DictionaryObject(
+                    {
+                        NameObject("/Type"): NameObject("/Encoding"),
+                        NameObject("/Differences"): ArrayObject([NumberObject(18), NameObject("/a18")]),
+                    }
+                ),
+                NameObject("/CharProcs"): DictionaryObject({NameObject("/a18"): writer._add_object(glyph)}),
+                NameObject("/Resources"): DictionaryObject(),
+            }
+        )
+    )
+    page = writer.add_blank_page(width=595, height=842)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): helvetica, NameObject("/F2"): bitmap})}
+    )
+    content = DecodedStreamObject()
+    content.set_data(
+        b"BT /F1 11 Tf 72 700 Td (" + before.encode("cp1252") + b") Tj /F2 11 Tf (\\022) Tj "
+        b"/F1 11 Tf (" + after.encode("cp1252") + b") Tj ET"
+    )
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def test_a_low_quote_from_a_bitmap_font_without_unicode_is_read(tmp_path: Path) -> None:
+    """texinfo.tex sets „ from an EC font as a Type 3 bitmap glyph with code 18 and no Unicode map:
+    PDFium passes the raw code through. Standing low before a word, it is the low quote; the same code
+    set high (OT1's grave accent) is not."""
+    before, after = "Das Programm heißt seit 2020 ", "Sozialer Zusammenhalt“ und ist bekannt."
+    low = read_document(_write_with_bitmap_quote(tmp_path / "tief.pdf", before, after, low=True))
+    text = " ".join(p.text for p in chunk_document(low))
+    assert "heißt seit 2020 „Sozialer Zusammenhalt“ und" in text, text
+    high = read_document(_write_with_bitmap_quote(tmp_path / "hoch.pdf", before, after, low=False))
+    text = " ".join(p.text for p in chunk_document(high))
+    assert "„" not in text, text
