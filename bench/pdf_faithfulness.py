@@ -136,7 +136,9 @@ def _kinded_paragraphs(file: Path) -> list[tuple[str, str, int]] | None:
     return [
         (text, kind, page.number)
         for page in layout.pages
-        for text, _, kind in pdf_reader.page_paragraphs(page, lexicon=getattr(layout, "lexicon", frozenset()))
+        for text, _, kind in pdf_reader.page_paragraphs(
+            page, lexicon=getattr(layout, "lexicon", pdf_reader.Lexicon())
+        )
     ]
 
 

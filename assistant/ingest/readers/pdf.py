@@ -40,6 +40,23 @@ _LEADER_DOTS = re.compile(r"(?:\s*[.·]){5,}\s*")
 _SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
 _WORD = re.compile(r"\w+(?:-\w+)*")
 _MAX_PATHS = 400  # drawn paths looked at per page for box frames
+_HYPHENATION_EVIDENCE = (
+    100  # body lines a document needs before its few line-end hyphens say it never hyphenates
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """What a document says about its own words: those it writes within its lines (hyphenated compounds
+    included), and whether it breaks words at line ends at all. A document set without hyphenation
+    (slides, spreadsheet cells: under 2 % of its body lines end in a hyphen, where hyphenating text has
+    4 % and more) keeps every line-end hyphen it has: "nicht-|investive" is "nicht-investive"."""
+
+    words: frozenset[str] = frozenset()
+    hyphenates: bool = True
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.words
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +65,7 @@ class PdfLayout:
 
     title: str
     labels: list[str | None]
-    lexicon: frozenset[str]
+    lexicon: Lexicon
     outline: list[tuple[int, float, str, str]]  # (page index, top y, chapter, section)
     pages: list[PageLayout]
     scanned: frozenset[int] = frozenset()  # pages (1-based) with marks but no text layer
@@ -117,7 +134,7 @@ def layout_document(layout: PdfLayout, file: Path, source: str) -> Document:
     return Document(title=layout.title or title_from_name(file), source=source, blocks=tuple(blocks))
 
 
-def _complete_broken_words(pages: list[list[tuple[str, float, str]]], lexicon: frozenset[str]) -> None:
+def _complete_broken_words(pages: list[list[tuple[str, float, str]]], lexicon: Lexicon) -> None:
     """A word hyphenated at the foot of a page ("Groß-" | "buchstaben") is completed on the page
     where it starts, so that neither page's passage holds half a word."""
     for before, after in zip(pages, pages[1:], strict=False):
@@ -134,10 +151,12 @@ def _complete_broken_words(pages: list[list[tuple[str, float, str]]], lexicon: f
         after[first] = (rest, next_top, next_kind)
 
 
-def lexicon(pages: list[PageLayout]) -> frozenset[str]:
+def lexicon(pages: list[PageLayout]) -> Lexicon:
     """The words a document writes within its lines (not across a line break), hyphenated
-    compounds included: they decide how the words broken at line ends are joined."""
+    compounds included, and whether it hyphenates: they decide how the words broken at line ends are
+    joined."""
     words: set[str] = set()
+    body_lines = broken = 0
     for page in pages:
         for region in page.regions:
             for line in region.lines:
@@ -145,11 +164,15 @@ def lexicon(pages: list[PageLayout]) -> frozenset[str]:
                 if text.endswith(_HYPHENS):
                     text = text.rsplit(None, 1)[0] if " " in text.strip() else ""
                 words.update(_WORD.findall(text))
-    return frozenset(words)
+                if region.kind == "body":
+                    body_lines += 1
+                    broken += line.text.rstrip().endswith(_HYPHENS)
+    hyphenates = body_lines < _HYPHENATION_EVIDENCE or broken >= 0.02 * body_lines
+    return Lexicon(frozenset(words), hyphenates)
 
 
 def page_paragraphs(
-    page: PageLayout, kinds: tuple[str, ...] = KEPT_KINDS, lexicon: frozenset[str] = frozenset()
+    page: PageLayout, kinds: tuple[str, ...] = KEPT_KINDS, lexicon: Lexicon = Lexicon()
 ) -> list[tuple[str, float, str]]:
     """(text, top y, kind) of a page's paragraphs in reading order; a body paragraph cut by a column
     or frame break ("… im Anzeige-" | "modus …") is joined again."""
@@ -595,11 +618,12 @@ def _heading_top(page: PageLayout, title: str) -> float:
     return float("inf")
 
 
-def join_lines(lines: list[str], lexicon: frozenset[str] = frozenset()) -> str:
+def join_lines(lines: list[str], lexicon: Lexicon = Lexicon()) -> str:
     """Join PDF lines: "Quartiers-|management" → "Quartiersmanagement", "EU-|Staaten" and
     "Bundes-|und Landesmittel" keep their hyphen. Where the document writes the word unbroken
     elsewhere (``lexicon``), that spelling decides: "Free-|BSD" → "FreeBSD", "csquotes-|paket"
-    stays hyphenated when the document says "csquotes-paket" elsewhere."""
+    stays hyphenated when the document says "csquotes-paket" elsewhere. In a document that does not
+    hyphenate (``lexicon.hyphenates``), a hyphen at a line end is always a real one."""
     out = ""
     for raw in lines:
         line = raw.strip()
@@ -620,7 +644,13 @@ def join_lines(lines: list[str], lexicon: frozenset[str] = frozenset()) -> str:
                 out = stem + line if known_joined else f"{stem}-{line}"
             elif len(before) >= 3 and next_word.lower() in _CONJUNCTIONS:
                 out = f"{stem}- {line}"  # suspended compound: "Bundes- und Landesmittel"
-            elif before and next_word and before[-1].islower() and next_word[0].islower():
+            elif (
+                lexicon.hyphenates
+                and before
+                and next_word
+                and before[-1].islower()
+                and next_word[0].islower()
+            ):
                 out = stem + line  # a word broken at the line end
             else:
                 out = f"{stem}-{line}"  # a real hyphen: "EU-Staaten", "Debian-Richtlinien"

@@ -174,3 +174,23 @@ def test_encrypted_textless_and_broken_pdfs_are_refused_with_a_reason(tmp_path: 
 def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
     pdf = write_pdf(tmp_path / "offen.pdf", [["Lesbar ohne Passwort."]], password="")
     assert read_document(pdf, tmp_path).blocks[0].text == "Lesbar ohne Passwort."
+
+
+def test_a_document_that_never_hyphenates_keeps_its_line_end_hyphens(tmp_path: Path) -> None:
+    """Slides and spreadsheet cells are set without hyphenation: a hyphen at the end of a line is a
+    real one there ("nicht-|investive"), while in a document that breaks words it is a break."""
+    topics = ["Beteiligung", "Verstetigung", "Netzwerke", "Monitoring", "Öffentlichkeitsarbeit"]
+    filler = [f"Folie über {topics[i % 5]} im Quartier, Punkt {i}." for i in range(120)]
+    broken = ["Ein Fest gilt als nicht-", "investive Ausgabe des Fonds."]
+    pages = [filler[:40], filler[40:80] + broken, filler[80:]]
+    doc = read_document(write_pdf(tmp_path / "folien.pdf", pages), tmp_path)
+    text = " ".join(b.text for b in doc.blocks)
+    assert "als nicht-investive Ausgabe" in text, text
+    # The same lines in a document that hyphenates (every fourth line broken): joined.
+    hyphenating = [
+        f"Text über {topics[i % 5]} im Quar-" if i % 4 == 0 else f"tier, Punkt {i}." for i in range(120)
+    ]
+    pages = [hyphenating[:40], hyphenating[40:80] + broken, hyphenating[80:]]
+    doc = read_document(write_pdf(tmp_path / "bericht.pdf", pages), tmp_path)
+    text = " ".join(b.text for b in doc.blocks)
+    assert "als nichtinvestive Ausgabe" in text, text
