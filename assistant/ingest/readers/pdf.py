@@ -33,6 +33,7 @@ _CONJUNCTIONS = frozenset({"und", "oder", "bzw", "sowie", "bis", "beziehungsweis
 # How PDFium writes a hyphen at a line end (U+FFFE in a page's text, 0x02 in bounded text), and the
 # soft and typographic hyphens some producers leave there.
 _BREAK_MARKS = ("\ufffe", LINE_END_HYPHEN, "\u00ad", "\u2010")
+_LONE_HYPHENS = frozenset({"-", "\ufffe", "\u00ad", "\u2010"})
 # Words of a page's text; a dash is a word of its own (a space after it may be missing).
 # PDFium may run a line-end hyphen (U+FFFE) straight into the next line's word: it ends a word.
 _TOKEN = re.compile(r"[–—]|[^\s–—\ufffe]+\ufffe?|\ufffe")
@@ -316,6 +317,25 @@ class _WordBoxes:
         self.bottom, self.top = ctypes.c_double(), ctypes.c_double()
         self.ox, self.oy = ctypes.c_double(), ctypes.c_double()
 
+    def hyphen_set_off(self, match: re.Match[str], gap: float) -> bool:
+        """Whether the word is a line-end hyphen set a little apart from the syllable it breaks
+        ("Öffent -|lichkeitsarbeit", as LibreOffice justifies a line): a hyphen alone, last on its line,
+        closer than 0.3 em (the least gap that counts as a word space, see ``_runs``) after a letter, with
+        only a space PDFium made up between them. A typed dash (" - ") has a real space."""
+        import pypdfium2.raw as pdfium_c
+
+        start, stop = match.span()
+        text = self.text
+        return (
+            text[start:stop] in _LONE_HYPHENS
+            and gap < 0.3
+            and start >= 2
+            and text[start - 1] == " "
+            and text[start - 2].isalpha()
+            and bool(pdfium_c.FPDFText_IsGenerated(self.raw, start - 1))
+            and (stop == len(text) or text[stop] in "\r\n")
+        )
+
     def word(self, match: re.Match[str]) -> tuple[float, float, float, float] | None:
         """(left, right, baseline, size) of a word, or None for a word to leave out: recognition's
         noise, or characters PDFium generated with no place on the page."""
@@ -418,7 +438,7 @@ def _runs(textpage: object, *, recognised: ocr.Marks | None = None) -> list[Run]
             # Apart: far to the right, back to the left, or on another baseline.
             if gap > 0.8 * em or word_left < last_left - 0.5 * em or abs(word_base - base) > 0.5 * em:
                 flush()
-            elif " " in between or gap > 0.3 * em:
+            elif (" " in between or gap > 0.3 * em) and not boxes.hyphen_set_off(match, gap / em):
                 words.append(" ")  # PDFium's space, or a word gap PDFium did not turn into one
         if not words:
             x0, base, size = word_left, word_base, word_size
@@ -632,7 +652,9 @@ def join_lines(lines: list[str], lexicon: Lexicon = Lexicon()) -> str:
         if not out:
             out = line
             continue
-        if out.endswith(_HYPHENS):
+        if out.endswith(_HYPHENS) and out.rstrip("".join(_HYPHENS))[-1:].isspace():
+            out = f"{out} {line}"  # a dash typed as a spaced hyphen: "offen -|wer zahlt"
+        elif out.endswith(_HYPHENS):
             stem = out.rstrip("".join(_HYPHENS))
             first = re.match(r"\w+", line)
             next_word = first.group(0) if first else ""

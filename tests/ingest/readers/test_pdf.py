@@ -194,3 +194,26 @@ def test_a_document_that_never_hyphenates_keeps_its_line_end_hyphens(tmp_path: P
     doc = read_document(write_pdf(tmp_path / "bericht.pdf", pages), tmp_path)
     text = " ".join(b.text for b in doc.blocks)
     assert "als nichtinvestive Ausgabe" in text, text
+
+
+def test_a_line_end_hyphen_set_a_little_apart_still_breaks_its_word(tmp_path: Path) -> None:
+    """LibreOffice may set the hyphen of a broken word a little apart when it justifies the line
+    ("Öffent -|lichkeitsarbeit"); a dash typed with spaces (" - ") stays a dash."""
+    first = "Ehrenamtliche lernen Moderation und Öffent"
+    width = sum({"Ö": 778, "f": 278, "e": 556, "n": 556, "t": 278}[c] for c in "Öffent") * 11 / 1000
+    start = 72 + 11 * 0.001 * sum(
+        {" ": 278, "E": 667, "h": 556, "r": 333, "a": 556, "m": 833, "i": 222, "c": 500, "l": 222, "u": 556,
+         "M": 833, "o": 556, "d": 556, "t": 278, "n": 556, "e": 556}[c]
+        for c in first[: -len("Öffent")]
+    )  # fmt: skip
+    lines = [
+        (72, 700, first),
+        (start + width + 2.0, 700, "-"),
+        (72, 686, "lichkeitsarbeit, und das Team hilft dabei."),
+        (72, 672, "Die Frage ist offen -"),
+        (72, 658, "wer zahlt, bleibt unklar."),
+    ]
+    doc = read_document(write_pdf(tmp_path / "trenn.pdf", [lines]), tmp_path)
+    text = " ".join(b.text for b in doc.blocks)
+    assert "Moderation und Öffentlichkeitsarbeit, und" in text, text
+    assert "offen - wer zahlt" in text, text
