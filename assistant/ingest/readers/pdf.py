@@ -438,8 +438,10 @@ def _runs(textpage: object, *, recognised: ocr.Marks | None = None) -> list[Run]
             # Apart: far to the right, back to the left, or on another baseline.
             if gap > 0.8 * em or word_left < last_left - 0.5 * em or abs(word_base - base) > 0.5 * em:
                 flush()
-            elif (" " in between or gap > 0.3 * em) and not boxes.hyphen_set_off(match, gap / em):
-                words.append(" ")  # PDFium's space, or a word gap PDFium did not turn into one
+            elif (between or gap > 0.3 * em) and not boxes.hyphen_set_off(match, gap / em):
+                words.append(
+                    " "
+                )  # PDFium's space (or a no-break one), or a word gap PDFium did not turn into one
         if not words:
             x0, base, size = word_left, word_base, word_size
         x1 = max(x1, word_right) if words else word_right

@@ -217,3 +217,42 @@ def test_a_line_end_hyphen_set_a_little_apart_still_breaks_its_word(tmp_path: Pa
     text = " ".join(b.text for b in doc.blocks)
     assert "Moderation und Öffentlichkeitsarbeit, und" in text, text
     assert "offen - wer zahlt" in text, text
+
+
+def test_a_no_break_space_between_words_is_a_space(tmp_path: Path) -> None:
+    """A no-break space ("Abschnitt 2.4", as DocBook sets a cross-reference) that the font maps to
+    U+00A0 is a space, however narrow the gap it leaves."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    cmap = DecodedStreamObject()
+    cmap.set_data(
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Nbsp def "
+        b"1 begincodespacerange <00> <FF> endcodespacerange "
+        b"1 beginbfrange <20> <7E> <0020> endbfrange 1 beginbfchar <A0> <00A0> endbfchar "
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            NameObject("/ToUnicode"): writer._add_object(cmap),
+        }
+    )
+    page = writer.add_blank_page(width=595, height=842)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    content = DecodedStreamObject()
+    # The number follows the no-break space kerned 0.8 pt closer: a gap of 0.2 em.
+    content.set_data(
+        b"BT /F1 11 Tf 72 700 Td [(Bitte lesen Sie Abschnitt\\240) 70 (2.4 und den Leitfaden.)] TJ ET"
+    )
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with open(tmp_path / "nbsp.pdf", "wb") as handle:
+        writer.write(handle)
+    doc = read_document(tmp_path / "nbsp.pdf", tmp_path)
+    assert doc.blocks[0].text == "Bitte lesen Sie Abschnitt 2.4 und den Leitfaden."
