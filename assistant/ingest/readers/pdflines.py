@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 __all__ = ["LINE_END_HYPHEN", "Line", "PageLines", "Rect", "Run", "page_lines", "row_groups", "segments"]
 
+# Stretches of text starting at one x on a page that make it a column's edge on their own: fewer are
+# chance in justified text set word by word (LibreOffice Writer's columns give up to 4).
+_COLUMN_EVIDENCE = 8
+
 # PDFium marks a hyphen it found at the end of a line with this control character.
 LINE_END_HYPHEN = "\x02"
 
@@ -106,7 +110,7 @@ def page_lines(width: float, height: float, runs: list[Run], rects: list[Rect]) 
     grouped = rows(runs)
     for row in grouped:
         _mark_edges(row)
-    neighbours = _Neighbours(runs)
+    neighbours = _Neighbours(runs, _starts(grouped))
     lines = []
     for number, row in enumerate(grouped):
         for line in _split_row(row, neighbours):
@@ -149,9 +153,14 @@ def _same_row(a: Run, b: Run) -> bool:
 class _Neighbours:
     """The page's runs by height on the page, to ask which of them cross an x-range nearby."""
 
-    def __init__(self, runs: list[Run]) -> None:
+    def __init__(self, runs: list[Run], starts: Iterable[float] = ()) -> None:
         self.runs = sorted(runs, key=lambda r: (r.y0 + r.y1) / 2)
         self.centres = [(r.y0 + r.y1) / 2 for r in self.runs]
+        self.starts = sorted(starts)  # where text starts after a gap anywhere on the page
+
+    def column_starts_at(self, x: float) -> int:
+        """How many stretches of text on the whole page start at ``x`` (within 1.5 pt)."""
+        return bisect_right(self.starts, x + 1.5) - bisect_left(self.starts, x - 1.5)
 
     def gutter(self, row: list[Run], a: float, b: float, reach: float) -> bool:
         """Whether the gap (a, b) of a row runs on above and below it as empty space: somewhere in
@@ -173,7 +182,9 @@ class _Neighbours:
         # the most lines starting at one x there (a column's edge, not scattered word spaces)
         starts = max((sum(abs(x - y) <= 1.5 for y in openers) for x in openers), default=0)
         ends = sum(r.closes and abs(r.x1 - a) <= 1.5 for r in near)
-        if starts < 3 and ends < 3:
+        # Or the page proves the edge: a table's column, whose cells start at one x all down the page
+        # while few of them stand near this row (a spreadsheet's wrapped cell beside short ones).
+        if starts < 3 and ends < 3 and self.column_starts_at(b) < _COLUMN_EVIDENCE:
             return False
         x = a + 1.0
         while x < b - 1.0:
@@ -181,6 +192,17 @@ class _Neighbours:
                 return True
             x += 2.0
         return False
+
+
+def _starts(rows: list[list[Run]]) -> list[float]:
+    """Where stretches of text start: each row's first run, and each run half an em or more after
+    the one before it (rows sorted by x, see ``_mark_edges``)."""
+    out = []
+    for row in rows:
+        for i, run in enumerate(row):
+            if i == 0 or run.x0 - row[i - 1].x1 >= 0.5 * (run.size or run.height):
+                out.append(run.x0)
+    return out
 
 
 def _mark_edges(row: list[Run]) -> None:

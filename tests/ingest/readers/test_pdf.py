@@ -256,3 +256,47 @@ def test_a_no_break_space_between_words_is_a_space(tmp_path: Path) -> None:
         writer.write(handle)
     doc = read_document(tmp_path / "nbsp.pdf", tmp_path)
     assert doc.blocks[0].text == "Bitte lesen Sie Abschnitt 2.4 und den Leitfaden."
+
+
+_HELVETICA = {" ": 278, "a": 556, "d": 556, "e": 556, "i": 222, "m": 833, "n": 556, "r": 333, "s": 500, "t": 278, "u": 556}  # fmt: skip
+
+
+def _line_to(width: float) -> str:
+    """Words of Helvetica 11 pt filling ``width`` points to within 2.5 pt."""
+    words, text = ["unser", "rat", "sitzt", "da", "und", "mit", "einem", "team", "immer"], ""
+    size = 11 / 1000
+    k = 0
+    while True:
+        word = words[k % len(words)]
+        k += 1
+        candidate = f"{text} {word}".strip()
+        if sum(_HELVETICA.get(c.lower(), 556) for c in candidate) * size > width:
+            break
+        text = candidate
+    while sum(_HELVETICA.get(c.lower(), 556) for c in text + "i") * size <= width:
+        text += "i"
+    return text
+
+
+def test_a_table_column_that_the_page_shows_many_times_cuts_a_wrapped_cell(tmp_path: Path) -> None:
+    """A spreadsheet's wide cell wraps its lines close to the next column, whose cells hold a line or
+    two each: near any one row few lines start at that column's edge, but all down the page they do.
+    The cell beside it is not spliced into the wrapped cell's lines."""
+    lines: list[tuple[float, float, str]] = [
+        (50, 790, "Begriff"),
+        (150, 790, "Erklärung"),
+        (446, 790, "Teil"),
+    ]
+    for cell in range(5):
+        top = 770 - 150 * cell
+        lines.append((50, top, f"Begriff {cell}"))
+        for i in range(10):
+            # the first line ends an em before the next column, the second half an em before it
+            end = 435.0 if i == 0 else 441.0 if i == 1 else 400.0
+            lines.append((150, top - 14 * i, _line_to(end - 150)))
+        lines += [(446, top, "Glossar Nummer"), (446, top - 14, f"Teil {cell}")]
+    doc = read_document(write_pdf(tmp_path / "tabelle.pdf", [lines]), tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert all(f"Glossar Nummer Teil {cell}" in texts for cell in range(5)), texts
+    assert not any("Glossar" in t and "unser" in t for t in texts), texts
+    assert "Glossar" not in " ".join(t for t in texts if t.startswith("unser")), texts
