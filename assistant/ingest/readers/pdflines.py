@@ -184,14 +184,29 @@ class _Neighbours:
         ends = sum(r.closes and abs(r.x1 - a) <= 1.5 for r in near)
         # Or the page proves the edge: a table's column, whose cells start at one x all down the page
         # while few of them stand near this row (a spreadsheet's wrapped cell beside short ones).
-        if starts < 3 and ends < 3 and self.column_starts_at(b) < _COLUMN_EVIDENCE:
+        proven = self.column_starts_at(b) >= _COLUMN_EVIDENCE
+        if starts < 3 and ends < 3 and not proven:
             return False
-        x = a + 1.0
-        while x < b - 1.0:
-            if sum(x0 < x < x1 for x0, x1 in spans) <= 0.15 * len(spans):
-                return True
-            x += 2.0
-        return False
+        if _band(spans, a, b):
+            return True
+        # A proven edge after a gap wider than a word space (1.25 em) needs the empty band on one
+        # side only: a table's first row stands below a paragraph that runs across its columns, its
+        # last row above one.
+        if not proven or b - a < 1.25 * reach / 12:
+            return False
+        above = [(r.x0, r.x1) for r in near if r.y0 + r.y1 > 2 * centre]
+        below = [(r.x0, r.x1) for r in near if r.y0 + r.y1 < 2 * centre]
+        return any(len(side) >= 3 and _band(side, a, b) for side in (above, below))
+
+
+def _band(spans: list[tuple[float, float]], a: float, b: float) -> bool:
+    """Whether somewhere in the gap (a, b) few of the spans (at most 15 %) stand."""
+    x = a + 1.0
+    while x < b - 1.0:
+        if sum(x0 < x < x1 for x0, x1 in spans) <= 0.15 * len(spans):
+            return True
+        x += 2.0
+    return False
 
 
 def _starts(rows: list[list[Run]]) -> list[float]:

@@ -258,7 +258,10 @@ def test_a_no_break_space_between_words_is_a_space(tmp_path: Path) -> None:
     assert doc.blocks[0].text == "Bitte lesen Sie Abschnitt 2.4 und den Leitfaden."
 
 
-_HELVETICA = {" ": 278, "a": 556, "d": 556, "e": 556, "i": 222, "m": 833, "n": 556, "r": 333, "s": 500, "t": 278, "u": 556}  # fmt: skip
+_HELVETICA = {
+    " ": 278, "a": 556, "d": 556, "e": 556, "i": 222, "m": 833,
+    "n": 556, "r": 333, "s": 500, "t": 278, "u": 556,
+}  # fmt: skip
 
 
 def _line_to(width: float) -> str:
@@ -300,3 +303,21 @@ def test_a_table_column_that_the_page_shows_many_times_cuts_a_wrapped_cell(tmp_p
     assert all(f"Glossar Nummer Teil {cell}" in texts for cell in range(5)), texts
     assert not any("Glossar" in t and "unser" in t for t in texts), texts
     assert "Glossar" not in " ".join(t for t in texts if t.startswith("unser")), texts
+
+
+def test_the_first_row_of_a_table_under_a_paragraph_is_read_cell_by_cell(tmp_path: Path) -> None:
+    """A table without rules right under a paragraph that runs across its columns: near its first
+    rows the paragraph's lines cross every gap between the columns, but the page shows the columns'
+    edges all down the table, and below the first row the gaps stay empty."""
+    lines: list[tuple[float, float, str]] = [(72, 780 - 14 * i, _line_to(448)) for i in range(8)]
+    top = 660
+    for row in range(4):
+        for i in range(3):
+            y = top - 14 * i
+            lines += [(72, y, _line_to(100)), (222, y, _line_to(110)), (374, y, _line_to(90))]
+        lines[-9 + 2] = (374, top, f"Teil {row}")  # the third column's first line names the row
+        top -= 14 * 3 + 8
+    doc = read_document(write_pdf(tmp_path / "tabelle.pdf", [lines]), tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert all(any(t.startswith(f"Teil {row}") for t in texts) for row in range(4)), texts
+    assert not any(f"Teil {row}" in t and not t.startswith("Teil") for row in range(4) for t in texts), texts
