@@ -29,7 +29,9 @@ several producers. For each the script reads the PDF as a build would and counts
   spacing diaeresis, acute, circumflex, tilde, cedilla, caron or ring (U+00A8, U+00B4, U+02C6,
   U+02DC, U+00B8, U+02C7, U+02DA), a grave or caret (U+0060, U+005E) between a letter and a vowel,
   or a combining mark after a space (what dvips and Texinfo PDFs with OT1 fonts give a naive
-  extractor: „erkl¨art“, „B ¨ urgern“);
+  extractor: „erkl¨art“, „B ¨ urgern“), except where a fetched document's checks list it under
+  ``accent_symbols`` with the words around it: an accent the document prints as a symbol of its own
+  (l2kurz's table of text symbols: "´ \textasciiacute");
 - **pages/s** of reading, for the speed figure.
 
 The truth is independent of the reader: the generator's source text, the PDF's outline,
@@ -273,6 +275,12 @@ def _where_lost(sentence: str, haystack: str) -> str:
     return f"{sentence[:100]} (gelesen ohne Leerzeichen: …{haystack[max(0, end - 30) : end + 40]}…)"
 
 
+def _covers(text: str, part: str, at: int) -> bool:
+    """Whether an occurrence of ``part`` in ``text`` covers position ``at``."""
+    start = text.find(part, max(0, at - len(part) + 1))
+    return 0 <= start <= at < start + len(part)
+
+
 def measure(entry: dict, collection: Path = COLLECTION) -> Result:
     file = collection / entry["file"]
     truth: dict | None = None
@@ -390,10 +398,14 @@ def measure(entry: dict, collection: Path = COLLECTION) -> Result:
         result.lost_total = len(sampled)
         result.lost = [_where_lost(s, haystack) for s in sampled if _match_key(s) not in haystack]
 
-    # Accents apart from their letters.
+    # Accents apart from their letters (not where the document prints an accent as a symbol of its
+    # own: the checks' "accent_symbols", each the accent with the words around it).
+    symbols = [normalise(s) for s in checks.get("accent_symbols", [])]
     for passage in passages:
-        text = normalise(passage.text)
+        text = " ".join(normalise(passage.text).split())
         for m in _ACCENT_APART.finditer(text):
+            if any(_covers(text, symbol, m.start()) for symbol in symbols):
+                continue
             context = " ".join(text[max(0, m.start() - 30) : m.end() + 30].split())
             result.accents.append(f"S. {passage.citation.page}: „…{context}…“")
     return result

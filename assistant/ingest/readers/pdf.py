@@ -538,9 +538,10 @@ def _compose_accents(raw: object, text: str) -> str:
     """``text`` with every accent glyph that stands on a letter joined to it, by position: the letter
     whose box holds the accent's horizontal centre, on the same line, with the accent above it (under
     it for a cedilla or ogonek). The joined letter becomes the composed character ("a" + "¨" = "ä") and
-    the accent becomes ``_MERGED``, so the text keeps PDFium's indices; so do the spaces PDFium made up
-    around an accent it had put inside another word ("d¨ en" → "den"). An accent over nothing (a tilde
-    in "~/foo", a caret in code) stays as it is.
+    the accent becomes ``_MERGED``, so the text keeps PDFium's indices (a letter without a
+    precomposed form keeps its combining mark in the accent's place, where that is next to it); so do
+    the spaces PDFium made up around an accent it had put inside another word ("d¨ en" → "den"). An
+    accent over nothing (a tilde in "~/foo", a caret in code) stays as it is.
 
     The letter is searched among ``_ACCENT_REACH`` characters either side: some producers write a
     line's accents after the whole line (dvips), far from their letters in PDFium's order."""
@@ -580,6 +581,12 @@ def _compose_accents(raw: object, text: str) -> str:
         if best is None:
             continue
         composed = unicodedata.normalize("NFC", chars[best[1]] + mark)
+        if len(composed) == 2 and abs(best[1] - i) == 1:
+            # No precomposed letter ("o" with a ring): the letter and its combining mark take the two
+            # places, in that order, as the accent stands right beside its letter in the text.
+            first, second = sorted((best[1], i))
+            chars[first], chars[second] = composed[0], composed[1]
+            continue
         if len(composed) != 1:  # not a letter that takes this accent
             continue
         chars[best[1]], chars[i] = composed, _MERGED

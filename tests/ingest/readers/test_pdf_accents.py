@@ -164,3 +164,36 @@ def test_a_low_quote_from_a_bitmap_font_without_unicode_is_read(tmp_path: Path) 
     high = read_document(_write_with_bitmap_quote(tmp_path / "hoch.pdf", before, after, low=False))
     text = " ".join(p.text for p in chunk_document(high))
     assert "„" not in text, text
+
+
+def test_an_accent_on_a_letter_without_a_precomposed_form_becomes_a_combining_mark(tmp_path: Path) -> None:
+    """ "o" with a cedilla has no precomposed character. Set as TeX sets an accent (the accent, a
+    step back, the letter, in one text object), the accent is read as the letter followed by the
+    combining cedilla, not as a spacing cedilla of its own."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+        }
+    )
+    page = writer.add_blank_page(width=595, height=842)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    content = DecodedStreamObject()
+    # The cedilla (333 units wide) centred under the "o" (556): 111.5 units on, then 444.5 back.
+    content.set_data(
+        b"BT /F1 11 Tf 72 700 Td [(Der Laut ) -111.5 (\\270) 444.5 (o steht in einer Tabelle.)] TJ ET"
+    )
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with open(tmp_path / "cedille.pdf", "wb") as handle:
+        writer.write(handle)
+    document = read_document(tmp_path / "cedille.pdf")
+    text = " ".join(p.text for p in chunk_document(document))
+    assert "Der Laut o\u0327 steht in einer Tabelle." in text, ascii(text)
