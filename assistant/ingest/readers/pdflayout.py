@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from statistics import median
 
-from .pdflines import Line, PageLines, Rect, Run, page_lines
+from .pdflines import Line, PageLines, Rect, Run, column_edges, page_lines, page_rows
 from .pdfmarks import (
     TocEntry,
     body_frames,
@@ -89,7 +89,12 @@ def analyse(pages: Iterable[tuple[float, float, list[Run], list[Rect]]]) -> list
     """Lay out every page of a document: (width, height, runs, drawn rectangles) per page."""
     raw = list(pages)
     frame = body_frames(raw)
-    laid = [page_lines(width, height, runs, rects) for width, height, runs, rects in raw]
+    grouped = [page_rows(runs) for _, _, runs, _ in raw]
+    edges = column_edges(grouped)
+    laid = [
+        page_lines(width, height, runs, rects, rows, edges)
+        for (width, height, runs, rects), rows in zip(raw, grouped, strict=True)
+    ]
     mark_furniture(laid)
     body_height = body_size(laid)
     out: list[PageLayout] = []

@@ -13,7 +13,18 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["LINE_END_HYPHEN", "Line", "PageLines", "Rect", "Run", "page_lines", "row_groups", "segments"]
+__all__ = [
+    "LINE_END_HYPHEN",
+    "Line",
+    "PageLines",
+    "Rect",
+    "Run",
+    "column_edges",
+    "page_lines",
+    "page_rows",
+    "row_groups",
+    "segments",
+]
 
 # Stretches of text starting at one x on a page that make it a column's edge on their own: fewer are
 # chance in justified text set word by word (LibreOffice Writer's columns give up to 4).
@@ -102,15 +113,47 @@ class PageLines:
     frames: list[Rect]
 
 
-def page_lines(width: float, height: float, runs: list[Run], rects: list[Rect]) -> PageLines:
-    """The lines of one page from its runs and the rectangles drawn on it."""
-    frames = _frames(rects, width, height)
-    for run in runs:
-        run.frame = _frame_of(run, frames)
+def page_rows(runs: list[Run]) -> list[list[Run]]:
+    """A page's runs on rows, each row sorted left to right with its runs' edges marked."""
     grouped = rows(runs)
     for row in grouped:
         _mark_edges(row)
-    neighbours = _Neighbours(runs, _starts(grouped))
+    return grouped
+
+
+def column_edges(pages: Iterable[list[list[Run]]]) -> list[float]:
+    """Where a document's columns start, as its pages prove them: an x at which eight or more
+    stretches of text start on one page (a table's column, the second of two text columns)."""
+    edges: list[float] = []
+    for grouped in pages:
+        starts = sorted(_starts(grouped))
+        i = 0
+        while i < len(starts):
+            j = bisect_right(starts, starts[i] + 1.5)
+            if j - i >= _COLUMN_EVIDENCE:
+                edges.append(starts[i])
+                i = j
+            else:
+                i += 1
+    return sorted(edges)
+
+
+def page_lines(
+    width: float,
+    height: float,
+    runs: list[Run],
+    rects: list[Rect],
+    grouped: list[list[Run]] | None = None,
+    edges: Iterable[float] = (),
+) -> PageLines:
+    """The lines of one page from its runs (on rows: ``page_rows``) and the rectangles drawn on it;
+    ``edges``: the document's column edges (``column_edges``), which other pages prove."""
+    frames = _frames(rects, width, height)
+    for run in runs:
+        run.frame = _frame_of(run, frames)
+    if grouped is None:
+        grouped = page_rows(runs)
+    neighbours = _Neighbours(runs, _starts(grouped), edges)
     lines = []
     for number, row in enumerate(grouped):
         for line in _split_row(row, neighbours):
@@ -153,14 +196,24 @@ def _same_row(a: Run, b: Run) -> bool:
 class _Neighbours:
     """The page's runs by height on the page, to ask which of them cross an x-range nearby."""
 
-    def __init__(self, runs: list[Run], starts: Iterable[float] = ()) -> None:
+    def __init__(self, runs: list[Run], starts: Iterable[float] = (), edges: Iterable[float] = ()) -> None:
         self.runs = sorted(runs, key=lambda r: (r.y0 + r.y1) / 2)
         self.centres = [(r.y0 + r.y1) / 2 for r in self.runs]
         self.starts = sorted(starts)  # where text starts after a gap anywhere on the page
+        self.edges = sorted(edges)  # the document's column edges
 
     def column_starts_at(self, x: float) -> int:
         """How many stretches of text on the whole page start at ``x`` (within 1.5 pt)."""
         return bisect_right(self.starts, x + 1.5) - bisect_left(self.starts, x - 1.5)
+
+    def proven_edge(self, x: float) -> bool:
+        """Whether the page shows a column's edge at ``x``: eight stretches of text or more start
+        there, or three where another page of the document proves that edge (a table's last page)."""
+        starts = self.column_starts_at(x)
+        if starts >= _COLUMN_EVIDENCE:
+            return True
+        known = bisect_right(self.edges, x + 1.5) > bisect_left(self.edges, x - 1.5)
+        return starts >= 3 and known
 
     def gutter(self, row: list[Run], a: float, b: float, reach: float) -> bool:
         """Whether the gap (a, b) of a row runs on above and below it as empty space: somewhere in
@@ -184,19 +237,32 @@ class _Neighbours:
         ends = sum(r.closes and abs(r.x1 - a) <= 1.5 for r in near)
         # Or the page proves the edge: a table's column, whose cells start at one x all down the page
         # while few of them stand near this row (a spreadsheet's wrapped cell beside short ones).
-        proven = self.column_starts_at(b) >= _COLUMN_EVIDENCE
+        proven = self.proven_edge(b)
         if starts < 3 and ends < 3 and not proven:
             return False
         if _band(spans, a, b):
             return True
-        # A proven edge after a gap wider than a word space (1.25 em) needs the empty band on one
-        # side only: a table's first row stands below a paragraph that runs across its columns, its
-        # last row above one.
+        # A proven edge after a gap wider than a word space (1.25 em) needs the band empty only in the
+        # lines right above and below the row, not all the way out: a table's first row stands under a
+        # paragraph that runs across its columns, an example set beside its source between two.
         if not proven or b - a < 1.25 * reach / 12:
             return False
-        above = [(r.x0, r.x1) for r in near if r.y0 + r.y1 > 2 * centre]
-        below = [(r.x0, r.x1) for r in near if r.y0 + r.y1 < 2 * centre]
-        return any(len(side) >= 3 and _band(side, a, b) for side in (above, below))
+        above = sorted((r for r in near if r.y0 + r.y1 > 2 * centre), key=lambda r: r.y0 + r.y1)
+        below = sorted((r for r in near if r.y0 + r.y1 < 2 * centre), key=lambda r: -(r.y0 + r.y1))
+        x = a + 1.0
+        while x < b - 1.0:
+            if _clear(above, x) + _clear(below, x) >= 4:
+                return True
+            x += 2.0
+        return False
+
+
+def _clear(runs: list[Run], x: float) -> int:
+    """How many of ``runs`` (nearest first) leave ``x`` free before the first that crosses it."""
+    for i, run in enumerate(runs):
+        if run.x0 < x < run.x1:
+            return i
+    return len(runs)
 
 
 def _band(spans: list[tuple[float, float]], a: float, b: float) -> bool:

@@ -264,9 +264,9 @@ _HELVETICA = {
 }  # fmt: skip
 
 
-def _line_to(width: float) -> str:
-    """Words of Helvetica 11 pt filling ``width`` points to within 2.5 pt."""
-    words, text = ["unser", "rat", "sitzt", "da", "und", "mit", "einem", "team", "immer"], ""
+def _line_to(width: float, first: str = "") -> str:
+    """Words of Helvetica 11 pt filling ``width`` points to within 2.5 pt (after ``first``)."""
+    words, text = ["unser", "rat", "sitzt", "da", "und", "mit", "einem", "team", "immer"], first
     size = 11 / 1000
     k = 0
     while True:
@@ -281,28 +281,63 @@ def _line_to(width: float) -> str:
     return text
 
 
-def test_a_table_column_that_the_page_shows_many_times_cuts_a_wrapped_cell(tmp_path: Path) -> None:
-    """A spreadsheet's wide cell wraps its lines close to the next column, whose cells hold a line or
-    two each: near any one row few lines start at that column's edge, but all down the page they do.
-    The cell beside it is not spliced into the wrapped cell's lines."""
+_TOPICS = ["Beteiligung", "Verstetigung", "Netzwerke", "Monitoring", "Fonds", "Quartiersrat", "Lenkung"]
+_WORDS = ["rand", "mast", "nest", "turm", "dame", "rest", "saat"]  # a row's own first word
+
+
+def _glossary_page(cells: range) -> list[tuple[float, float, str]]:
+    """A spreadsheet page: a term, a wide explanation wrapped over ten lines whose first two end close
+    to the next column, and a short third column of two lines per row."""
     lines: list[tuple[float, float, str]] = [
         (50, 790, "Begriff"),
         (150, 790, "Erklärung"),
         (446, 790, "Teil"),
     ]
-    for cell in range(5):
-        top = 770 - 150 * cell
-        lines.append((50, top, f"Begriff {cell}"))
+    for n, cell in enumerate(cells):
+        top = 770 - 150 * n
+        lines.append((50, top, _TOPICS[cell]))
         for i in range(10):
             # the first line ends an em before the next column, the second half an em before it
             end = 435.0 if i == 0 else 441.0 if i == 1 else 400.0
-            lines.append((150, top - 14 * i, _line_to(end - 150)))
-        lines += [(446, top, "Glossar Nummer"), (446, top - 14, f"Teil {cell}")]
-    doc = read_document(write_pdf(tmp_path / "tabelle.pdf", [lines]), tmp_path)
+            lines.append((150, top - 14 * i, _line_to(end - 150, _WORDS[cell])))
+        lines += [(446, top, f"Glossar {_TOPICS[cell]}"), (446, top - 14, f"Teil {cell}")]
+    return lines
+
+
+def test_a_table_column_that_the_page_shows_many_times_cuts_a_wrapped_cell(tmp_path: Path) -> None:
+    """A spreadsheet's wide cell wraps its lines close to the next column, whose cells hold a line or
+    two each: near any one row few lines start at that column's edge, but all down the page they do.
+    The cell beside it is not spliced into the wrapped cell's lines."""
+    doc = read_document(write_pdf(tmp_path / "tabelle.pdf", [_glossary_page(range(5))]), tmp_path)
     texts = [b.text for b in doc.blocks]
-    assert all(f"Glossar Nummer Teil {cell}" in texts for cell in range(5)), texts
+    assert all(f"Glossar {_TOPICS[cell]} Teil {cell}" in texts for cell in range(5)), texts
     assert not any("Glossar" in t and "unser" in t for t in texts), texts
-    assert "Glossar" not in " ".join(t for t in texts if t.startswith("unser")), texts
+
+
+def test_a_table_column_that_another_page_proves_cuts_a_wrapped_cell(tmp_path: Path) -> None:
+    """The table's last page holds two rows: the column's edge shows there only three times, but the
+    page before proves it."""
+    pages = [_glossary_page(range(5)), _glossary_page(range(5, 7))]
+    doc = read_document(write_pdf(tmp_path / "tabelle.pdf", pages), tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert all(f"Glossar {_TOPICS[cell]} Teil {cell}" in texts for cell in range(7)), texts
+    assert not any("Glossar" in t and "unser" in t for t in texts), texts
+
+
+def test_an_example_set_beside_its_source_between_two_paragraphs_is_read_column_by_column(
+    tmp_path: Path,
+) -> None:
+    """A manual shows a source beside its typeset result, in two narrow columns between paragraphs that
+    run across the page: the paragraphs cross the gap near every row, the lines right beside it do not."""
+    lines: list[tuple[float, float, str]] = [(112, 780 - 14 * i, _line_to(370)) for i in range(5)]
+    for i in range(9):
+        lines += [(112, 700 - 14 * i, f"quelle {i} " + _line_to(120)), (310, 700 - 14 * i, f"satz {i} ")]
+    lines += [(112, 560 - 14 * i, _line_to(370)) for i in range(5)]
+    doc = read_document(write_pdf(tmp_path / "beispiel.pdf", [lines]), tmp_path)
+    text = " ".join(b.text for b in doc.blocks)
+    source, result = text[text.index("quelle 0") : text.index("quelle 8")], text[text.index("satz 0") :]
+    assert "satz" not in source, text
+    assert result.startswith("satz 0 satz 1 satz 2 satz 3 satz 4 satz 5 satz 6 satz 7 satz 8"), text
 
 
 def test_the_first_row_of_a_table_under_a_paragraph_is_read_cell_by_cell(tmp_path: Path) -> None:

@@ -21,36 +21,21 @@ from bench.pdf_faithfulness import CATEGORIES, COLLECTION, MANIFEST, entries, me
 
 DOCUMENTS = entries()
 
-# Issue 27 ("PDFs from every producer") is OPEN: the reader does not yet read these documents
-# faithfully. (document, category) -> the count measured when the documents were added; a count may
-# fall (lower the figure here, or drop the line at zero) but never rise. Every other count is zero.
-# "sentences lost" and "accents apart" were added with issue 27; the first eleven documents are
-# listed only for those two categories.
-KNOWN_FAULTS: dict[tuple[str, str], int] = {
-    # fetched documents, new categories only
-    (
-        "l2kurz.pdf",
-        "sentences lost",
-    ): 1,  # superscripts dropped ("c2 = a2 + b2"); the margin label is kept apart now
-    # l2kurz's accent table: "o" with a ring or a cedilla, which have no precomposed letter, are read
-    # as letter and combining mark now; its "´" is the symbol \textasciiacute prints (accents apart
-    # were 3)
-    # maint-guide: a no-break space before a cross-reference is now a space (sentences lost were 1)
-    # chromium-merkblatt: a table's cells are kept apart now (sentences lost were 1)
-    # dvips + Ghostscript, OT1 fonts: accents and the low quote „ are now read (were 39, 1, 16, 20)
-    # Texinfo (texi2pdf): „ from a bitmap font without a Unicode map, and footnotes alone at a page's
-    # foot, are now read (were 2 sentences, 3 notes)
-    # XeTeX: a table's cells are kept apart now (sentences lost were 1)
-    # KOMA-Script: accents, quotes and the margin notes on even pages are now read (were 56, 2, 18, 34)
-    # LibreOffice Impress: the real hyphen at a line end is kept now that the reader sees the document
-    # does not hyphenate (were 1 sentence, 1 hyphen)
-    # LibreOffice Calc: wrapped cells are cut where the page shows a column's edge many times (were 29
-    # sentences); on the last page, with four cells, one is still read across the row
-    ("calc-glossar.pdf", "sentences"): 1,
-    ("calc-glossar.pdf", "sentences lost"): 1,
-    # DOCX via LibreOffice Writer: a hyphen set apart at a line end, and the table under a paragraph,
-    # are now read (were 1 sentence, 1 sentence lost)
-}
+# Every count is zero on the whole collection (issue 27, "PDFs from every producer"). A document added
+# later whose faults are not fixed yet is listed here, (document, category) -> its count when added;
+# a count may fall but never rise. Where the counts at issue 27's start went, by producer:
+# - dvips + Ghostscript (OT1): accents and the low quote „ read by position (were 39, 1, 16, 20);
+# - Texinfo: „ from a bitmap font without a Unicode map, footnotes alone at a page's foot (2, 3);
+# - KOMA-Script: accents, quotes, margin notes on even pages (56, 2, 18, 34);
+# - XeTeX, DOCX, Chromium: table columns the page proves, a table under a paragraph, a hyphen set apart
+#   at a line end (a sentence lost each; DOCX also 1 sentence);
+# - Impress, Calc: documents that do not hyphenate keep line-end hyphens (1 and 1); Calc's wrapped cells
+#   cut at column edges its pages prove (29 sentences, 1 lost);
+# - l2kurz: accents without a precomposed letter as combining marks, its "´" symbol listed under
+#   accent_symbols (3 accents apart); a package name set beside its description, an example beside
+#   its source (2 lost);
+# - maint-guide: a no-break space before a cross-reference (1 lost).
+KNOWN_FAULTS: dict[tuple[str, str], int] = {}
 
 
 def _file(name: str) -> Path:
