@@ -26,3 +26,11 @@ def test_sentences_respect_abbreviations_and_ordinals() -> None:
 
 def test_count_words_keeps_hyphenated_compounds_whole() -> None:
     assert count_words("Bund-Länder-Programm für das Vor-Ort-Büro") == 4
+
+
+def test_normalise_joins_surrogate_halves_and_drops_lone_ones() -> None:
+    # PDFium counts a character outside the BMP ("𝜀" in "LaTeX 2𝜀") as two UTF-16 halves; text holding
+    # them cannot be encoded, so a build that hashes or stores it would fail.
+    assert normalise("LaTeX 2\ud835\udf00 ist da") == "LaTeX 2\U0001d700 ist da"
+    assert normalise("halb \ud835 und \udf00 weg") == "halb und weg"
+    normalise("LaTeX 2\ud835\udf00").encode("utf-8")  # encodable

@@ -219,18 +219,18 @@ def test_a_line_end_hyphen_set_a_little_apart_still_breaks_its_word(tmp_path: Pa
     assert "offen - wer zahlt" in text, text
 
 
-def test_a_no_break_space_between_words_is_a_space(tmp_path: Path) -> None:
-    """A no-break space ("Abschnitt 2.4", as DocBook sets a cross-reference) that the font maps to
-    U+00A0 is a space, however narrow the gap it leaves."""
+def _write_with_cmap(path: Path, content: bytes, mapped: bytes) -> Path:
+    """One page of Helvetica text (``content``: its text operators) whose font maps its codes to
+    Unicode through a ToUnicode CMap: printable ASCII to itself, plus the ``mapped`` bfchar lines."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
     writer = PdfWriter()
     cmap = DecodedStreamObject()
     cmap.set_data(
-        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Nbsp def "
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Test def "
         b"1 begincodespacerange <00> <FF> endcodespacerange "
-        b"1 beginbfrange <20> <7E> <0020> endbfrange 1 beginbfchar <A0> <00A0> endbfchar "
+        b"1 beginbfrange <20> <7E> <0020> endbfrange 1 beginbfchar " + mapped + b" endbfchar "
         b"endcmap CMapName currentdict /CMap defineresource pop end end"
     )
     font = DictionaryObject(
@@ -246,16 +246,37 @@ def test_a_no_break_space_between_words_is_a_space(tmp_path: Path) -> None:
     page[NameObject("/Resources")] = DictionaryObject(
         {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
     )
-    content = DecodedStreamObject()
-    # The number follows the no-break space kerned 0.8 pt closer: a gap of 0.2 em.
-    content.set_data(
-        b"BT /F1 11 Tf 72 700 Td [(Bitte lesen Sie Abschnitt\\240) 70 (2.4 und den Leitfaden.)] TJ ET"
-    )
-    page[NameObject("/Contents")] = writer._add_object(content)
-    with open(tmp_path / "nbsp.pdf", "wb") as handle:
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    with open(path, "wb") as handle:
         writer.write(handle)
-    doc = read_document(tmp_path / "nbsp.pdf", tmp_path)
+    return path
+
+
+def test_a_no_break_space_between_words_is_a_space(tmp_path: Path) -> None:
+    """A no-break space ("Abschnitt 2.4", as DocBook sets a cross-reference) that the font maps to
+    U+00A0 is a space, however narrow the gap it leaves."""
+    # The number follows the no-break space kerned 0.8 pt closer: a gap of 0.2 em.
+    pdf = _write_with_cmap(
+        tmp_path / "nbsp.pdf",
+        b"BT /F1 11 Tf 72 700 Td [(Bitte lesen Sie Abschnitt\\240) 70 (2.4 und den Leitfaden.)] TJ ET",
+        b"<A0> <00A0>",
+    )
+    doc = read_document(pdf, tmp_path)
     assert doc.blocks[0].text == "Bitte lesen Sie Abschnitt 2.4 und den Leitfaden."
+
+
+def test_a_character_outside_the_basic_plane_is_read_whole(tmp_path: Path) -> None:
+    """A glyph mapped to a character beyond U+FFFF (a math italic epsilon in "LaTeX 2𝜀") is one
+    character in the passages, not two UTF-16 halves that no encoder can write."""
+    pdf = _write_with_cmap(
+        tmp_path / "epsilon.pdf",
+        b"BT /F1 11 Tf 72 700 Td (Mit LaTeX 2\\200 wissenschaftlich publizieren.) Tj ET",
+        b"<80> <D835DF00>",
+    )
+    passages = chunk_document(read_document(pdf, tmp_path))
+    assert passages[0].text == "Mit LaTeX 2\U0001d700 wissenschaftlich publizieren."
 
 
 _HELVETICA = {
