@@ -155,20 +155,31 @@ def _complete_broken_words(pages: list[list[tuple[str, float, str]]], lexicon: L
 def lexicon(pages: list[PageLayout]) -> Lexicon:
     """The words a document writes within its lines (not across a line break), hyphenated
     compounds included, and whether it hyphenates: they decide how the words broken at line ends are
-    joined."""
+    joined. A document hyphenates unless under 2 % of 100 or more body lines end in a hyphen and not
+    one of those breaks is a word the document writes unbroken elsewhere ("Ausrich-|tung" beside
+    "Ausrichtung": a manual whose many short lines of lists and tables dilute its breaks)."""
     words: set[str] = set()
-    body_lines = broken = 0
+    body_lines = 0
+    breaks: list[tuple[str, str]] = []  # (the word's first part, the next line's first word) in body text
     for page in pages:
         for region in page.regions:
-            for line in region.lines:
+            for line, following in zip(region.lines, [*region.lines[1:], None], strict=True):
                 text = line.text
                 if text.endswith(_HYPHENS):
                     text = text.rsplit(None, 1)[0] if " " in text.strip() else ""
                 words.update(_WORD.findall(text))
-                if region.kind == "body":
-                    body_lines += 1
-                    broken += line.text.rstrip().endswith(_HYPHENS)
-    hyphenates = body_lines < _HYPHENATION_EVIDENCE or broken >= 0.02 * body_lines
+                if region.kind != "body":
+                    continue
+                body_lines += 1
+                if line.text.rstrip().endswith(_HYPHENS) and following is not None:
+                    stem = re.search(r"(\w+)\W*$", line.text)
+                    first = re.match(r"\W*(\w+)", following.text)
+                    breaks.append((stem.group(1) if stem else "", first.group(1) if first else ""))
+    hyphenates = (
+        body_lines < _HYPHENATION_EVIDENCE
+        or len(breaks) >= 0.02 * body_lines
+        or any(a and b and a + b in words and f"{a}-{b}" not in words for a, b in breaks)
+    )
     return Lexicon(frozenset(words), hyphenates)
 
 

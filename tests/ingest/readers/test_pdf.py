@@ -194,6 +194,14 @@ def test_a_document_that_never_hyphenates_keeps_its_line_end_hyphens(tmp_path: P
     doc = read_document(write_pdf(tmp_path / "bericht.pdf", pages), tmp_path)
     text = " ".join(b.text for b in doc.blocks)
     assert "als nichtinvestive Ausgabe" in text, text
+    # A manual whose many short lines dilute its breaks, but which writes one broken word unbroken
+    # elsewhere: it hyphenates, so a word it breaks only once is joined too.
+    manual = ["Die Ausrichtung der Zeilen ist wichtig."] + filler[:-1]
+    breaks = ["Die Seite zeigt die Ausrich-", "tung der Zeilen und po-", "tentielle Fehler."]
+    pages = [manual[:40], manual[40:80] + breaks, manual[80:]]
+    doc = read_document(write_pdf(tmp_path / "handbuch.pdf", pages), tmp_path)
+    text = " ".join(b.text for b in doc.blocks)
+    assert "zeigt die Ausrichtung der Zeilen und potentielle Fehler." in text, text
 
 
 def test_a_line_end_hyphen_set_a_little_apart_still_breaks_its_word(tmp_path: Path) -> None:
