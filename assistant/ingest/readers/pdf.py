@@ -22,6 +22,7 @@ from ...errors import DocumentError
 from ...text import normalise
 from ..documents import Block, Document, title_from_name
 from . import ocr
+from .pdfglyphs import GlyphNames
 from .pdflayout import KEPT_KINDS, PageLayout, analyse
 from .pdflines import LINE_END_HYPHEN, Run
 
@@ -89,7 +90,8 @@ def read_layout(file: Path, source: str) -> PdfLayout:
     try:
         labels = _page_labels(file, len(pdf))
         outline = _outline(pdf)
-        contents = [_page_content(pdf[i]) for i in range(len(pdf))]
+        glyphs = GlyphNames(file)
+        contents = [_page_content(pdf[i], glyphs=glyphs) for i in range(len(pdf))]
         scanned = [i + 1 for i, content in enumerate(contents) if not content[2] and _has_marks(pdf[i])]
         title = normalise(pdf.get_metadata_dict().get("Title", "") or "")
     finally:
@@ -259,16 +261,17 @@ def _place(outline: list[tuple[int, float, str, str]], page_index: int, top: flo
 
 
 def _page_content(
-    page: object, *, recognised: ocr.Marks | None = None
+    page: object, *, recognised: ocr.Marks | None = None, glyphs: GlyphNames | None = None
 ) -> tuple[float, float, list[Run], list[tuple[float, float, float, float]]]:
     """A page's size, its text runs and the rectangles drawn on it (frames of boxes); ``recognised``
-    for a page whose text layer Tesseract wrote: the frames and leaders seen in its image (``_runs``)."""
+    for a page whose text layer Tesseract wrote: the frames and leaders seen in its image (``_runs``);
+    ``glyphs``: the document's glyphs that PDFium cannot map."""
     import pypdfium2.raw as pdfium_c
 
     width, height = page.get_size()  # type: ignore[attr-defined]
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     try:
-        runs = _runs(textpage, recognised=recognised)
+        runs = _runs(textpage, recognised=recognised, glyphs=glyphs)
     finally:
         textpage.close()
     rects: list[tuple[float, float, float, float]] = []
@@ -295,9 +298,10 @@ def _has_marks(page: object) -> bool:
     return next(iter(page.get_objects(max_depth=2)), None) is not None  # type: ignore[attr-defined]
 
 
-def _page_text(textpage: object) -> str:
-    """PDFium's text of a page, one character per PDFium character index, with accents drawn apart
-    composed and low quotes drawn as high ones put right."""
+def _page_text(textpage: object, glyphs: GlyphNames | None = None) -> str:
+    """PDFium's text of a page, one character per PDFium character index, with ligatures PDFium could
+    not map read from their glyph names, accents drawn apart composed and low quotes drawn as high
+    ones put right."""
     import pypdfium2.raw as pdfium_c
 
     raw = textpage.raw  # type: ignore[attr-defined]
@@ -305,6 +309,8 @@ def _page_text(textpage: object) -> str:
     text = textpage.get_text_range(0, count) if count > 0 else ""  # type: ignore[attr-defined]
     if len(text) != count:  # characters outside the BMP: keep the indices in step with PDFium's
         text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(count))
+    if glyphs is not None:
+        text = glyphs.text(textpage, text)
     if _ACCENT_CHARS.search(text):
         text = _compose_accents(raw, text)
     if _HIGH_QUOTES.search(text):
@@ -398,7 +404,9 @@ class _WordBoxes:
         return re.sub(r"\.{2,}", ".....", "".join(chars))
 
 
-def _runs(textpage: object, *, recognised: ocr.Marks | None = None) -> list[Run]:
+def _runs(
+    textpage: object, *, recognised: ocr.Marks | None = None, glyphs: GlyphNames | None = None
+) -> list[Run]:
     """Runs of text from PDFium's own text of the page (with the spaces and line breaks PDFium
     inferred), word by word: a run is cut where a line ends or the next word stands apart (another
     column, a margin note, a wide word space the layout decides about later).
@@ -412,7 +420,7 @@ def _runs(textpage: object, *, recognised: ocr.Marks | None = None) -> list[Run]
     (its letters alone stop short, and every word gap would look wide enough to cut the line); and
     the words ``ocr.noise`` calls a frame's edge or a speck are left out."""
     raw = textpage.raw  # type: ignore[attr-defined]
-    text = _page_text(textpage)
+    text = _page_text(textpage, glyphs)
     boxes = _WordBoxes(raw, text, recognised)
     runs: list[Run] = []
     words: list[str] = []
@@ -449,7 +457,9 @@ def _runs(textpage: object, *, recognised: ocr.Marks | None = None) -> list[Run]
             # Apart: far to the right, back to the left, or on another baseline.
             if gap > 0.8 * em or word_left < last_left - 0.5 * em or abs(word_base - base) > 0.5 * em:
                 flush()
-            elif (between or gap > 0.3 * em) and not boxes.hyphen_set_off(match, gap / em):
+            elif (between or gap > 0.3 * em) and not (
+                word in _LONE_HYPHENS and boxes.hyphen_set_off(match, gap / em)
+            ):
                 words.append(
                     " "
                 )  # PDFium's space (or a no-break one), or a word gap PDFium did not turn into one

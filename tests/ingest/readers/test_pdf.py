@@ -385,3 +385,42 @@ def test_the_first_row_of_a_table_under_a_paragraph_is_read_cell_by_cell(tmp_pat
     texts = [b.text for b in doc.blocks]
     assert all(any(t.startswith(f"Teil {row}") for t in texts) for row in range(4)), texts
     assert not any(f"Teil {row}" in t and not t.startswith("Teil") for row in range(4) for t in texts), texts
+
+
+def test_ligatures_named_by_the_glyph_list_are_read(tmp_path: Path) -> None:
+    """LaTeX writes OpenType-derived Type 1 fonts (Linux Libertine) without a ToUnicode map, their
+    ligatures named "f_i", "f_f": PDFium passes the raw codes through ("de\\x1bnition", "Vnden"). The
+    glyph names say what they are."""
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
+
+    writer = PdfWriter()
+    encoding = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Encoding"),
+            NameObject("/BaseEncoding"): NameObject("/WinAnsiEncoding"),
+            NameObject("/Differences"): ArrayObject(
+                [NumberObject(27), NameObject("/f_i"), NumberObject(85), NameObject("/f_f")]
+            ),
+        }
+    )
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/ABCDEF+Helvetica"),
+            NameObject("/Encoding"): encoding,
+        }
+    )
+    page = writer.add_blank_page(width=595, height=842)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    content = DecodedStreamObject()
+    line = b"Die De\\033nition der O\\125enbarung ist klar."
+    content.set_data(b" ".join(b"BT /F1 11 Tf 72 %d Td (%s) Tj ET" % (700 - 14 * i, line) for i in range(6)))
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with open(tmp_path / "ligaturen.pdf", "wb") as handle:
+        writer.write(handle)
+    text = " ".join(p.text for p in chunk_document(read_document(tmp_path / "ligaturen.pdf", tmp_path)))
+    assert "Die Definition der Offenbarung ist klar." in text, ascii(text)
