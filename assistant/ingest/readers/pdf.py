@@ -328,7 +328,7 @@ class _WordBoxes:
         import pypdfium2.raw as pdfium_c
 
         self.raw, self.text, self.recognised = raw, text, recognised
-        self.char_box, self.font_size = pdfium_c.FPDFText_GetCharBox, pdfium_c.FPDFText_GetFontSize
+        self.char_box = pdfium_c.FPDFText_GetCharBox
         self.origin = pdfium_c.FPDFText_GetCharOrigin
         self.left, self.right = ctypes.c_double(), ctypes.c_double()
         self.bottom, self.top = ctypes.c_double(), ctypes.c_double()
@@ -383,7 +383,7 @@ class _WordBoxes:
                 top.value = letters_top
         if word_right <= word_left and top.value <= word_bottom:
             return None  # a character PDFium generated, with no place on the page
-        word_size = float(self.font_size(raw, start + (stop - start) // 2)) or (top.value - word_bottom)
+        word_size = _font_size(raw, start + (stop - start) // 2) or (top.value - word_bottom)
         # The baseline of the word's first letter: a mark before it (a low quote „) may sit lower.
         anchor = start + next((k for k, ch in enumerate(match.group()) if ch.isalnum()), 0)
         word_base = float(self.oy.value) if self.origin(raw, anchor, self.ox, self.oy) else word_bottom
@@ -509,6 +509,22 @@ _LOW_QUOTES = {
 _HIGH_QUOTES = re.compile("[" + re.escape("".join(_LOW_QUOTES)) + "]")
 
 
+def _font_size(raw: object, index: int) -> float:
+    """A character's font size in points. PDFium gives the size set with the font (``Tf``), which is 1
+    where a producer scales its text by the text matrix instead (old dvipdfm output, gerdoc); below 2 pt
+    the size is taken from the character's loose box, which spans the font's ascent to its descent (0.87
+    to 1 em in the collection). 0 where PDFium knows neither."""
+    import pypdfium2.raw as pdfium_c
+
+    size = float(pdfium_c.FPDFText_GetFontSize(raw, index))
+    if size >= 2.0:
+        return size
+    loose = pdfium_c.FS_RECTF()
+    if pdfium_c.FPDFText_GetLooseCharBox(raw, index, loose) and loose.top > loose.bottom:
+        return (loose.top - loose.bottom) / 0.9
+    return size
+
+
 def _char_boxes(raw: object) -> Callable[[int], tuple[float, float, float, float]]:
     """``box(i)``: the i-th character's (left, right, bottom, top) on the page, from PDFium."""
     import ctypes
@@ -528,11 +544,14 @@ def _lower_quotes(raw: object, text: str) -> str:
     """``text`` with each closing-quote glyph that stands at the baseline before a word read as the
     low opening quote it stands for ("”Soziale Stadt“" as set by a font without „ → "„Soziale Stadt“");
     the line break PDFium made up between the low mark and its word (it reads the mark as a line of its
-    own) becomes ``_MERGED``. A quote at the normal height stays as it is."""
+    own) becomes ``_MERGED``. A quote at the normal height stays as it is; one lowered a little below
+    the baseline (german.sty's „ from a lowered ”) counts as at the baseline."""
+    import ctypes
 
     import pypdfium2.raw as pdfium_c
 
     box = _char_boxes(raw)
+    origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
     chars = list(text)
     for match in _HIGH_QUOTES.finditer(text):
         i = match.start()
@@ -545,10 +564,12 @@ def _lower_quotes(raw: object, text: str) -> str:
             continue
         ql, qr, qb, qt = box(i)
         nl, nr, nb, nt = box(after)
-        height = nt - nb
-        if qr <= ql or height <= 0 or not -0.3 * height <= nl - qr <= 0.6 * height:
+        # The word's baseline and size, not its first letter's box: a "g" reaches below the baseline.
+        size = _font_size(raw, after) or (nt - nb)
+        base = origin_y.value if pdfium_c.FPDFText_GetCharOrigin(raw, after, origin_x, origin_y) else nb
+        if qr <= ql or size <= 0 or not -0.3 * size <= nl - qr <= 0.6 * size:
             continue
-        if qt <= nb + 0.45 * height and qb >= nb - 0.6 * height:
+        if qt <= base + 0.4 * size and qb >= base - 0.6 * size:
             chars[i] = _LOW_QUOTES[text[i]]
             for k in range(i + 1, after):
                 chars[k] = _MERGED

@@ -48,6 +48,7 @@ WIDTHS = {
     "z": 500,
     "S": 667,
     "A": 667,
+    "p": 556,
 }
 
 
@@ -197,3 +198,45 @@ def test_an_accent_on_a_letter_without_a_precomposed_form_becomes_a_combining_ma
     document = read_document(tmp_path / "cedille.pdf")
     text = " ".join(p.text for p in chunk_document(document))
     assert "Der Laut o\u0327 steht in einer Tabelle." in text, ascii(text)
+
+
+def test_text_scaled_by_its_matrix_keeps_its_size_and_its_lowered_quotes(tmp_path: Path) -> None:
+    """Old dvipdfm output sets every font at 1 pt and scales the text by its matrix, so PDFium reports
+    a size of 1; german.sty sets „ as a lowered ”. Both are read: the size from the glyphs' boxes, the
+    quote as „ before its word."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+        }
+    )
+    page = writer.add_blank_page(width=595, height=842)
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    before = "Die Makropakete "
+    x = 72 + advance(before) * 10 / 11  # advance() measures 11 pt; the text here is 10 pt
+    quote_width = 333 * 10 / 1000
+    parts = [
+        b"BT /F1 1 Tf 10 0 0 10 72 700 Tm (" + before.encode("cp1252") + b") Tj ET",
+        b"BT /F1 1 Tf 10 0 0 10 %.2f 695 Tm (\\224) Tj ET" % x,  # ” lowered by half an em
+        b"BT /F1 1 Tf 10 0 0 10 %.2f 700 Tm (german\\223 dienen mehreren Zwecken.) Tj ET" % (x + quote_width),
+    ]
+    parts += [
+        b"BT /F1 1 Tf 10 0 0 10 72 %d Tm (Sie aktivieren die deutschen Trennmuster und Befehle.) Tj ET"
+        % (686 - 12 * i)
+        for i in range(4)
+    ]
+    content = DecodedStreamObject()
+    content.set_data(b"\n".join(parts))
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with open(tmp_path / "skaliert.pdf", "wb") as handle:
+        writer.write(handle)
+    text = " ".join(p.text for p in chunk_document(read_document(tmp_path / "skaliert.pdf")))
+    assert "Die Makropakete \u201egerman\u201c dienen mehreren Zwecken." in text, ascii(text)
