@@ -25,6 +25,7 @@ from .ingest.chunking import chunk_document
 from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
 from .records import Passage
+from .retrieval.adapter import adapter_examples
 from .retrieval.nomatch import Calibration, calibrate
 from .text import split_sentences
 
@@ -256,6 +257,7 @@ def _calibrate(
         vectors,
         headings=[p.citation.section for p in passages],
         encode_examples=encode_examples,
+        labelled=adapter_examples(passages),
     )
 
 

@@ -28,6 +28,7 @@ from .index.releases import releases_for
 from .index.store import NewRelease
 from .index.vectors import SentenceVectors
 from .records import Citation, Hit, Passage
+from .retrieval.adapter import adapter_examples
 from .retrieval.followup import SearchQuery, contextual_query
 from .retrieval.nomatch import (
     FEATURES,
@@ -196,9 +197,13 @@ def searcher_for(
     # Calibrated through the cache, so that fitting the no-match rule (``_out_of_fold_scope``) does not
     # encode the scope model's example questions a second time.
     cached = _CachedEmbedder(embedder)
-    return Searcher.configured(
-        settings, cached, engine, calibrate(cached, vectors, headings=[p.citation.section for p in passages])
+    calibration = calibrate(
+        cached,
+        vectors,
+        headings=[p.citation.section for p in passages],
+        labelled=adapter_examples(passages),
     )
+    return Searcher.configured(settings, cached, engine, calibration)
 
 
 def _query(searcher: Searcher, q: EvalQuery, use_history: bool = True) -> SearchQuery:
@@ -455,7 +460,7 @@ def _out_of_fold_scope(searcher: Searcher, folds: int = 5) -> dict[str, float]:
     texts, labels = scope_examples(headings)
     if not texts or searcher.calibration.scope == ():
         return {}
-    vectors = searcher.embedder.encode_queries(texts)
+    vectors = searcher.encode_questions(texts)
     fold = np.random.default_rng(0).permutation(len(texts)) % folds
     out: dict[str, float] = {}
     for f in range(folds):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..embed.models import Embedder
+from .adapter import QueryAdapter, fit_adapter
 
 __all__ = [
     "FEATURES",
@@ -64,13 +65,23 @@ class Calibration:
 
     ``scope`` and ``scope_bias`` are a linear model over a question's vector: positive for questions of
     the kind the sources answer, negative for near-domain ones they do not (see ``fit_scope``). Empty
-    in releases built before it existed; their questions then score 0 on that feature."""
+    in releases built before it existed; their questions then score 0 on that feature.
+
+    ``adapter`` maps the model's question vectors before anything else uses them (``adapter``
+    module); None where the corpus lacks the sections the shipped fitting sets name, and in releases
+    built before it existed. The probes' statistics and the scope model are measured on mapped
+    vectors, as questions are searched with them."""
 
     dense_mean: float
     dense_std: float
     dense_gap: float
     scope: tuple[float, ...] = ()
     scope_bias: float = 0.0
+    adapter: QueryAdapter | None = None
+
+    def questions(self, vectors: np.ndarray) -> np.ndarray:
+        """The model's question vectors as this release searches with them."""
+        return vectors if self.adapter is None else self.adapter.apply(vectors)
 
     def scope_score(self, vector: np.ndarray | None) -> float:
         if not self.scope or vector is None or np.asarray(vector).size != len(self.scope):
@@ -86,6 +97,8 @@ class Calibration:
         if self.scope:
             out["scope"] = [round(w, 6) for w in self.scope]
             out["scope_bias"] = round(self.scope_bias, 6)
+        if self.adapter is not None:
+            out["adapter"] = self.adapter.to_dict()
         return out
 
     @classmethod
@@ -96,6 +109,7 @@ class Calibration:
             float(data["dense_gap"]),
             tuple(float(w) for w in data.get("scope", ())),
             float(data.get("scope_bias", 0.0)),
+            QueryAdapter.from_dict(data["adapter"]) if data.get("adapter") else None,
         )
 
 
@@ -106,25 +120,32 @@ def calibrate(
     *,
     headings: Sequence[str] = (),
     encode_examples: Callable[[list[str]], np.ndarray] | None = None,
+    labelled: tuple[Sequence[str], Sequence[Sequence[int]]] | None = None,
 ) -> Calibration:
-    """The off-topic probes' statistics for ``passage_vectors``, and the scope model fitted with this
-    model on the shipped question sets and the corpus's own ``headings`` (see ``Calibration``);
-    ``encode_examples`` encodes its example questions (the build's cached encoder; by default the
-    model's ``encode_queries``)."""
+    """The query adapter fitted on ``labelled`` questions (each with the rows of ``passage_vectors``
+    that answer it; see ``adapter.adapter_examples``), the off-topic probes' statistics for
+    ``passage_vectors``, and the scope model fitted with this model on the shipped question sets and
+    the corpus's own ``headings`` (see ``Calibration``); ``encode_examples`` encodes the example
+    questions (the build's cached encoder; by default the model's ``encode_queries``)."""
+    encode = encode_examples or embedder.encode_queries
+    adapter = None
+    if labelled is not None and len(labelled[0]):
+        adapter = fit_adapter(encode(list(labelled[0])), labelled[1], passage_vectors)
+    mapped = Calibration(0.0, 1.0, 1.0, adapter=adapter).questions
     probes = list(probes)
-    scores = embedder.encode_queries(probes) @ passage_vectors.T
+    scores = mapped(embedder.encode_queries(probes)) @ passage_vectors.T
     depth = min(GAP_RANK, scores.shape[1]) - 1
     ranked = -np.sort(-scores, axis=1)
     best = ranked[:, 0]
     texts, labels = scope_examples(headings, probes)
-    encode = encode_examples or embedder.encode_queries
-    weights, bias = fit_scope(encode(texts), labels) if len(texts) else ((), 0.0)
+    weights, bias = fit_scope(mapped(encode(texts)), labels) if len(texts) else ((), 0.0)
     return Calibration(
         dense_mean=float(best.mean()),
         dense_std=max(float(best.std()), 1e-3),
         dense_gap=max(float((best - ranked[:, depth]).mean()), 1e-4),
         scope=tuple(float(w) for w in weights),
         scope_bias=float(bias),
+        adapter=adapter,
     )
 
 

@@ -123,6 +123,10 @@ class Searcher:
         features = self.features(query, hits, dense_top, vector)
         return Found(hits, bool(hits) and self.rule.matches(features), features, vector, question_vector)
 
+    def encode_questions(self, texts: list[str]) -> np.ndarray:
+        """The model's vectors of ``texts`` as questions, mapped by the release's query adapter."""
+        return self.calibration.questions(self.embedder.encode_queries(texts))
+
     def _vector(self, text: str, k: int, question: str | None = None) -> np.ndarray | None:
         return self._vectors(text, k, question)[0]
 
@@ -136,10 +140,10 @@ class Searcher:
             return None, None
         # The conversation is encoded on its own: batched with the short texts it would pad them to its
         # length and triple the cost.
-        encoded = {text: self.embedder.encode_queries([text])[0]}
+        encoded = {text: self.encode_questions([text])[0]}
         short = [t for t in dict.fromkeys([question or text, asked or text]) if t not in encoded]
         if short:
-            encoded.update(zip(short, self.embedder.encode_queries(short), strict=True))
+            encoded.update(zip(short, self.encode_questions(short), strict=True))
         vector = encoded[text][None, :]
         if question is not None and question != text:
             # A follow-up: the conversation's meaning and the question's own, equally (Folgefragen MRR@10
