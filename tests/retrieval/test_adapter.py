@@ -113,3 +113,16 @@ def test_the_shipped_release_searches_with_its_adapter(shipped_release: Settings
     assert np.allclose(found.vector, adapter.apply(raw), atol=1e-5)
     assert not np.allclose(found.vector, raw, atol=1e-3)
     assert found.features[-1] == pytest.approx(searcher.calibration.scope_score(found.vector))
+
+
+def test_a_follow_up_is_searched_with_the_model_s_own_vectors(shipped_release: Settings) -> None:
+    """The adapter learnt from single questions; a follow-up's mean of conversation and question is
+    searched unmapped (better on the fitting dialogues)."""
+    searcher = open_assistant(shipped_release).searcher
+    context = "Was ist ein Verfügungsfonds? Und wer entscheidet darüber?"
+    question = "Und wer entscheidet darüber?"
+    found = searcher.find(question, 5, dense_text=context, question=question)
+    raw = searcher.embedder.encode_queries([context, question])
+    mean = raw.sum(axis=0)
+    assert found.vector is not None
+    assert np.allclose(found.vector[0], mean / np.linalg.norm(mean), atol=1e-5)
