@@ -169,7 +169,9 @@ def _build(
                 embedder, passages, cache, staging, full=full, progress=progress
             )
             examples: list[str] = []  # the scope model's example questions, cached like the passages
-            calibration = _calibrate(embedder, vectors, passages, cache, examples, full=full)
+            calibration = _calibrate(
+                embedder, vectors, passages, cache, examples, full=full, adapt=settings.query_adapter
+            )
             progress("publishing", 0, 1)
             lexical = LexicalIndex.build(texts)
             facts = BuildFacts(
@@ -244,9 +246,10 @@ def _calibrate(
     examples: list[str],
     *,
     full: bool,
+    adapt: bool = True,
 ) -> Calibration:
-    """The no-match judgement's calibration; the scope model's example questions it encodes go
-    through the cache like the passages and are added to ``examples``."""
+    """The no-match judgement's calibration and, with ``adapt``, the query adapter; the example
+    questions they encode go through the cache like the passages and are added to ``examples``."""
 
     def encode_examples(questions: list[str]) -> np.ndarray:
         examples.extend(questions)
@@ -257,7 +260,7 @@ def _calibrate(
         vectors,
         headings=[p.citation.section for p in passages],
         encode_examples=encode_examples,
-        labelled=adapter_examples(passages),
+        labelled=adapter_examples(passages) if adapt else None,
     )
 
 

@@ -201,7 +201,7 @@ def searcher_for(
         cached,
         vectors,
         headings=[p.citation.section for p in passages],
-        labelled=adapter_examples(passages),
+        labelled=adapter_examples(passages) if settings.query_adapter else None,
     )
     return Searcher.configured(settings, cached, engine, calibration)
 

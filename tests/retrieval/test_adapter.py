@@ -126,3 +126,17 @@ def test_a_follow_up_is_searched_with_the_model_s_own_vectors(shipped_release: S
     mean = raw.sum(axis=0)
     assert found.vector is not None
     assert np.allclose(found.vector[0], mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_an_operator_can_build_without_the_adapter(static_release: Settings, tmp_path: Path) -> None:
+    from assistant.build import build_index
+
+    assert open_assistant(static_release).searcher.calibration.adapter is not None
+    settings = static_release.model_copy(
+        update={"index_dir": tmp_path / "index", "query_adapter": False, "database": tmp_path / "a.sqlite3"}
+    )
+    build_index(settings, warn=lambda _: None)
+    searcher = open_assistant(settings).searcher
+    assert searcher.calibration.adapter is None
+    raw = searcher.embedder.encode_queries(["Wer entscheidet über den Verfügungsfonds?"])
+    assert np.allclose(searcher.encode_questions(["Wer entscheidet über den Verfügungsfonds?"]), raw)
