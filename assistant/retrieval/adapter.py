@@ -124,17 +124,7 @@ def fit_adapter(
     if len(x) < MIN_EXAMPLES or len(x) != len(answers) or p.ndim != 2 or x.shape[1] != p.shape[1]:
         return None
     d = x.shape[1]
-    k = min(CANDIDATES, len(p))
-    base = x @ p.T
-    candidates = np.argsort(-base, axis=1, kind="stable")[:, :k]
-    # Each question's candidates: its nearest passages with its answers put in (replacing the farthest).
-    positive = np.zeros((len(x), k), dtype=bool)
-    for i, rows in enumerate(answers):
-        rows = list(dict.fromkeys(rows))[:k]
-        missing = [r for r in rows if r not in set(candidates[i])]
-        if missing:
-            candidates[i, k - len(missing) :] = missing
-        positive[i] = np.isin(candidates[i], rows)
+    candidates, positive = _candidates(x @ p.T, answers, min(CANDIDATES, len(p)))
     # The passages any question is contrasted with, and each candidate's column among them.
     pool, local = np.unique(candidates, return_inverse=True)
     local = local.reshape(candidates.shape)
@@ -159,6 +149,25 @@ def fit_adapter(
         gv = x.T @ (dq @ u) + 2 * l2 * v
         adam.step([gu, gv])
     return QueryAdapter(u.astype(np.float32), v.astype(np.float32))
+
+
+def _candidates(
+    scores: np.ndarray, answers: Sequence[Sequence[int]], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's ``k`` passages to contrast (rows of ``scores``: its cosines to every passage):
+    its nearest ones, with any answer beyond them put in place of the farthest that are no answer; and
+    which of them answer it."""
+    candidates = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    positive = np.zeros((len(scores), k), dtype=bool)
+    for i, rows in enumerate(answers):
+        wanted = list(dict.fromkeys(int(r) for r in rows))[:k]
+        there = set(candidates[i].tolist())
+        missing = [r for r in wanted if r not in there]
+        if missing:
+            free = [j for j in range(k - 1, -1, -1) if int(candidates[i, j]) not in wanted]
+            candidates[i, free[: len(missing)]] = missing
+        positive[i] = np.isin(candidates[i], wanted)
+    return candidates, positive
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

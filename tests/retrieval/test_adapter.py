@@ -140,3 +140,15 @@ def test_an_operator_can_build_without_the_adapter(static_release: Settings, tmp
     assert searcher.calibration.adapter is None
     raw = searcher.embedder.encode_queries(["Wer entscheidet über den Verfügungsfonds?"])
     assert np.allclose(searcher.encode_questions(["Wer entscheidet über den Verfügungsfonds?"]), raw)
+
+
+def test_answers_beyond_a_question_s_nearest_passages_join_its_candidates_beside_the_near_ones() -> None:
+    """Each question is contrasted with its nearest passages only; an answer the model places far away
+    joins them in place of the farthest non-answer, never in place of another answer."""
+    from assistant.retrieval.adapter import _candidates
+
+    scores = np.array([[0.9, 0.8, 0.7, 0.1, 0.0]])  # passage 1 (second nearest) and 4 (farthest) answer
+    candidates, positive = _candidates(scores, [[1, 4]], 2)
+    assert sorted(candidates[0].tolist()) == [1, 4] and positive[0].all()
+    candidates, positive = _candidates(scores, [[0]], 3)
+    assert candidates[0].tolist() == [0, 1, 2] and positive[0].tolist() == [True, False, False]
