@@ -14,7 +14,7 @@ steps were chosen by five-fold cross-validation on those sets (docs/evaluation.m
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..records import Passage
 
-__all__ = ["ADAPTER_SETS", "QueryAdapter", "adapter_examples", "fit_adapter"]
+__all__ = ["ADAPTER_SETS", "QueryAdapter", "adapter_examples", "fit_adapter", "shipped_fitting_items"]
 
 #: Labelled questions the adapter learns from: only fitting sets and fitting halves (the held-out sets
 #: stay unseen), the same ones the scope model learns from.
@@ -74,28 +74,34 @@ class QueryAdapter:
         return cls(u, v)
 
 
+def shipped_fitting_items(name: str) -> Iterator[dict[str, Any]]:
+    """The items of one shipped set in ``eval/`` that may be learnt from: every item of a fitting set,
+    the fitting half of a split one (held-out halves stay unseen); nothing where the set is not shipped."""
+    from ..config import bundled_dir
+
+    path = bundled_dir("eval") / name
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            if item.get("split", "fit") == "fit":
+                yield item
+
+
 def adapter_examples(passages: Sequence[Passage]) -> tuple[list[str], list[list[int]]]:
     """The shipped fitting questions whose labelled sections are all in ``passages``, each with the
     rows of the passages that answer it. Questions labelled with a section the corpus lacks (another
     corpus, or a section renamed since) are left out."""
-    from ..config import bundled_dir
-
     rows: dict[tuple[str, str], list[int]] = {}
     for row, passage in enumerate(passages):
         rows.setdefault((passage.citation.source, passage.citation.section), []).append(row)
-    folder = bundled_dir("eval")
     questions: list[str] = []
     answers: list[list[int]] = []
     for name in ADAPTER_SETS:
-        path = folder / name
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
+        for item in shipped_fitting_items(name):
             labels = item.get("relevant") or []
-            if item.get("split", "fit") != "fit" or not labels:
+            if not labels:
                 continue
             found = [rows.get((label["source"], label["section"])) for label in labels]
             if any(f is None for f in found):

@@ -7,7 +7,6 @@ for its kind of model. Both sides import this module, so the build does not depe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..embed.models import Embedder
-from .adapter import QueryAdapter, fit_adapter
+from .adapter import QueryAdapter, fit_adapter, shipped_fitting_items
 
 __all__ = [
     "FEATURES",
@@ -131,7 +130,10 @@ def calibrate(
     adapter = None
     if labelled is not None and len(labelled[0]):
         adapter = fit_adapter(encode(list(labelled[0])), labelled[1], passage_vectors)
-    mapped = Calibration(0.0, 1.0, 1.0, adapter=adapter).questions
+
+    def mapped(vectors: np.ndarray) -> np.ndarray:
+        return vectors if adapter is None else adapter.apply(vectors)
+
     probes = list(probes)
     scores = mapped(embedder.encode_queries(probes)) @ passage_vectors.T
     depth = min(GAP_RANK, scores.shape[1]) - 1
@@ -172,20 +174,11 @@ def scope_examples(
     """Questions labelled answerable (1) or not (0) for the scope model: the shipped fitting sets, the
     off-topic probes, and up to ``SCOPE_HEADINGS`` of the corpus's section headings (answerable: they
     name what the sources cover, so the model also learns the scope of documents added later)."""
-    from ..config import bundled_dir
-
-    folder = bundled_dir("eval")
     texts: list[str] = []
     labels: list[float] = []
     for name, answerable in SCOPE_SETS:
-        path = folder / name
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            if item.get("split", "fit") != "fit" or (answerable and not item.get("relevant")):
+        for item in shipped_fitting_items(name):
+            if answerable and not item.get("relevant"):
                 continue
             texts.append(item["question"])
             labels.append(1.0 if answerable else 0.0)
