@@ -14,6 +14,7 @@ import numpy as np
 
 from .embed.models import Embedder
 from .records import Answer, AnswerSentence, Hit, Passage
+from .retrieval.bank import QuestionBank
 from .text import WORD, split_sentences
 
 __all__ = [
@@ -36,6 +37,11 @@ _MEANING_WEIGHT = 0.8  # share of the model's similarity in a sentence's score (
 # An illustrative example or a note about the text itself says nothing by itself: it loses this much
 # of its score (on the fitting half of the second blind set: 25 → 26 of 61 first sentences answer).
 _ASIDE_PENALTY = 0.5
+# Where candidates have question bank questions: the bank's share of the meaning part, and the meaning
+# part's share of the score (chosen on the fitting halves of the second and third blind sets,
+# docs/evaluation.md).
+_BANK_WEIGHT = 0.65
+_BANKED_MEANING_WEIGHT = 0.9
 _ASIDE = re.compile(
     r"^(?:Beispiel\b[^:]{0,20}:|Hinweis:|Dieser (?:Teil|Text|Abschnitt)\b|Siehe\b)", re.IGNORECASE
 )
@@ -104,13 +110,15 @@ def make_answer(
     terms: Terms | None = None,
     query_vector: np.ndarray | None = None,
     scorer: SentenceScorer | None = None,
+    bank: QuestionBank | None = None,
 ) -> Answer:
     """Without a match no passages are returned: noise presented as an answer misleads more than silence.
 
     With ``scorer`` and the ``query_vector`` of what was asked (a follow-up with its borrowed words) the
     short answer's sentences are chosen by meaning as well as by shared words. ``searched`` is what
     the chat shows ("… (+ Verfügungsfonds)"), ``search_text`` the words that were searched (the
-    question with the borrowed words); both default to the question."""
+    question with the borrowed words); both default to the question. ``bank``: the release's question
+    bank, read with the same ``query_vector``."""
     searched_text = searched or question
     query = search_text or question
     related: tuple[Passage, ...] = ()
@@ -121,11 +129,13 @@ def make_answer(
     highlights: tuple[tuple[str, ...], ...] = tuple(() for _ in hits)
     if terms is not None and hits:
         query_terms = set(terms(query))
-        meaning = None
+        meaning = asked = None
         if scorer is not None and query_vector is not None:
             meaning = lambda hit, ss: scorer(query_vector, hit, ss)  # noqa: E731
+            if bank is not None:
+                asked = lambda ss: bank.closeness(query_vector, ss)  # noqa: E731
         try:
-            sentences = tuple(extract_sentences(query_terms, hits, terms, meaning=meaning))
+            sentences = tuple(extract_sentences(query_terms, hits, terms, meaning=meaning, bank=asked))
         except Exception:  # noqa: BLE001 - the short answer is an aid: without the model, shared words do
             log.exception("choosing the short answer's sentences by meaning failed; shared words only")
             sentences = tuple(extract_sentences(query_terms, hits, terms))
@@ -169,6 +179,7 @@ def extract_sentences(
     *,
     top: int = 3,
     meaning: Callable[[Hit, list[str]], np.ndarray] | None = None,
+    bank: Callable[[list[str]], np.ndarray | None] | None = None,
 ) -> list[AnswerSentence]:
     """The sentences of the top passages that answer the question best.
 
@@ -176,7 +187,12 @@ def extract_sentences(
     (weights from how many candidate sentences contain a term); a sentence needs a third of them. With
     ``meaning`` (a hit and its sentences → their cosines to the question) a sentence's score is half
     that similarity (scaled over the candidates) and half its shared words, and the sentence closest in
-    meaning qualifies even when it words things differently from the question."""
+    meaning qualifies even when it words things differently from the question.
+
+    With ``bank`` as well (the candidate sentences → how close the question comes to the question bank's
+    questions for each, NaN where a sentence has none; ``bank`` module) the meaning part is shared
+    between the sentence's own similarity and that closeness, each scaled over the candidates, and the
+    sentence with the closest bank question qualifies too."""
     candidates: list[tuple[int, int, str, set[str]]] = []  # (hit rank, position, sentence, terms)
     similarities: list[float] = []
     for rank, hit in enumerate(hits[:top]):
@@ -195,12 +211,22 @@ def extract_sentences(
     eligible = [c >= _MIN_COVERAGE for c in coverage]
     if meaning is not None:
         similarity = np.asarray(similarities, dtype=np.float64)
-        span = float(similarity.max() - similarity.min())
-        scaled = (similarity - similarity.min()) / span if span > 1e-9 else np.ones_like(similarity)
+        scaled = _scaled(similarity)
         score = [
             _MEANING_WEIGHT * m + (1 - _MEANING_WEIGHT) * c for m, c in zip(scaled, coverage, strict=True)
         ]
         eligible[int(np.argmax(similarity))] = True
+        asked = bank([c[2] for c in candidates]) if bank is not None else None
+        if asked is not None and not np.all(np.isnan(asked)):
+            # A sentence without bank questions counts as far as the farthest one with them.
+            filled = np.where(np.isnan(asked), np.nanmin(asked), asked)
+            close = _scaled(filled)
+            score = [
+                _BANKED_MEANING_WEIGHT * ((1 - _BANK_WEIGHT) * m + _BANK_WEIGHT * k)
+                + (1 - _BANKED_MEANING_WEIGHT) * c
+                for m, k, c in zip(scaled, close, coverage, strict=True)
+            ]
+            eligible[int(np.argmax(filled))] = True
     for i, (_, _, sentence, sentence_terms) in enumerate(candidates):
         if _ASIDE.match(sentence):
             score[i] -= _ASIDE_PENALTY
@@ -215,6 +241,12 @@ def extract_sentences(
         AnswerSentence(text=sentence, passage_id=hits[rank].passage.id, marker=rank + 1)
         for _, rank, _, sentence in ranked[:_MAX_SENTENCES]
     ]
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled to 0 (the least) … 1 (the most); all 1 where they are all equal."""
+    span = float(values.max() - values.min())
+    return (values - values.min()) / span if span > 1e-9 else np.ones_like(values)
 
 
 def highlight_words(text: str, query_terms: set[str], terms: Terms) -> set[str]:

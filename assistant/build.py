@@ -26,6 +26,7 @@ from .ingest.readers import discover, ocr, read_document
 from .progress import Progress, no_progress
 from .records import Passage
 from .retrieval.adapter import adapter_examples
+from .retrieval.bank import bank_examples
 from .retrieval.nomatch import Calibration, calibrate
 from .text import split_sentences
 
@@ -261,6 +262,7 @@ def _calibrate(
         headings=[p.citation.section for p in passages],
         encode_examples=encode_examples,
         labelled=adapter_examples(passages) if adapt else None,
+        asked=bank_examples(passages),
     )
 
 

@@ -29,6 +29,7 @@ from .index.store import NewRelease
 from .index.vectors import SentenceVectors
 from .records import Citation, Hit, Passage
 from .retrieval.adapter import adapter_examples
+from .retrieval.bank import bank_examples
 from .retrieval.followup import SearchQuery, contextual_query
 from .retrieval.nomatch import (
     FEATURES,
@@ -202,6 +203,7 @@ def searcher_for(
         vectors,
         headings=[p.citation.section for p in passages],
         labelled=adapter_examples(passages) if settings.query_adapter else None,
+        asked=bank_examples(passages),
     )
     return Searcher.configured(settings, cached, engine, calibration)
 
@@ -234,6 +236,8 @@ ANSWERABLE = (
     ("blind2/fragen.jsonl", "Alltagsfragen 2 (fitting half)", True, True, "fit"),
     ("blind/fragen.jsonl", "Blindfragen", True, False, None),
     ("blind2/fragen.jsonl", "Alltagsfragen 2 (held-out half)", True, False, "test"),
+    ("blind3/fragen.jsonl", "Alltagsfragen 3 (fitting half)", True, True, "fit"),
+    ("blind3/fragen.jsonl", "Alltagsfragen 3 (held-out half)", True, False, "test"),
 )
 FOLLOWUPS = (
     ("folgefragen.jsonl", "Folgefragen", False, True, None),
@@ -247,11 +251,14 @@ UNANSWERABLE = (
     ("blind/fremdfragen.jsonl", "Blind-Fremdfragen", True, False, None),
     ("blind2/fremdfragen.jsonl", "Fremdfragen 2 (held-out half)", True, False, "test"),
 )
-#: Labelled answering sentences: (file, title, half or None); none of them is fitted on.
+#: Labelled answering sentences: (file, title, half or None). The fitting halves chose the short
+#: answer's weights (answer.py); the others are only reported.
 SHORT_ANSWERS = (
     ("blind/antwortsaetze.jsonl", "Blindfragen", None),
     ("blind2/fragen.jsonl", "Alltagsfragen 2 (fitting half)", "fit"),
     ("blind2/fragen.jsonl", "Alltagsfragen 2 (held-out half)", "test"),
+    ("blind3/fragen.jsonl", "Alltagsfragen 3 (fitting half)", "fit"),
+    ("blind3/fragen.jsonl", "Alltagsfragen 3 (held-out half)", "test"),
 )
 
 
@@ -488,14 +495,19 @@ def _short_answers(
     report: Callable[[str], None],
 ) -> None:
     """How often the short answer's first sentence is one labelled as answering the question: by shared
-    words alone, and with the model's meaning (as served). Questions without a labelled sentence are
-    left out."""
+    words alone, with the model's meaning, and with the question bank as well (as served). Questions
+    without a labelled sentence are left out."""
     items = [item for item in items if item.get("answers")]
-    counts = {"shared words": 0, "meaning + shared words": 0}
+    variants = (
+        ("shared words", False, False),
+        ("meaning + shared words", True, False),
+        ("meaning + question bank + shared words", True, True),
+    )
+    counts = {label: 0 for label, _, _ in variants}
     empty = dict.fromkeys(counts, 0)
     for item in items:
         found = searcher.find(item["question"], 5)
-        for label, use_meaning in (("shared words", False), ("meaning + shared words", True)):
+        for label, use_meaning, use_bank in variants:
             answer = make_answer(
                 item["question"],
                 found.hits,
@@ -505,6 +517,7 @@ def _short_answers(
                 terms=searcher.analyzer.terms,
                 query_vector=found.question_vector if use_meaning else None,
                 scorer=scorer if use_meaning else None,
+                bank=searcher.calibration.bank if use_bank else None,
             )
             if not answer.sentences:
                 empty[label] += 1
@@ -550,6 +563,7 @@ def _latency(
             terms=searcher.analyzer.terms,
             query_vector=found.question_vector,
             scorer=scorer,
+            bank=searcher.calibration.bank,
         )
         done = time.perf_counter()
         times["followup"].append(after_followup - started)

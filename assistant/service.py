@@ -64,6 +64,7 @@ class Assistant:
             terms=self.searcher.analyzer.terms,
             query_vector=found.question_vector,
             scorer=self.scorer,
+            bank=self.searcher.calibration.bank,
         )
         if not generate or not self.generates_for(answer):
             return answer

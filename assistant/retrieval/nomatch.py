@@ -15,6 +15,7 @@ import numpy as np
 
 from ..embed.models import Embedder
 from .adapter import QueryAdapter, fit_adapter, shipped_fitting_items
+from .bank import QuestionBank, build_bank
 
 __all__ = [
     "FEATURES",
@@ -69,7 +70,10 @@ class Calibration:
     ``adapter`` maps the model's question vectors before anything else uses them (``adapter``
     module); None where the corpus lacks the sections the shipped fitting sets name, and in releases
     built before it existed. The probes' statistics and the scope model are measured on mapped
-    vectors, as questions are searched with them."""
+    vectors, as questions are searched with them.
+
+    ``bank``: the question bank's questions for the corpus's sentences, mapped like questions (``bank``
+    module); None where the corpus holds none of its sentences, and in releases built before it."""
 
     dense_mean: float
     dense_std: float
@@ -77,6 +81,7 @@ class Calibration:
     scope: tuple[float, ...] = ()
     scope_bias: float = 0.0
     adapter: QueryAdapter | None = None
+    bank: QuestionBank | None = None
 
     def questions(self, vectors: np.ndarray) -> np.ndarray:
         """The model's question vectors as this release searches with them."""
@@ -98,6 +103,8 @@ class Calibration:
             out["scope_bias"] = round(self.scope_bias, 6)
         if self.adapter is not None:
             out["adapter"] = self.adapter.to_dict()
+        if self.bank is not None:
+            out["bank"] = self.bank.to_dict()
         return out
 
     @classmethod
@@ -109,6 +116,7 @@ class Calibration:
             tuple(float(w) for w in data.get("scope", ())),
             float(data.get("scope_bias", 0.0)),
             QueryAdapter.from_dict(data["adapter"]) if data.get("adapter") else None,
+            QuestionBank.from_dict(data["bank"]) if data.get("bank") else None,
         )
 
 
@@ -120,12 +128,15 @@ def calibrate(
     headings: Sequence[str] = (),
     encode_examples: Callable[[list[str]], np.ndarray] | None = None,
     labelled: tuple[Sequence[str], Sequence[Sequence[int]]] | None = None,
+    asked: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> Calibration:
     """The query adapter fitted on ``labelled`` questions (each with the rows of ``passage_vectors``
     that answer it; see ``adapter.adapter_examples``), the off-topic probes' statistics for
     ``passage_vectors``, and the scope model fitted with this model on the shipped question sets and
     the corpus's own ``headings`` (see ``Calibration``); ``encode_examples`` encodes the example
-    questions (the build's cached encoder; by default the model's ``encode_queries``)."""
+    questions (the build's cached encoder; by default the model's ``encode_queries``). The question
+    bank holds ``asked``: questions, each with the corpus sentence it was written for (see
+    ``bank.bank_examples``)."""
     encode = encode_examples or embedder.encode_queries
     adapter = None
     if labelled is not None and len(labelled[0]):
@@ -141,6 +152,9 @@ def calibrate(
     best = ranked[:, 0]
     texts, labels = scope_examples(headings, probes)
     weights, bias = fit_scope(mapped(encode(texts)), labels) if len(texts) else ((), 0.0)
+    bank = None
+    if asked is not None and len(asked[0]):
+        bank = build_bank(mapped(encode(list(asked[0]))), asked[1])
     return Calibration(
         dense_mean=float(best.mean()),
         dense_std=max(float(best.std()), 1e-3),
@@ -148,6 +162,7 @@ def calibrate(
         scope=tuple(float(w) for w in weights),
         scope_bias=float(bias),
         adapter=adapter,
+        bank=bank,
     )
 
 

@@ -1,0 +1,145 @@
+"""A question bank: questions written for single sentences of the shipped corpus, so that the short
+answer can tell which of a passage's sentences answers a question.
+
+The model places a question ("Ab wann gibt es das Programm?") about as near to every sentence of the
+passage that answers it, because sentences and questions are worded so differently. Two questions that
+ask the same thing, however, lie close together in the model's space. So each build encodes the bank's
+questions (``BANK_FILE``: written while reading the corpus, sentence by sentence, in everyday words), and
+the short answer reads, for each candidate sentence, how close the asked question comes to the nearest
+bank question written for that sentence (``QuestionBank.closeness``).
+
+Only sentences of the corpus have bank questions; a build keeps the bank's entries whose sentence the
+corpus still holds word for word (an edited sentence loses its questions, see
+``tests/retrieval/test_bank.py``). Documents of one's own have none, and their sentences are chosen as
+before. The bank is never searched for passages, and none of its questions is in an evaluation set."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..records import Passage
+from ..text import split_sentences
+
+__all__ = ["BANK_FILE", "QuestionBank", "bank_examples", "build_bank"]
+
+#: The shipped bank, in ``eval/``: one question per line with the corpus sentences that answer it.
+BANK_FILE = "satzfragen/fragen.jsonl"
+#: How sharply ``closeness`` follows a sentence's nearest bank question (chosen on the fitting halves).
+SOFTNESS = 20.0
+
+
+@dataclass(frozen=True, eq=False)
+class QuestionBank:
+    """``vectors[i]``: bank question i as the release searches with it (mapped by the query adapter);
+    ``owners[i]``: the index in ``sentences`` of the sentence it was written for."""
+
+    vectors: np.ndarray  # float16, (questions, dimension)
+    owners: np.ndarray  # int32, (questions,)
+    sentences: tuple[str, ...]
+    _rows: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        order = np.argsort(self.owners, kind="stable")
+        bounds = np.searchsorted(self.owners[order], np.arange(len(self.sentences) + 1))
+        rows = {s: order[bounds[i] : bounds[i + 1]] for i, s in enumerate(self.sentences)}
+        object.__setattr__(self, "_rows", rows)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def closeness(self, query_vector: np.ndarray, sentences: Sequence[str]) -> np.ndarray | None:
+        """Per sentence, how close the question comes to the bank questions written for it: a soft
+        maximum of their cosines (``log Σ exp(t·cos) / t``, t = ``SOFTNESS``), so that a sentence
+        several bank questions lead to counts a little more than one with a single one; NaN for a
+        sentence without any. None where no sentence has one (or the vector is another model's)."""
+        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        if query.size != self.dimension:
+            return None
+        rows = [self._rows.get(s) for s in sentences]
+        if not any(r is not None and len(r) for r in rows):
+            return None
+        out = np.full(len(sentences), np.nan)
+        for i, r in enumerate(rows):
+            if r is not None and len(r):
+                cosines = self.vectors[r].astype(np.float64) @ query
+                top = float(cosines.max())
+                out[i] = top + float(np.log(np.exp(SOFTNESS * (cosines - top)).sum())) / SOFTNESS
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vectors": _pack(self.vectors.astype(np.float16)),
+            "owners": _pack(self.owners.astype(np.int32)),
+            "sentences": list(self.sentences),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuestionBank:
+        vectors = _unpack(data["vectors"])
+        owners = _unpack(data["owners"])
+        sentences = tuple(str(s) for s in data["sentences"])
+        if (
+            vectors.ndim != 2
+            or owners.shape != (len(vectors),)
+            or (len(owners) and (owners.min() < 0 or owners.max() >= len(sentences)))
+        ):
+            raise ValueError("question bank: vectors, owners and sentences do not fit together")
+        return cls(vectors.astype(np.float16), owners.astype(np.int32), sentences)
+
+
+def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
+    """The shipped bank's questions written for a sentence of ``passages`` (as ``split_sentences``
+    cuts them), each with that sentence (a question written for two sentences appears twice). Empty
+    where the bank is not shipped or the passages hold none of its sentences."""
+    from ..config import bundled_dir
+
+    path = bundled_dir("eval") / BANK_FILE
+    if not path.is_file():
+        return [], []
+    known = {sentence for passage in passages for sentence in split_sentences(passage.text)}
+    questions: list[str] = []
+    owners: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        for sentence in item["sentences"]:
+            if sentence in known:
+                questions.append(item["question"])
+                owners.append(sentence)
+    return questions, owners
+
+
+def build_bank(questions: np.ndarray, owners: Sequence[str]) -> QuestionBank | None:
+    """The bank of these (already mapped) question vectors, each written for the sentence ``owners[i]``;
+    None without questions."""
+    if not len(owners):
+        return None
+    sentences = tuple(dict.fromkeys(owners))
+    index = {s: i for i, s in enumerate(sentences)}
+    return QuestionBank(
+        np.asarray(questions, dtype=np.float16),
+        np.array([index[s] for s in owners], dtype=np.int32),
+        sentences,
+    )
+
+
+def _pack(array: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _unpack(text: str) -> np.ndarray:
+    return np.asarray(np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False))

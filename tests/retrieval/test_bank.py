@@ -1,0 +1,126 @@
+"""The question bank: questions written for single corpus sentences, read by the short answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answer import extract_sentences
+from assistant.build import collect_passages
+from assistant.config import Settings, bundled_dir
+from assistant.records import Citation, Hit, Passage
+from assistant.retrieval.bank import BANK_FILE, QuestionBank, bank_examples, build_bank
+from assistant.retrieval.nomatch import Calibration
+from assistant.service import open_assistant
+from assistant.text import GermanAnalyzer, split_sentences
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_closeness_is_the_nearest_bank_question_of_each_sentence() -> None:
+    vectors = _unit(np.array([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0]], dtype=np.float32))
+    bank = build_bank(vectors, ["A.", "B.", "A."])
+    assert bank is not None and len(bank) == 3
+    query = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+    close = bank.closeness(query, ["A.", "C.", "B."])
+    assert close is not None
+    assert close[0] == pytest.approx(0.8, abs=1e-3)  # the nearer of A's two questions
+    assert np.isnan(close[1])  # no bank question for C
+    assert close[2] == pytest.approx(1.0, abs=1e-3)
+    assert bank.closeness(query, ["C.", "D."]) is None  # none of them has one
+    assert bank.closeness(np.ones(5, dtype=np.float32), ["A."]) is None  # another model's vector
+    assert build_bank(np.zeros((0, 3)), []) is None
+
+
+def test_the_calibration_stores_the_bank_and_reads_it_back() -> None:
+    rng = np.random.default_rng(4)
+    bank = build_bank(_unit(rng.standard_normal((5, 6))), ["A.", "B.", "B.", "C.", "A."])
+    assert bank is not None
+    stored = json.loads(json.dumps(Calibration(0.5, 0.1, 0.2, bank=bank).to_dict()))
+    again = Calibration.from_dict(stored).bank
+    assert again is not None and again.sentences == bank.sentences
+    query = _unit(rng.standard_normal(6)).astype(np.float32)
+    assert np.allclose(again.closeness(query, ["B.", "A.", "C."]), bank.closeness(query, ["B.", "A.", "C."]))
+    # A release built before the bank reads without one; a damaged one is refused, not half read.
+    assert Calibration.from_dict({k: v for k, v in stored.items() if k != "bank"}).bank is None
+    broken = dict(stored["bank"], sentences=["A."])
+    with pytest.raises(ValueError):
+        QuestionBank.from_dict(broken)
+
+
+def test_the_sentence_with_the_closest_bank_question_leads() -> None:
+    """Two sentences the model finds about as close to the question: the one whose bank question is
+    near the question is chosen, whichever of them the model put first."""
+    analyzer = GermanAnalyzer()
+    text = (
+        "Der Quartiersrat tagt monatlich im Stadtteilbüro. Der Quartiersrat vergibt die Mittel des Fonds. "
+        "Im Hof gibt es ein Fest."
+    )
+    hits = [Hit(Passage("p1", text, Citation("D", section="S")), 1.0)]
+    question = set(analyzer.terms("Wer entscheidet im Quartiersrat über das Geld?"))
+    first, second, third = split_sentences(text)
+
+    def meaning(hit: Hit, sentences: list[str]) -> np.ndarray:
+        return np.array([{first: 0.30, second: 0.28, third: 0.1}[s] for s in sentences])
+
+    [without, *_] = extract_sentences(question, hits, analyzer.terms, meaning=meaning)
+    assert without.text == first
+
+    def bank(sentences: list[str]) -> np.ndarray:
+        return np.array([{first: 0.5, second: 0.9, third: 0.2}[s] for s in sentences])
+
+    [chosen, *_] = extract_sentences(question, hits, analyzer.terms, meaning=meaning, bank=bank)
+    assert chosen.text == second
+    # Without any bank question among the candidates, the choice is as before.
+    [same, *_] = extract_sentences(
+        question, hits, analyzer.terms, meaning=meaning, bank=lambda ss: np.full(len(ss), np.nan)
+    )
+    assert same.text == first
+
+
+def _normalised(question: str) -> str:
+    return re.sub(r"\W+", " ", question.lower()).strip()
+
+
+def test_the_shipped_bank_names_corpus_sentences_and_no_evaluation_question() -> None:
+    """Every bank question names sentences the corpus holds word for word (a corpus edit that drops
+    one shows here), and none of them is a question of an evaluation set."""
+    lines = (bundled_dir("eval") / BANK_FILE).read_text(encoding="utf-8").splitlines()
+    items = [json.loads(line) for line in lines if line.strip()]
+    passages = collect_passages([bundled_dir("corpus")], warn=lambda _: None).passages
+    sentences = {s for p in passages for s in split_sentences(p.text)}
+    missing = [s for item in items for s in item["sentences"] if s not in sentences]
+    assert not missing, missing[:3]
+    questions, owners = bank_examples(passages)
+    assert len(questions) >= len(items) and set(owners) <= sentences
+    evaluation: set[str] = set()
+    for path in Path("eval").rglob("*.jsonl"):
+        if path.parent.name in ("satzfragen", "grounding"):
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                evaluation |= {_normalised(t["question"]) for t in item.get("turns", []) if "question" in t}
+                if "question" in item:
+                    evaluation.add(_normalised(item["question"]))
+    assert len(evaluation) > 500
+    assert not {_normalised(item["question"]) for item in items} & evaluation
+    # Passages without any of its sentences get no bank.
+    assert bank_examples([Passage("x", "Ein ganz anderer Satz.", Citation("D"))]) == ([], [])
+
+
+def test_the_shipped_release_reads_its_bank(shipped_release: Settings) -> None:
+    assistant = open_assistant(shipped_release)
+    bank = assistant.searcher.calibration.bank
+    assert bank is not None and len(bank) > 1000
+    question = "Seit wann gibt es die Soziale Stadt?"
+    found = assistant.searcher.find(question, 3)
+    sentences = [s for hit in found.hits for s in split_sentences(hit.passage.text)]
+    close = bank.closeness(found.question_vector, sentences)
+    assert close is not None and np.nanmax(close) > 0.8
