@@ -111,6 +111,7 @@ def make_answer(
     query_vector: np.ndarray | None = None,
     scorer: SentenceScorer | None = None,
     bank: QuestionBank | None = None,
+    bank_vector: np.ndarray | None = None,
 ) -> Answer:
     """Without a match no passages are returned: noise presented as an answer misleads more than silence.
 
@@ -118,7 +119,8 @@ def make_answer(
     short answer's sentences are chosen by meaning as well as by shared words. ``searched`` is what
     the chat shows ("… (+ Verfügungsfonds)"), ``search_text`` the words that were searched (the
     question with the borrowed words); both default to the question. ``bank``: the release's question
-    bank, read with the same ``query_vector``."""
+    bank, read with ``bank_vector`` (what was asked as the release maps questions; by default
+    ``query_vector``)."""
     searched_text = searched or question
     query = search_text or question
     related: tuple[Passage, ...] = ()
@@ -133,7 +135,8 @@ def make_answer(
         if scorer is not None and query_vector is not None:
             meaning = lambda hit, ss: scorer(query_vector, hit, ss)  # noqa: E731
             if bank is not None:
-                asked = lambda ss: bank.closeness(query_vector, ss)  # noqa: E731
+                read_with = query_vector if bank_vector is None else bank_vector
+                asked = lambda ss: bank.closeness(read_with, ss)  # noqa: E731
         try:
             sentences = tuple(extract_sentences(query_terms, hits, terms, meaning=meaning, bank=asked))
         except Exception:  # noqa: BLE001 - the short answer is an aid: without the model, shared words do
@@ -216,17 +219,19 @@ def extract_sentences(
             _MEANING_WEIGHT * m + (1 - _MEANING_WEIGHT) * c for m, c in zip(scaled, coverage, strict=True)
         ]
         eligible[int(np.argmax(similarity))] = True
-        asked = bank([c[2] for c in candidates]) if bank is not None else None
-        if asked is not None and not np.all(np.isnan(asked)):
-            # A sentence without bank questions counts as far as the farthest one with them.
-            filled = np.where(np.isnan(asked), np.nanmin(asked), asked)
-            close = _scaled(filled)
+        asked = _asked(bank, [c[2] for c in candidates])
+        if asked is not None:
+            # Bank closeness scaled over the sentences that have bank questions; a sentence without any
+            # (one's own documents) keeps its own similarity there, so it is neither helped nor hurt.
+            known = ~np.isnan(asked)
+            low, high = float(np.nanmin(asked)), float(np.nanmax(asked))
+            close = np.where(known, (np.where(known, asked, low) - low) / (high - low), scaled)
             score = [
                 _BANKED_MEANING_WEIGHT * ((1 - _BANK_WEIGHT) * m + _BANK_WEIGHT * k)
                 + (1 - _BANKED_MEANING_WEIGHT) * c
                 for m, k, c in zip(scaled, close, coverage, strict=True)
             ]
-            eligible[int(np.argmax(filled))] = True
+            eligible[int(np.nanargmax(asked))] = True
     for i, (_, _, sentence, sentence_terms) in enumerate(candidates):
         if _ASIDE.match(sentence):
             score[i] -= _ASIDE_PENALTY
@@ -241,6 +246,25 @@ def extract_sentences(
         AnswerSentence(text=sentence, passage_id=hits[rank].passage.id, marker=rank + 1)
         for _, rank, _, sentence in ranked[:_MAX_SENTENCES]
     ]
+
+
+def _asked(bank: Callable[[list[str]], np.ndarray | None] | None, sentences: list[str]) -> np.ndarray | None:
+    """The bank's closeness for ``sentences``, or None where it cannot tell them apart (no bank, fewer
+    than two different values among the sentences with bank questions) or fails: the bank is an aid."""
+    if bank is None:
+        return None
+    try:
+        asked = bank(sentences)
+    except Exception:  # noqa: BLE001 - without the bank the short answer is chosen as before
+        log.exception("reading the question bank failed; the short answer is chosen without it")
+        return None
+    if asked is None or len(asked) != len(sentences):
+        return None
+    asked = np.asarray(asked, dtype=np.float64)
+    values = asked[~np.isnan(asked)]
+    if len(values) < 2 or float(values.max() - values.min()) <= 1e-9:
+        return None
+    return asked
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:

@@ -518,6 +518,7 @@ def _short_answers(
                 query_vector=found.question_vector if use_meaning else None,
                 scorer=scorer if use_meaning else None,
                 bank=searcher.calibration.bank if use_bank else None,
+                bank_vector=found.mapped_vector,
             )
             if not answer.sentences:
                 empty[label] += 1
@@ -564,6 +565,7 @@ def _latency(
             query_vector=found.question_vector,
             scorer=scorer,
             bank=searcher.calibration.bank,
+            bank_vector=found.mapped_vector,
         )
         done = time.perf_counter()
         times["followup"].append(after_followup - started)

@@ -65,6 +65,7 @@ class Assistant:
             query_vector=found.question_vector,
             scorer=self.scorer,
             bank=self.searcher.calibration.bank,
+            bank_vector=found.mapped_vector,
         )
         if not generate or not self.generates_for(answer):
             return answer

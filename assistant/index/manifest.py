@@ -35,12 +35,14 @@ _FILE = "manifest.json"
 
 @dataclass(frozen=True, slots=True)
 class BuildFacts:
-    """What the build knows about a release beyond its files: recorded, never needed to load it."""
+    """What the build knows about a release beyond its files. Only ``no_match`` is read when the release
+    is loaded (the calibration: no-match statistics, scope model, query adapter and question bank; a
+    release without it is calibrated on loading); the rest is recorded for people and tools."""
 
     documents: int = 0
     fallback_model: bool = False
     model_fingerprint: str = ""  # the embedder's weights and backend; vectors are comparable only within one
-    no_match: dict[str, Any] | None = None  # the no-match rule's calibration (retrieval.nomatch)
+    no_match: dict[str, Any] | None = None  # the calibration (retrieval.nomatch.Calibration.to_dict)
     reused_vectors: int = 0  # passages whose vectors came from the embedding cache
     build_seconds: float = 0.0
     # Per source file: {"source", "format", "title", "pages", "passages", "ocr_pages"} (the operator

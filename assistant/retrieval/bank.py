@@ -16,8 +16,9 @@ before. The bank is never searched for passages, and none of its questions is in
 from __future__ import annotations
 
 import base64
-import io
+import binascii
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ __all__ = ["BANK_FILE", "QuestionBank", "bank_examples", "build_bank"]
 BANK_FILE = "satzfragen/fragen.jsonl"
 #: How sharply ``closeness`` follows a sentence's nearest bank question (chosen on the fitting halves).
 SOFTNESS = 20.0
+#: The largest vector dimension a stored bank may have (the widest sentence-transformers models).
+MAX_DIMENSION = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,23 +82,31 @@ class QuestionBank:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "vectors": _pack(self.vectors.astype(np.float16)),
-            "owners": _pack(self.owners.astype(np.int32)),
+            "vectors": _pack(self.vectors.astype("<f2")),
+            "owners": _pack(self.owners.astype("<i4")),
             "sentences": list(self.sentences),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QuestionBank:
-        vectors = _unpack(data["vectors"])
-        owners = _unpack(data["owners"])
-        sentences = tuple(str(s) for s in data["sentences"])
-        if (
-            vectors.ndim != 2
-            or owners.shape != (len(vectors),)
-            or (len(owners) and (owners.min() < 0 or owners.max() >= len(sentences)))
-        ):
-            raise ValueError("question bank: vectors, owners and sentences do not fit together")
-        return cls(vectors.astype(np.float16), owners.astype(np.int32), sentences)
+        """The bank as ``to_dict`` stored it; ValueError for anything else (types, sizes, values)."""
+        try:
+            vectors = _unpack(data["vectors"], "<f2", 2)
+            owners = _unpack(data["owners"], "<i4", 1)
+            sentences = data["sentences"]
+        except (KeyError, TypeError, ValueError, binascii.Error) as error:
+            raise ValueError(f"question bank: unreadable ({error})") from None
+        if not isinstance(sentences, list) or not all(isinstance(x, str) for x in sentences):
+            raise ValueError("question bank: sentences must be a list of texts")
+        if len(set(sentences)) != len(sentences):
+            raise ValueError("question bank: a sentence is listed twice")
+        if not 0 < vectors.shape[1] <= MAX_DIMENSION or owners.shape != (len(vectors),):
+            raise ValueError("question bank: vectors and owners do not fit together")
+        if len(owners) and (int(owners.min()) < 0 or int(owners.max()) >= len(sentences)):
+            raise ValueError("question bank: a question names no sentence")
+        if not np.isfinite(vectors).all():
+            raise ValueError("question bank: vectors must be finite")
+        return cls(vectors, owners, tuple(sentences))
 
 
 def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
@@ -135,11 +146,18 @@ def build_bank(questions: np.ndarray, owners: Sequence[str]) -> QuestionBank | N
     )
 
 
-def _pack(array: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+def _pack(array: np.ndarray) -> dict[str, Any]:
+    data = base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+    return {"shape": list(array.shape), "data": data}
 
 
-def _unpack(text: str) -> np.ndarray:
-    return np.asarray(np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False))
+def _unpack(entry: dict[str, Any], dtype: str, ndim: int) -> np.ndarray:
+    """An array of ``dtype`` (fixed by the reader, never by the data) and ``ndim`` dimensions; its bytes
+    must be exactly what its shape needs (nothing is allocated for a shape alone)."""
+    shape = tuple(int(n) for n in entry["shape"])
+    if len(shape) != ndim or any(n < 0 for n in shape):
+        raise ValueError(f"shape {shape}")
+    raw = base64.b64decode(entry["data"], validate=True)
+    if len(raw) != math.prod(shape) * np.dtype(dtype).itemsize:
+        raise ValueError("size does not match the shape")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)

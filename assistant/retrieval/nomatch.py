@@ -7,6 +7,7 @@ for its kind of model. Both sides import this module, so the build does not depe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ import numpy as np
 from ..embed.models import Embedder
 from .adapter import QueryAdapter, fit_adapter, shipped_fitting_items
 from .bank import QuestionBank, build_bank
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FEATURES",
@@ -116,8 +119,20 @@ class Calibration:
             tuple(float(w) for w in data.get("scope", ())),
             float(data.get("scope_bias", 0.0)),
             QueryAdapter.from_dict(data["adapter"]) if data.get("adapter") else None,
-            QuestionBank.from_dict(data["bank"]) if data.get("bank") else None,
+            _bank(data.get("bank")),
         )
+
+
+def _bank(data: Any) -> QuestionBank | None:
+    """A release's question bank; a damaged one is left out (logged): the short answer is then chosen
+    without it, and the release still serves."""
+    if not data:
+        return None
+    try:
+        return QuestionBank.from_dict(data)
+    except ValueError:
+        log.warning("the release's question bank is damaged; short answers go without it", exc_info=True)
+        return None
 
 
 def calibrate(

@@ -38,6 +38,9 @@ class Found:
     # (the same for a question that is not a follow-up).
     vector: np.ndarray | None = None
     question_vector: np.ndarray | None = None
+    # The question's vector as the release maps questions (the query adapter): what the question bank
+    # is read with. A follow-up's ``question_vector`` is the model's own; this is it mapped.
+    mapped_vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,15 @@ class Searcher:
         """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``); BM25 searches
         ``query``. The model embeds ``dense_text`` where given (a follow-up with its context); with the
         follow-up as asked (``question``) as well, the search vector is the mean of both."""
-        vector, question_vector = self._vectors(dense_text or query, k, question, query)
+        text = dense_text or query
+        vector, question_vector = self._vectors(text, k, question, query)
         hits, dense_top = self._rank(query, vector, k)
         features = self.features(query, hits, dense_top, vector)
-        return Found(hits, bool(hits) and self.rule.matches(features), features, vector, question_vector)
+        mapped = question_vector
+        if question_vector is not None and question is not None and question != text:  # a follow-up
+            mapped = self.calibration.questions(question_vector)
+        matched = bool(hits) and self.rule.matches(features)
+        return Found(hits, matched, features, vector, question_vector, mapped)
 
     def encode_questions(self, texts: list[str]) -> np.ndarray:
         """The model's vectors of ``texts`` as questions, mapped by the release's query adapter."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from assistant.build import collect_passages
 from assistant.config import Settings, bundled_dir
 from assistant.records import Citation, Hit, Passage
 from assistant.retrieval.bank import BANK_FILE, QuestionBank, bank_examples, build_bank
+from assistant.retrieval.followup import contextual_query
 from assistant.retrieval.nomatch import Calibration
 from assistant.service import open_assistant
 from assistant.text import GermanAnalyzer, split_sentences
@@ -47,11 +47,33 @@ def test_the_calibration_stores_the_bank_and_reads_it_back() -> None:
     assert again is not None and again.sentences == bank.sentences
     query = _unit(rng.standard_normal(6)).astype(np.float32)
     assert np.allclose(again.closeness(query, ["B.", "A.", "C."]), bank.closeness(query, ["B.", "A.", "C."]))
-    # A release built before the bank reads without one; a damaged one is refused, not half read.
+    # A release built before the bank reads without one.
     assert Calibration.from_dict({k: v for k, v in stored.items() if k != "bank"}).bank is None
-    broken = dict(stored["bank"], sentences=["A."])
-    with pytest.raises(ValueError):
-        QuestionBank.from_dict(broken)
+
+
+def test_a_damaged_or_hostile_bank_is_refused_and_the_release_serves_without_it() -> None:
+    rng = np.random.default_rng(5)
+    bank = build_bank(_unit(rng.standard_normal((3, 4))), ["A.", "B.", "A."])
+    assert bank is not None
+    good = bank.to_dict()
+    nan_vectors = bank.vectors.copy()
+    nan_vectors[0, 0] = np.nan
+    huge = {"shape": [10**13, 384], "data": good["vectors"]["data"]}  # nothing is allocated for it
+    for broken in (
+        dict(good, sentences=["A."]),  # owners name a sentence that is not there
+        dict(good, sentences=["A.", "A."]),
+        dict(good, sentences="A. B."),
+        dict(good, vectors=huge),
+        dict(good, vectors={"shape": [3, 4], "data": "kein base64!"}),
+        dict(good, vectors={"shape": [12], "data": good["vectors"]["data"]}),
+        dict(good, vectors=QuestionBank(nan_vectors, bank.owners, bank.sentences).to_dict()["vectors"]),
+        {"vectors": good["vectors"]},
+    ):
+        with pytest.raises(ValueError):
+            QuestionBank.from_dict(broken)
+        stored = {"dense_mean": 0.5, "dense_std": 0.1, "dense_gap": 0.2, "bank": broken}
+        calibration = Calibration.from_dict(stored)
+        assert calibration.bank is None and calibration.dense_mean == 0.5
 
 
 def test_the_sentence_with_the_closest_bank_question_leads() -> None:
@@ -77,11 +99,38 @@ def test_the_sentence_with_the_closest_bank_question_leads() -> None:
 
     [chosen, *_] = extract_sentences(question, hits, analyzer.terms, meaning=meaning, bank=bank)
     assert chosen.text == second
-    # Without any bank question among the candidates, the choice is as before.
-    [same, *_] = extract_sentences(
-        question, hits, analyzer.terms, meaning=meaning, bank=lambda ss: np.full(len(ss), np.nan)
-    )
-    assert same.text == first
+    # Where the bank cannot tell the sentences apart (none has bank questions, or only one does, or a
+    # failing bank), the choice is as before; the one sentence with bank questions is not put forward.
+    for useless in (
+        lambda ss: np.full(len(ss), np.nan),
+        lambda ss: np.array([np.nan if s != third else 0.9 for s in ss]),
+        lambda ss: np.full(len(ss), 0.7),
+        lambda ss: 1 / 0,
+    ):
+        chosen_without = [a.text for a in extract_sentences(question, hits, analyzer.terms, meaning=meaning)]
+        chosen_with = [
+            a.text for a in extract_sentences(question, hits, analyzer.terms, meaning=meaning, bank=useless)
+        ]
+        assert chosen_with == chosen_without
+
+
+def test_a_sentence_without_bank_questions_is_neither_helped_nor_hurt() -> None:
+    """One's own documents beside the corpus: a sentence without bank questions keeps its own
+    similarity where the others have their bank closeness."""
+    analyzer = GermanAnalyzer()
+    text = "Der Quartiersrat tagt im Büro. Der Quartiersrat vergibt die Mittel. Unser Verein berät Mieter."
+    hits = [Hit(Passage("p1", text, Citation("D", section="S")), 1.0)]
+    question = set(analyzer.terms("Wer hilft uns bei Ärger mit dem Vermieter?"))
+    first, second, own = split_sentences(text)
+
+    def meaning(hit: Hit, sentences: list[str]) -> np.ndarray:
+        return np.array([{first: 0.2, second: 0.25, own: 0.6}[s] for s in sentences])
+
+    def bank(sentences: list[str]) -> np.ndarray:
+        return np.array([{first: 0.5, second: 0.7, own: np.nan}[s] for s in sentences])
+
+    [chosen, *_] = extract_sentences(question, hits, analyzer.terms, meaning=meaning, bank=bank)
+    assert chosen.text == own
 
 
 def _normalised(question: str) -> str:
@@ -100,7 +149,7 @@ def test_the_shipped_bank_names_corpus_sentences_and_no_evaluation_question() ->
     questions, owners = bank_examples(passages)
     assert len(questions) >= len(items) and set(owners) <= sentences
     evaluation: set[str] = set()
-    for path in Path("eval").rglob("*.jsonl"):
+    for path in bundled_dir("eval").rglob("*.jsonl"):
         if path.parent.name in ("satzfragen", "grounding"):
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -115,12 +164,33 @@ def test_the_shipped_bank_names_corpus_sentences_and_no_evaluation_question() ->
     assert bank_examples([Passage("x", "Ein ganz anderer Satz.", Citation("D"))]) == ([], [])
 
 
-def test_the_shipped_release_reads_its_bank(shipped_release: Settings) -> None:
+def test_the_shipped_release_reads_its_bank_with_mapped_questions_follow_ups_included(
+    shipped_release: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assistant = open_assistant(shipped_release)
-    bank = assistant.searcher.calibration.bank
+    searcher = assistant.searcher
+    bank = searcher.calibration.bank
     assert bank is not None and len(bank) > 1000
+    read: list[np.ndarray] = []
+    closeness = QuestionBank.closeness
+
+    def recording(self: QuestionBank, vector: np.ndarray, sentences: list[str]) -> np.ndarray | None:
+        read.append(np.asarray(vector).reshape(-1))
+        return closeness(self, vector, sentences)
+
+    monkeypatch.setattr(QuestionBank, "closeness", recording)
     question = "Seit wann gibt es die Soziale Stadt?"
-    found = assistant.searcher.find(question, 3)
-    sentences = [s for hit in found.hits for s in split_sentences(hit.passage.text)]
-    close = bank.closeness(found.question_vector, sentences)
+    answer = assistant.ask(question, k=3, generate=False)
+    assert read and answer.sentences
+    expected = searcher.encode_questions([question])[0]  # mapped by the query adapter
+    assert np.allclose(read[-1], expected, atol=1e-4)
+    sentences = [s for hit in answer.hits for s in split_sentences(hit.passage.text)]
+    close = bank.closeness(expected, sentences)
     assert close is not None and np.nanmax(close) > 0.8
+    # A follow-up is searched with the model's own vectors; the bank still reads it mapped.
+    history = ("Was ist ein Verfügungsfonds?",)
+    follow_up = "Und wer entscheidet darüber?"
+    query = contextual_query(follow_up, history, searcher.analyzer)
+    assert query.borrowed and query.dense_text != query.question
+    assistant.ask(follow_up, history=history, k=3, generate=False)
+    assert np.allclose(read[-1], searcher.encode_questions([query.text])[0], atol=1e-4)
