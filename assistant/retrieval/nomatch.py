@@ -130,8 +130,8 @@ def _bank(data: Any) -> QuestionBank | None:
         return None
     try:
         return QuestionBank.from_dict(data)
-    except ValueError:
-        log.warning("the release's question bank is damaged; short answers go without it", exc_info=True)
+    except ValueError as error:
+        log.warning("the release's question bank is left out, short answers go without it: %s", error)
         return None
 
 
