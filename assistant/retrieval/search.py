@@ -121,13 +121,9 @@ class Searcher:
         """The top ``k`` hits and whether they answer the question (see ``NoMatchRule``); BM25 searches
         ``query``. The model embeds ``dense_text`` where given (a follow-up with its context); with the
         follow-up as asked (``question``) as well, the search vector is the mean of both."""
-        text = dense_text or query
-        vector, question_vector = self._vectors(text, k, question, query)
+        vector, question_vector, mapped = self._vectors(dense_text or query, k, question, query)
         hits, dense_top = self._rank(query, vector, k)
         features = self.features(query, hits, dense_top, vector)
-        mapped = question_vector
-        if question_vector is not None and question is not None and question != text:  # a follow-up
-            mapped = self.calibration.questions(question_vector)
         matched = bool(hits) and self.rule.matches(features)
         return Found(hits, matched, features, vector, question_vector, mapped)
 
@@ -140,12 +136,13 @@ class Searcher:
 
     def _vectors(
         self, text: str, k: int, question: str | None = None, asked: str | None = None
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The search vector of ``text``, and the vector of ``asked`` (what the short answer is ranked
-        against: a follow-up with its borrowed words, not the whole conversation)."""
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """The search vector of ``text``, the vector of ``asked`` (what the short answer is ranked
+        against: a follow-up with its borrowed words, not the whole conversation), and that vector
+        mapped like a question's (what the question bank is read with)."""
         dense_needed = self.mode != "lexical" or not self.engine.has_lexical
         if not dense_needed or k <= 0:
-            return None, None
+            return None, None, None
         # A question alone is mapped by the query adapter. A follow-up is not: the adapter learnt from
         # single questions, and on the fitting dialogues the mean below of the unmapped vectors ranks
         # better (Folgefragen MRR@10 0.767 mapped, 0.797 unmapped; Folgefragen 2, fitting half: 0.858,
@@ -164,9 +161,8 @@ class Searcher:
             # 0.737 -> 0.793 and 0.798 -> 0.836 on the fitting sets against the contextual vector alone).
             mean = vector + encoded[question][None, :]
             vector = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        if asked is None or asked == text:
-            return vector, vector
-        return vector, encoded[asked][None, :]
+        own = vector if asked is None or asked == text else encoded[asked][None, :]
+        return vector, own, self.calibration.questions(own) if follow_up else own
 
     def rank(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
         """``search`` with the query already encoded (``vector``: shape (1, d), None for lexical only)."""
