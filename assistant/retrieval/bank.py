@@ -8,6 +8,10 @@ questions (``BANK_FILE``: written while reading the corpus, sentence by sentence
 the short answer reads, for each candidate sentence, how close the asked question comes to the nearest
 bank question written for that sentence (``QuestionBank.closeness``).
 
+The bank also holds the labelled questions of the blind sets' fitting halves (``LABELLED_SETS``: written
+from a list of topics without the corpus in view, then labelled with every sentence that answers them):
+they are worded as people ask, which the bank's own questions are less. The held-out halves stay unseen.
+
 Only sentences of the corpus have bank questions; a build keeps the bank's entries whose sentence the
 corpus still holds word for word (an edited sentence loses its questions, see
 ``tests/retrieval/test_bank.py``). Documents of one's own have none, and their sentences are chosen as
@@ -27,11 +31,16 @@ import numpy as np
 
 from ..records import Passage
 from ..text import split_sentences
+from .adapter import shipped_fitting_items
 
-__all__ = ["BANK_FILE", "QuestionBank", "bank_examples", "build_bank"]
+__all__ = ["BANK_FILE", "LABELLED_SETS", "QuestionBank", "bank_examples", "build_bank"]
 
 #: The shipped bank, in ``eval/``: one question per line with the corpus sentences that answer it.
 BANK_FILE = "satzfragen/fragen.jsonl"
+#: Blind sets whose fitting halves label each question's answering sentences (``answers``): their
+#: fitting items join the bank (on those halves, left out one at a time: 84 → 92 of 128 first sentences
+#: answer; docs/evaluation.md).
+LABELLED_SETS = ("blind2/fragen.jsonl", "blind3/fragen.jsonl")
 #: How sharply ``closeness`` follows a sentence's nearest bank question (chosen on the fitting halves).
 SOFTNESS = 20.0
 #: The largest vector dimension a stored bank may have (the widest sentence-transformers models).
@@ -110,24 +119,28 @@ class QuestionBank:
 
 
 def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
-    """The shipped bank's questions written for a sentence of ``passages`` (as ``split_sentences``
-    cuts them), each with that sentence (a question written for two sentences appears twice). Empty
-    where the bank is not shipped or the passages hold none of its sentences."""
+    """The shipped bank's questions and the labelled fitting questions of ``LABELLED_SETS`` that name a
+    sentence of ``passages`` (as ``split_sentences`` cuts them), each with that sentence (a question
+    that names two sentences appears twice). Empty where none is shipped or the passages hold none of
+    their sentences."""
     from ..config import bundled_dir
 
-    path = bundled_dir("eval") / BANK_FILE
-    if not path.is_file():
-        return [], []
     known = {sentence for passage in passages for sentence in split_sentences(passage.text)}
+    items: list[tuple[str, list[str]]] = []
+    path = bundled_dir("eval") / BANK_FILE
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                items.append((item["question"], item["sentences"]))
+    for name in LABELLED_SETS:
+        items.extend((item["question"], item.get("answers") or []) for item in shipped_fitting_items(name))
     questions: list[str] = []
     owners: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        for sentence in item["sentences"]:
+    for question, sentences in items:
+        for sentence in dict.fromkeys(sentences):
             if sentence in known:
-                questions.append(item["question"])
+                questions.append(question)
                 owners.append(sentence)
     return questions, owners
 

@@ -12,7 +12,7 @@ from assistant.answer import extract_sentences
 from assistant.build import collect_passages
 from assistant.config import Settings, bundled_dir
 from assistant.records import Citation, Hit, Passage
-from assistant.retrieval.bank import BANK_FILE, QuestionBank, bank_examples, build_bank
+from assistant.retrieval.bank import BANK_FILE, LABELLED_SETS, QuestionBank, bank_examples, build_bank
 from assistant.retrieval.followup import contextual_query
 from assistant.retrieval.nomatch import Calibration
 from assistant.service import open_assistant
@@ -162,6 +162,34 @@ def test_the_shipped_bank_names_corpus_sentences_and_no_evaluation_question() ->
     assert not {_normalised(item["question"]) for item in items} & evaluation
     # Passages without any of its sentences get no bank.
     assert bank_examples([Passage("x", "Ein ganz anderer Satz.", Citation("D"))]) == ([], [])
+
+
+def _items(name: str) -> list[dict]:
+    path = bundled_dir("eval") / name
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_the_bank_learns_the_fitting_halves_answering_sentences_and_never_a_held_out_question() -> None:
+    passages = collect_passages([bundled_dir("corpus")], warn=lambda _: None).passages
+    sentences = {s for p in passages for s in split_sentences(p.text)}
+    pairs = set(zip(*bank_examples(passages), strict=True))
+    fitting = [item for name in LABELLED_SETS for item in _items(name) if item["split"] == "fit"]
+    assert len(fitting) > 100
+    # Each fitting question with each of its answering sentences the corpus holds, nothing else of it.
+    for item in fitting:
+        assert {(item["question"], s) for s in item.get("answers", []) if s in sentences} <= pairs
+    # A held-out question (a held-out half, or the Blindfragen) never, unless a fitting question or a
+    # bank question is worded exactly like it.
+    allowed = {item["question"] for item in fitting}
+    allowed |= {item["question"] for item in _items(BANK_FILE)}
+    held_out = [item["question"] for name in LABELLED_SETS for item in _items(name) if item["split"] != "fit"]
+    held_out += [item["question"] for item in _items("blind/antwortsaetze.jsonl")]
+    assert len(held_out) > 150
+    assert not {q for q, _ in pairs} & (set(held_out) - allowed)
+    # A labelled sentence the corpus no longer holds is left out (the build's passages, not the file).
+    one = next(item for item in fitting if item.get("answers"))
+    kept = [p for p in passages if one["answers"][0] not in split_sentences(p.text)]
+    assert (one["question"], one["answers"][0]) not in set(zip(*bank_examples(kept), strict=True))
 
 
 def test_the_shipped_release_reads_its_bank_with_mapped_questions_follow_ups_included(
