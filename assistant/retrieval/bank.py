@@ -40,7 +40,7 @@ BANK_FILE = "satzfragen/fragen.jsonl"
 #: Blind sets whose fitting halves label each question's answering sentences (``answers``): their
 #: fitting items join the bank (on those halves, left out one at a time: 84 → 92 of 128 first sentences
 #: answer; docs/evaluation.md).
-LABELLED_SETS = ("blind2/fragen.jsonl", "blind3/fragen.jsonl")
+LABELLED_SETS = ("blind2/fragen.jsonl", "blind3/fragen.jsonl", "lernfragen/fragen.jsonl")
 #: How sharply ``closeness`` follows a sentence's nearest bank question (chosen on the fitting halves).
 SOFTNESS = 20.0
 #: The largest vector dimension a stored bank may have (the widest sentence-transformers models).
