@@ -38,11 +38,12 @@ __all__ = ["BANK_FILE", "LABELLED_SETS", "QuestionBank", "bank_examples", "build
 #: The shipped bank, in ``eval/``: one question per line with the corpus sentences that answer it.
 BANK_FILE = "satzfragen/fragen.jsonl"
 #: Blind sets whose fitting halves label each question's answering sentences (``answers``): their
-#: fitting items join the bank (on those halves, left out one at a time: 84 → 92 of 128 first sentences
-#: answer; docs/evaluation.md).
+#: fitting items join the bank (the blind sets' fitting halves, each left out of the bank in turn: 84 →
+#: 92 of 128 first sentences answer; docs/evaluation.md). The Lernfragen are written for the bank alone.
 LABELLED_SETS = ("blind2/fragen.jsonl", "blind3/fragen.jsonl", "lernfragen/fragen.jsonl")
-#: How sharply ``closeness`` follows a sentence's nearest bank question (chosen on the fitting halves).
-SOFTNESS = 20.0
+#: How sharply ``closeness`` follows a sentence's nearest bank question (t; chosen with the short
+#: answer's weights, see ``answer._BANK_WEIGHT``: t = 5, 7, 10, 20 give 473, 482, 475, 464 of 630).
+SOFTNESS = 7.0
 #: The largest vector dimension a stored bank may have (the widest sentence-transformers models).
 MAX_DIMENSION = 4096
 
