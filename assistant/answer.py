@@ -41,9 +41,11 @@ _ASIDE_PENALTY = 0.5
 # part's share of the score. Chosen with ``bank.SOFTNESS`` by leaving each of the bank's 630 labelled
 # everyday questions out of the bank in turn, and with it every bank question within cosine 0.9 of it
 # (docs/evaluation.md): 447 first sentences answer with the earlier 0.65, 0.9 and t = 20, 482 with these;
-# bank weights 0.8–1.0, meaning weights 0.9–1.0 and t = 7–10 give 470–482. Below 1.0, a sentence's
-# own similarity still counts, so a sentence without bank questions that is closest in meaning is not
-# merely tied with the one the bank puts first.
+# bank weights 0.8–1.0, meaning weights 0.9–1.0 and t = 7–10 give 470–482. With a bank weight below
+# 1.0 a sentence's own similarity still counts, so a sentence without bank questions that is closest in
+# meaning is not merely tied with the one the bank puts first. With a meaning weight of 1.0, shared
+# words order the candidates only where the bank is not read (``_asked``); they still make a sentence
+# eligible.
 _BANK_WEIGHT = 0.9
 _BANKED_MEANING_WEIGHT = 1.0
 _ASIDE = re.compile(
@@ -192,14 +194,15 @@ def extract_sentences(
 
     Shared words: the share of the question's terms a sentence contains, rarer terms weighing more
     (weights from how many candidate sentences contain a term); a sentence needs a third of them. With
-    ``meaning`` (a hit and its sentences → their cosines to the question) a sentence's score is half
-    that similarity (scaled over the candidates) and half its shared words, and the sentence closest in
-    meaning qualifies even when it words things differently from the question.
+    ``meaning`` (a hit and its sentences → their cosines to the question) a sentence's score is
+    ``_MEANING_WEIGHT`` that similarity (scaled over the candidates) and the rest its shared words, and
+    the sentence closest in meaning qualifies even when it words things differently from the question.
 
     With ``bank`` as well (the candidate sentences → how close the question comes to the question bank's
-    questions for each, NaN where a sentence has none; ``bank`` module) the meaning part is shared
-    between the sentence's own similarity and that closeness, each scaled over the candidates, and the
-    sentence with the closest bank question qualifies too."""
+    questions for each, NaN where a sentence has none; ``bank`` module), where the bank can tell the
+    candidates apart, the meaning part (``_BANKED_MEANING_WEIGHT`` of the score) is shared between the
+    sentence's own similarity and that closeness (``_BANK_WEIGHT``), each scaled over the candidates,
+    and the sentence with the closest bank question qualifies too."""
     candidates: list[tuple[int, int, str, set[str]]] = []  # (hit rank, position, sentence, terms)
     similarities: list[float] = []
     for rank, hit in enumerate(hits[:top]):

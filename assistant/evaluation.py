@@ -251,8 +251,8 @@ UNANSWERABLE = (
     ("blind/fremdfragen.jsonl", "Blind-Fremdfragen", True, False, None),
     ("blind2/fremdfragen.jsonl", "Fremdfragen 2 (held-out half)", True, False, "test"),
 )
-#: Labelled answering sentences: (file, title, half or None). The fitting halves chose the short
-#: answer's weights (answer.py) before they joined the question bank; the others are only reported.
+#: Labelled answering sentences: (file, title, half or None). The fitting halves are in the question
+#: bank, which chose the short answer's weights (answer.py); the others are only reported.
 SHORT_ANSWERS = (
     ("blind/antwortsaetze.jsonl", "Blindfragen", None),
     # The fitting halves are in the question bank (``bank.LABELLED_SETS``): their figures measure nothing.

@@ -8,14 +8,16 @@ questions (``BANK_FILE``: written while reading the corpus, sentence by sentence
 the short answer reads, for each candidate sentence, how close the asked question comes to the nearest
 bank question written for that sentence (``QuestionBank.closeness``).
 
-The bank also holds the labelled questions of the blind sets' fitting halves (``LABELLED_SETS``: written
-from a list of topics without the corpus in view, then labelled with every sentence that answers them):
-they are worded as people ask, which the bank's own questions are less. The held-out halves stay unseen.
+The bank also holds everyday questions written from a list of topics without the corpus in view, then
+labelled with every sentence that answers them (``LABELLED_SETS``: the Lernfragen, and the blind sets'
+fitting halves): they are worded as people ask, which the bank's own questions are less. The held-out
+halves stay unseen, and so does a fitting question worded like one of theirs.
 
 Only sentences of the corpus have bank questions; a build keeps the bank's entries whose sentence the
 corpus still holds word for word (an edited sentence loses its questions, see
 ``tests/retrieval/test_bank.py``). Documents of one's own have none, and their sentences are chosen as
-before. The bank is never searched for passages, and none of its questions is in an evaluation set."""
+before. The bank is never searched for passages, and none of its questions is in a held-out set (see
+``tests/retrieval/test_bank.py``)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +36,13 @@ from ..records import Passage
 from ..text import split_sentences
 from .adapter import shipped_fitting_items
 
-__all__ = ["BANK_FILE", "LABELLED_SETS", "QuestionBank", "bank_examples", "build_bank"]
+__all__ = ["BANK_FILE", "LABELLED_SETS", "QuestionBank", "bank_examples", "build_bank", "normalised"]
 
 #: The shipped bank, in ``eval/``: one question per line with the corpus sentences that answer it.
 BANK_FILE = "satzfragen/fragen.jsonl"
-#: Blind sets whose fitting halves label each question's answering sentences (``answers``): their
-#: fitting items join the bank (the blind sets' fitting halves, each left out of the bank in turn: 84 →
-#: 92 of 128 first sentences answer; docs/evaluation.md). The Lernfragen are written for the bank alone.
+#: Sets of everyday questions labelled with their answering sentences (``answers``) whose fitting items
+#: join the bank: the blind sets' fitting halves (their held-out halves stay unseen) and the Lernfragen,
+#: written for the bank and all fitting (docs/evaluation.md).
 LABELLED_SETS = ("blind2/fragen.jsonl", "blind3/fragen.jsonl", "lernfragen/fragen.jsonl")
 #: How sharply ``closeness`` follows a sentence's nearest bank question (t; chosen with the short
 #: answer's weights, see ``answer._BANK_WEIGHT``: t = 5, 7, 10, 20 give 473, 482, 475, 464 of 630).
@@ -74,7 +77,8 @@ class QuestionBank:
     def closeness(self, query_vector: np.ndarray, sentences: Sequence[str]) -> np.ndarray | None:
         """Per sentence, how close the question comes to the bank questions written for it: a soft
         maximum of their cosines (``log Σ exp(t·cos) / t``, t = ``SOFTNESS``), so that a sentence
-        several bank questions lead to counts a little more than one with a single one; NaN for a
+        several bank questions lead to counts more than one with a single one (ten equally close ones
+        add log 10 / t, about 0.33); NaN for a
         sentence without any. None where no sentence has one (or the vector is another model's)."""
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         if query.size != self.dimension:
@@ -122,8 +126,10 @@ class QuestionBank:
 def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
     """The shipped bank's questions and the labelled fitting questions of ``LABELLED_SETS`` that name a
     sentence of ``passages`` (as ``split_sentences`` cuts them), each with that sentence (a question
-    that names two sentences appears twice). Empty where none is shipped or the passages hold none of
-    their sentences."""
+    that names two sentences appears twice; a question and sentence named twice count once). A fitting
+    question worded like a question of a held-out half (lower-cased, without punctuation) is left out:
+    the held-out halves stay unseen. Empty where none is shipped or the passages hold none of their
+    sentences."""
     from ..config import bundled_dir
 
     known = {sentence for passage in passages for sentence in split_sentences(passage.text)}
@@ -134,16 +140,33 @@ def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
             if line.strip():
                 item = json.loads(line)
                 items.append((item["question"], item["sentences"]))
+    held_out = {normalised(question) for name in LABELLED_SETS for question in _held_out_questions(name)}
     for name in LABELLED_SETS:
-        items.extend((item["question"], item.get("answers") or []) for item in shipped_fitting_items(name))
-    questions: list[str] = []
-    owners: list[str] = []
-    for question, sentences in items:
-        for sentence in dict.fromkeys(sentences):
-            if sentence in known:
-                questions.append(question)
-                owners.append(sentence)
-    return questions, owners
+        items.extend(
+            (item["question"], item.get("answers") or [])
+            for item in shipped_fitting_items(name)
+            if normalised(item["question"]) not in held_out
+        )
+    pairs = dict.fromkeys(
+        (question, sentence) for question, sentences in items for sentence in sentences if sentence in known
+    )
+    return [question for question, _ in pairs], [sentence for _, sentence in pairs]
+
+
+def normalised(question: str) -> str:
+    """A question as compared with others: lower-cased, its words separated by single spaces."""
+    return " ".join(re.findall(r"\w+", question.lower()))
+
+
+def _held_out_questions(name: str) -> list[str]:
+    """The questions of a shipped set's held-out half (``"split": "test"``); none where it is not shipped."""
+    from ..config import bundled_dir
+
+    path = bundled_dir("eval") / name
+    if not path.is_file():
+        return []
+    items = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return [item["question"] for item in items if item.get("split") == "test"]
 
 
 def build_bank(questions: np.ndarray, owners: Sequence[str]) -> QuestionBank | None:
