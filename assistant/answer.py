@@ -38,14 +38,14 @@ _MEANING_WEIGHT = 0.8  # share of the model's similarity in a sentence's score (
 # of its score (on the fitting half of the second blind set: 25 → 26 of 61 first sentences answer).
 _ASIDE_PENALTY = 0.5
 # Where candidates have question bank questions: the bank's share of the meaning part, and the meaning
-# part's share of the score. Chosen with ``bank.SOFTNESS`` by leaving each of the bank's 630 labelled
+# part's share of the score. Chosen with ``bank.SOFTNESS`` by leaving each of the bank's 626 labelled
 # everyday questions out of the bank in turn, and with it every bank question within cosine 0.9 of it
-# (docs/evaluation.md): 447 first sentences answer with the earlier 0.65, 0.9 and t = 20, 482 with these;
-# bank weights 0.8–1.0, meaning weights 0.9–1.0 and t = 7–10 give 470–482. With a bank weight below
-# 1.0 a sentence's own similarity still counts, so a sentence without bank questions that is closest in
-# meaning is not merely tied with the one the bank puts first. With a meaning weight of 1.0, shared
-# words order the candidates only where the bank is not read (``_asked``); they still make a sentence
-# eligible.
+# (``bench/kurzantwort_bank.py --weights``): 443 first sentences answer with the earlier 0.65, 0.9 and
+# t = 20, 480 with these; bank weights 0.8–1.0, meaning weights 0.9–1.0 and t = 7–10 give 473–480.
+# With a bank weight below 1.0 a sentence's own similarity still counts, so a sentence without bank
+# questions that is closest in meaning is not merely tied with the one the bank puts first. With a
+# meaning weight of 1.0, shared words order the candidates only where the bank is not read (``_asked``);
+# they still make a sentence eligible.
 _BANK_WEIGHT = 0.9
 _BANKED_MEANING_WEIGHT = 1.0
 _ASIDE = re.compile(

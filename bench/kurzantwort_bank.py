@@ -101,7 +101,14 @@ def main() -> int:
         for label, cells in rows.items():
             print(f"| {label} | " + " | ".join(cells) + " |")
         return 0
-    items = _labelled(item for name in bank_module.LABELLED_SETS for item in shipped_fitting_items(name))
+    # The labelled questions the bank holds (not those worded like a held-out question).
+    held = set(questions)
+    items = _labelled(
+        item
+        for name in bank_module.LABELLED_SETS
+        for item in shipped_fitting_items(name)
+        if item["question"] in held
+    )
     found = [searcher.find(item["question"], 5) for item in items]
     cut = 2.0 if args.own_only else 0.9  # a cosine never reaches 2: the question alone
     banks = [without(f, cut, item["question"]) for item, f in zip(items, found, strict=True)]

@@ -45,7 +45,7 @@ BANK_FILE = "satzfragen/fragen.jsonl"
 #: written for the bank and all fitting (docs/evaluation.md).
 LABELLED_SETS = ("blind2/fragen.jsonl", "blind3/fragen.jsonl", "lernfragen/fragen.jsonl")
 #: How sharply ``closeness`` follows a sentence's nearest bank question (t; chosen with the short
-#: answer's weights, see ``answer._BANK_WEIGHT``: t = 5, 7, 10, 20 give 473, 482, 475, 464 of 630).
+#: answer's weights, see ``answer._BANK_WEIGHT``: t = 5, 7, 10, 20 give 470, 480, 471, 462 of 626).
 SOFTNESS = 7.0
 #: The largest vector dimension a stored bank may have (the widest sentence-transformers models).
 MAX_DIMENSION = 4096
