@@ -252,10 +252,10 @@ UNANSWERABLE = (
     ("blind2/fremdfragen.jsonl", "Fremdfragen 2 (held-out half)", True, False, "test"),
 )
 #: Labelled answering sentences: (file, title, half or None). The fitting halves are in the question
-#: bank, which chose the short answer's weights (answer.py); the others are only reported.
+#: bank (``bank.LABELLED_SETS``), which chose the short answer's weights (answer.py), so their figures
+#: measure nothing; the others are only reported.
 SHORT_ANSWERS = (
     ("blind/antwortsaetze.jsonl", "Blindfragen", None),
-    # The fitting halves are in the question bank (``bank.LABELLED_SETS``): their figures measure nothing.
     ("blind2/fragen.jsonl", "Alltagsfragen 2 (fitting half, in the question bank)", "fit"),
     ("blind2/fragen.jsonl", "Alltagsfragen 2 (held-out half)", "test"),
     ("blind3/fragen.jsonl", "Alltagsfragen 3 (fitting half, in the question bank)", "fit"),

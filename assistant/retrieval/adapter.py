@@ -22,7 +22,14 @@ import numpy as np
 
 from ..records import Passage
 
-__all__ = ["ADAPTER_SETS", "QueryAdapter", "adapter_examples", "fit_adapter", "shipped_fitting_items"]
+__all__ = [
+    "ADAPTER_SETS",
+    "QueryAdapter",
+    "adapter_examples",
+    "fit_adapter",
+    "shipped_fitting_items",
+    "shipped_items",
+]
 
 #: Labelled questions the adapter learns from: only fitting sets and fitting halves (the held-out sets
 #: stay unseen), the same ones the scope model learns from.
@@ -74,9 +81,9 @@ class QueryAdapter:
         return cls(u, v)
 
 
-def shipped_fitting_items(name: str) -> Iterator[dict[str, Any]]:
-    """The items of one shipped set in ``eval/`` that may be learnt from: every item of a fitting set,
-    the fitting half of a split one (held-out halves stay unseen); nothing where the set is not shipped."""
+def shipped_items(name: str) -> Iterator[dict[str, Any]]:
+    """Every item of one shipped set in ``eval/`` (one JSON object per line); nothing where the set is
+    not shipped."""
     from ..config import bundled_dir
 
     path = bundled_dir("eval") / name
@@ -84,9 +91,13 @@ def shipped_fitting_items(name: str) -> Iterator[dict[str, Any]]:
         return
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
-            item = json.loads(line)
-            if item.get("split", "fit") == "fit":
-                yield item
+            yield json.loads(line)
+
+
+def shipped_fitting_items(name: str) -> Iterator[dict[str, Any]]:
+    """The items of one shipped set in ``eval/`` that may be learnt from: every item of a fitting set,
+    the fitting half of a split one (held-out halves stay unseen); nothing where the set is not shipped."""
+    return (item for item in shipped_items(name) if item.get("split", "fit") == "fit")
 
 
 def adapter_examples(passages: Sequence[Passage]) -> tuple[list[str], list[list[int]]]:

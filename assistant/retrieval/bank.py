@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -34,7 +33,7 @@ import numpy as np
 
 from ..records import Passage
 from ..text import split_sentences
-from .adapter import shipped_fitting_items
+from .adapter import shipped_fitting_items, shipped_items
 
 __all__ = ["BANK_FILE", "LABELLED_SETS", "QuestionBank", "bank_examples", "build_bank", "normalised"]
 
@@ -78,8 +77,8 @@ class QuestionBank:
         """Per sentence, how close the question comes to the bank questions written for it: a soft
         maximum of their cosines (``log Σ exp(t·cos) / t``, t = ``SOFTNESS``), so that a sentence
         several bank questions lead to counts more than one with a single one (ten equally close ones
-        add log 10 / t, about 0.33); NaN for a
-        sentence without any. None where no sentence has one (or the vector is another model's)."""
+        add log 10 / t, about 0.33); NaN for a sentence without any. None where no sentence has one (or
+        the vector is another model's)."""
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         if query.size != self.dimension:
             return None
@@ -130,17 +129,14 @@ def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
     question worded like a question of a held-out half (lower-cased, without punctuation) is left out:
     the held-out halves stay unseen. Empty where none is shipped or the passages hold none of their
     sentences."""
-    from ..config import bundled_dir
-
     known = {sentence for passage in passages for sentence in split_sentences(passage.text)}
-    items: list[tuple[str, list[str]]] = []
-    path = bundled_dir("eval") / BANK_FILE
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                items.append((item["question"], item["sentences"]))
-    held_out = {normalised(question) for name in LABELLED_SETS for question in _held_out_questions(name)}
+    items = [(item["question"], item["sentences"]) for item in shipped_items(BANK_FILE)]
+    held_out = {
+        normalised(item["question"])
+        for name in LABELLED_SETS
+        for item in shipped_items(name)
+        if item.get("split") == "test"
+    }
     for name in LABELLED_SETS:
         items.extend(
             (item["question"], item.get("answers") or [])
@@ -156,17 +152,6 @@ def bank_examples(passages: Iterable[Passage]) -> tuple[list[str], list[str]]:
 def normalised(question: str) -> str:
     """A question as compared with others: lower-cased, its words separated by single spaces."""
     return " ".join(re.findall(r"\w+", question.lower()))
-
-
-def _held_out_questions(name: str) -> list[str]:
-    """The questions of a shipped set's held-out half (``"split": "test"``); none where it is not shipped."""
-    from ..config import bundled_dir
-
-    path = bundled_dir("eval") / name
-    if not path.is_file():
-        return []
-    items = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return [item["question"] for item in items if item.get("split") == "test"]
 
 
 def build_bank(questions: np.ndarray, owners: Sequence[str]) -> QuestionBank | None:

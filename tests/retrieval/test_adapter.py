@@ -19,10 +19,7 @@ from assistant.retrieval.adapter import (
 )
 from assistant.retrieval.nomatch import Calibration
 from assistant.service import open_assistant
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+from tests.retrieval import unit
 
 
 def _distorted_questions(passages: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -31,7 +28,7 @@ def _distorted_questions(passages: np.ndarray, targets: np.ndarray, rng: np.rand
     turned = passages[targets].copy()
     for a, b in ((0, 1), (2, 3), (4, 5), (6, 7)):
         turned[:, [a, b]] = np.stack([-turned[:, b], turned[:, a]], axis=1)
-    return _unit(turned + 0.15 * rng.standard_normal(turned.shape))
+    return unit(turned + 0.15 * rng.standard_normal(turned.shape))
 
 
 def _top1(questions: np.ndarray, passages: np.ndarray, targets: np.ndarray) -> float:
@@ -40,7 +37,7 @@ def _top1(questions: np.ndarray, passages: np.ndarray, targets: np.ndarray) -> f
 
 def test_the_adapter_learns_a_distortion_and_ranks_unseen_questions_better() -> None:
     rng = np.random.default_rng(1)
-    passages = _unit(rng.standard_normal((40, 16)))
+    passages = unit(rng.standard_normal((40, 16)))
     train_targets, test_targets = rng.integers(0, 40, 120), rng.integers(0, 40, 60)
     train = _distorted_questions(passages, train_targets, rng)
     test = _distorted_questions(passages, test_targets, rng)
@@ -53,10 +50,10 @@ def test_the_adapter_learns_a_distortion_and_ranks_unseen_questions_better() -> 
 
 def test_too_few_examples_or_another_dimension_give_no_adapter_and_other_vectors_stay() -> None:
     rng = np.random.default_rng(2)
-    passages = _unit(rng.standard_normal((10, 8)))
-    few = _unit(rng.standard_normal((MIN_EXAMPLES - 1, 8)))
+    passages = unit(rng.standard_normal((10, 8)))
+    few = unit(rng.standard_normal((MIN_EXAMPLES - 1, 8)))
     assert fit_adapter(few, [[0]] * len(few), passages) is None
-    many = _unit(rng.standard_normal((MIN_EXAMPLES, 4)))
+    many = unit(rng.standard_normal((MIN_EXAMPLES, 4)))
     assert fit_adapter(many, [[0]] * len(many), passages) is None  # vectors of another model
     adapter = QueryAdapter(np.ones((8, 2), dtype=np.float32), np.ones((8, 2), dtype=np.float32))
     other = rng.standard_normal((3, 5)).astype(np.float32)
@@ -71,7 +68,7 @@ def test_the_calibration_stores_the_adapter_and_reads_it_back() -> None:
     calibration = Calibration(0.5, 0.1, 0.2, adapter=adapter)
     stored = json.loads(json.dumps(calibration.to_dict()))
     again = Calibration.from_dict(stored)
-    vectors = _unit(rng.standard_normal((4, 6))).astype(np.float32)
+    vectors = unit(rng.standard_normal((4, 6))).astype(np.float32)
     assert again.adapter is not None
     assert np.allclose(again.questions(vectors), calibration.questions(vectors), atol=1e-4)
     # A release built before the adapter: question vectors as the model gives them.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from assistant.answer import extract_sentences
 from assistant.build import collect_passages
 from assistant.config import Settings, bundled_dir
 from assistant.records import Citation, Hit, Passage
+from assistant.retrieval.adapter import shipped_items
 from assistant.retrieval.bank import (
     BANK_FILE,
     LABELLED_SETS,
@@ -24,14 +24,11 @@ from assistant.retrieval.followup import contextual_query
 from assistant.retrieval.nomatch import Calibration
 from assistant.service import open_assistant
 from assistant.text import GermanAnalyzer, split_sentences
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+from tests.retrieval import unit
 
 
 def test_closeness_is_the_nearest_bank_question_of_each_sentence() -> None:
-    vectors = _unit(np.array([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0]], dtype=np.float32))
+    vectors = unit(np.array([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0]], dtype=np.float32))
     bank = build_bank(vectors, ["A.", "B.", "A."])
     assert bank is not None and len(bank) == 3
     query = np.array([0.0, 1.0, 0.0], dtype=np.float32)
@@ -47,12 +44,12 @@ def test_closeness_is_the_nearest_bank_question_of_each_sentence() -> None:
 
 def test_the_calibration_stores_the_bank_and_reads_it_back() -> None:
     rng = np.random.default_rng(4)
-    bank = build_bank(_unit(rng.standard_normal((5, 6))), ["A.", "B.", "B.", "C.", "A."])
+    bank = build_bank(unit(rng.standard_normal((5, 6))), ["A.", "B.", "B.", "C.", "A."])
     assert bank is not None
     stored = json.loads(json.dumps(Calibration(0.5, 0.1, 0.2, bank=bank).to_dict()))
     again = Calibration.from_dict(stored).bank
     assert again is not None and again.sentences == bank.sentences
-    query = _unit(rng.standard_normal(6)).astype(np.float32)
+    query = unit(rng.standard_normal(6)).astype(np.float32)
     assert np.allclose(again.closeness(query, ["B.", "A.", "C."]), bank.closeness(query, ["B.", "A.", "C."]))
     # A release built before the bank reads without one.
     assert Calibration.from_dict({k: v for k, v in stored.items() if k != "bank"}).bank is None
@@ -60,7 +57,7 @@ def test_the_calibration_stores_the_bank_and_reads_it_back() -> None:
 
 def test_a_damaged_or_hostile_bank_is_refused_and_the_release_serves_without_it() -> None:
     rng = np.random.default_rng(5)
-    bank = build_bank(_unit(rng.standard_normal((3, 4))), ["A.", "B.", "A."])
+    bank = build_bank(unit(rng.standard_normal((3, 4))), ["A.", "B.", "A."])
     assert bank is not None
     good = bank.to_dict()
     nan_vectors = bank.vectors.copy()
@@ -140,10 +137,6 @@ def test_a_sentence_without_bank_questions_is_neither_helped_nor_hurt() -> None:
     assert chosen.text == own
 
 
-def _normalised(question: str) -> str:
-    return re.sub(r"\W+", " ", question.lower()).strip()
-
-
 def test_the_shipped_bank_names_corpus_sentences_and_no_evaluation_question() -> None:
     """Every bank question names sentences the corpus holds word for word (a corpus edit that drops
     one shows here), and none of them is a question of an evaluation set."""
@@ -157,11 +150,11 @@ def test_the_shipped_bank_names_corpus_sentences_and_no_evaluation_question() ->
     assert len(questions) >= len(items) and set(owners) <= sentences
     evaluation = _evaluation_questions()
     assert len(evaluation) > 500
-    assert not {_normalised(item["question"]) for item in items} & evaluation
+    assert not {normalised(item["question"]) for item in items} & evaluation
     # Nor is any of the blind questions learnt from whole (Lernfragen).
-    learnt = [item["question"] for item in _items("lernfragen/fragen.jsonl")]
+    learnt = [item["question"] for item in shipped_items("lernfragen/fragen.jsonl")]
     assert len(learnt) > 200
-    assert not {_normalised(q) for q in learnt} & evaluation
+    assert not {normalised(q) for q in learnt} & evaluation
     # Passages without any of its sentences get no bank.
     assert bank_examples([Passage("x", "Ein ganz anderer Satz.", Citation("D"))]) == ([], [])
 
@@ -176,15 +169,10 @@ def _evaluation_questions() -> set[str]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 item = json.loads(line)
-                evaluation |= {_normalised(t["question"]) for t in item.get("turns", []) if "question" in t}
+                evaluation |= {normalised(t["question"]) for t in item.get("turns", []) if "question" in t}
                 if "question" in item:
-                    evaluation.add(_normalised(item["question"]))
+                    evaluation.add(normalised(item["question"]))
     return evaluation
-
-
-def _items(name: str) -> list[dict]:
-    path = bundled_dir("eval") / name
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def test_the_bank_learns_the_fitting_halves_answering_sentences_and_never_a_held_out_question() -> None:
@@ -194,11 +182,11 @@ def test_the_bank_learns_the_fitting_halves_answering_sentences_and_never_a_held
     pairs = list(zip(questions, owners, strict=True))
     assert len(pairs) == len(set(pairs))  # a question and sentence named twice count once
     # The labelled sets name sentences the corpus holds word for word (a corpus edit shows here).
-    labelled = [item for name in LABELLED_SETS for item in _items(name)]
+    labelled = [item for name in LABELLED_SETS for item in shipped_items(name)]
     missing = [s for item in labelled for s in item.get("answers", []) if s not in sentences]
     assert not missing, missing[:3]
     held_out = [item["question"] for item in labelled if item["split"] != "fit"]
-    held_out += [item["question"] for item in _items("blind/antwortsaetze.jsonl")]
+    held_out += [item["question"] for item in shipped_items("blind/antwortsaetze.jsonl")]
     assert len(held_out) > 150
     unseen = {normalised(q) for q in held_out}
     # No bank question is worded like a held-out question (held-out halves, Blindfragen), not even a
@@ -209,7 +197,7 @@ def test_the_bank_learns_the_fitting_halves_answering_sentences_and_never_a_held
     fitting = [item for item in fit if normalised(item["question"]) not in unseen]
     assert len(fitting) > 600
     assert len(fitting) < len(fit)  # the shipped sets repeat some held-out questions: those are left out
-    own = {item["question"] for item in _items(BANK_FILE)}
+    own = {item["question"] for item in shipped_items(BANK_FILE)}
     from_sets = {pair for pair in pairs if pair[0] not in own}
     assert from_sets == {(item["question"], s) for item in fitting for s in item.get("answers", [])}
     # A labelled sentence the corpus no longer holds is left out (the build's passages, not the file).
