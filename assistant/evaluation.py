@@ -50,6 +50,7 @@ __all__ = [
     "load_practitioner",
     "load_xquad",
     "searcher_for",
+    "sentence_scorer",
 ]
 
 CUTOFFS = (1, 3, 5, 10)
@@ -335,7 +336,7 @@ def evaluate(
         kind = "static" if searcher.rule is NO_MATCH_RULES["static"] else "transformer"
         report(f"Fitted no-match rule ({kind}): {rule!r}\n")
         _no_match_rates(replace(searcher, rule=rule), answerable, unanswerable, report)
-    scorer = _scorer(searcher)
+    scorer = sentence_scorer(searcher)
     for file, title, split in SHORT_ANSWERS:
         if (sets / file).is_file():
             _short_answers(searcher, scorer, title, _items(sets / file, split), report)
@@ -480,7 +481,7 @@ def _out_of_fold_scope(searcher: Searcher, folds: int = 5) -> dict[str, float]:
     return out
 
 
-def _scorer(searcher: Searcher) -> SentenceScorer:
+def sentence_scorer(searcher: Searcher) -> SentenceScorer:
     """The short answer's scorer with every passage's sentence vectors stored, as a build makes them."""
     inner = searcher.embedder.inner if isinstance(searcher.embedder, _CachedEmbedder) else searcher.embedder
     sentences, offsets = sentences_of(searcher.engine.passages(range(searcher.engine.size)))

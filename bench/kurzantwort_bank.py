@@ -35,7 +35,7 @@ import assistant.retrieval.bank as bank_module  # noqa: E402
 from assistant import evaluation  # noqa: E402
 from assistant.build import collect_passages  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.retrieval.adapter import shipped_fitting_items  # noqa: E402
+from assistant.retrieval.adapter import shipped_fitting_items, shipped_items  # noqa: E402
 from assistant.retrieval.bank import QuestionBank  # noqa: E402
 
 BANK_WEIGHTS = (0.65, 0.8, 0.9, 1.0)
@@ -55,7 +55,7 @@ def main() -> int:
     settings = Settings()
     passages = collect_passages([settings.corpus_dir], warn=lambda _: None).passages
     searcher = evaluation.searcher_for(passages, settings, Path(tempfile.mkdtemp()) / "calibration")
-    scorer = evaluation._scorer(searcher)
+    scorer = evaluation.sentence_scorer(searcher)
     full = searcher.calibration.bank
     if full is None:
         print("The release has no question bank.")
@@ -91,7 +91,8 @@ def main() -> int:
         print("| --- |" + " --- |" * len(sets))
         rows: dict[str, list[str]] = {}
         for file, _, split in sets:
-            items = _labelled(evaluation._items(ROOT / "eval" / file, split))
+            half = (item for item in shipped_items(file) if split is None or item.get("split") == split)
+            items = _labelled(half)
             found = [searcher.find(item["question"], 5) for item in items]
             served = sum(first_answers(i, f, full) for i, f in zip(items, found, strict=True))
             rows.setdefault("nothing (as served)", []).append(f"{served} of {len(items)}")
